@@ -1,0 +1,70 @@
+// C++ benchmarks of the core on every device present: pool alloc+free, add, sum, matmul.
+// Run: tl_bench --benchmark_format=json. Each reports bytes or FLOPs processed so the JSON
+// carries a throughput to compare with the device's floor (bandwidth, peak FLOPS).
+#include <benchmark/benchmark.h>
+
+#include <string>
+#include <vector>
+
+#include "core/ops.h"
+
+namespace {
+
+tl::Tensor random_tensor(const tl::Shape& shape, tl::Device dev) {
+  return tl::random_uniform(-1.0, 1.0, shape, tl::DType::Float32, dev);
+}
+
+void pool_alloc_free(benchmark::State& st, tl::Device dev) {
+  const int64_t n = st.range(0);
+  for (auto _ : st) {
+    tl::Tensor t = tl::empty({n}, tl::DType::Float32, dev);
+    benchmark::DoNotOptimize(t.buffer()->data());
+  }
+}
+
+void add(benchmark::State& st, tl::Device dev) {
+  const int64_t n = st.range(0);
+  tl::Tensor a = random_tensor({n}, dev), b = random_tensor({n}, dev);
+  for (auto _ : st) {
+    tl::Tensor c = tl::binary(tl::OpCode::add, a, b);
+    tl::synchronize(dev);
+  }
+  st.SetBytesProcessed(st.iterations() * n * 12);
+}
+
+void sum(benchmark::State& st, tl::Device dev) {
+  const int64_t n = st.range(0);
+  tl::Tensor a = random_tensor({n}, dev);
+  for (auto _ : st) {
+    tl::Tensor s = tl::reduce(tl::ReduceOp::Sum, a, std::nullopt, false);
+    tl::synchronize(dev);
+  }
+  st.SetBytesProcessed(st.iterations() * n * 4);
+}
+
+void matmul(benchmark::State& st, tl::Device dev) {
+  const int64_t n = st.range(0);
+  tl::Tensor a = random_tensor({n, n}, dev), b = random_tensor({n, n}, dev);
+  for (auto _ : st) {
+    tl::Tensor c = tl::matmul(a, b);
+    tl::synchronize(dev);
+  }
+  st.counters["FLOPS"] = benchmark::Counter(double(2 * n * n * n), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (tl::Device dev : tl::devices()) {
+    std::string d = dev.type == tl::DeviceType::CPU ? "cpu" : dev.str();
+    benchmark::RegisterBenchmark("BM_PoolAllocFree/" + d, pool_alloc_free, dev)->Arg(1 << 10)->Arg(1 << 20);
+    benchmark::RegisterBenchmark("BM_Add/" + d, add, dev)->Arg(1 << 10)->Arg(1 << 24)->UseRealTime();
+    benchmark::RegisterBenchmark("BM_Sum/" + d, sum, dev)->Arg(1 << 24)->UseRealTime();
+    benchmark::RegisterBenchmark("BM_Matmul/" + d, matmul, dev)->Arg(256)->Arg(1024)->UseRealTime();
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,52 @@
+"""tensorlogic: a GPU tensor library with a NumPy-style API.
+
+Metal (Apple Silicon), CUDA and CPU backends share one C++ core. See docs/ for the guide.
+"""
+
+from . import _core
+from ._core import (  # noqa: F401
+    AxisError,
+    Device,
+    DeviceError,
+    DType,
+    Tensor,
+    __version__,
+    default_device,
+    devices,
+    promote_types,
+    result_type,
+    synchronize,
+)
+from . import memory, random  # noqa: F401
+from ._api import *  # noqa: F401,F403
+from ._api import __all__ as _api_all
+from ._repr import install as _install_repr
+
+bool = DType.bool  # noqa: A001
+int8 = DType.int8
+uint8 = DType.uint8
+int32 = DType.int32
+int64 = DType.int64
+float16 = DType.float16
+bfloat16 = DType.bfloat16
+float32 = DType.float32
+float64 = DType.float64
+
+cpu = Device("cpu")
+cuda = Device("cuda:0")
+metal = Device("metal:0")
+
+newaxis = None
+pi = 3.141592653589793
+e = 2.718281828459045
+inf = float("inf")
+nan = float("nan")
+
+_install_repr(Tensor)
+
+__all__ = [
+    "AxisError", "Device", "DeviceError", "DType", "Tensor", "default_device", "devices",
+    "promote_types", "result_type", "synchronize", "memory", "random",
+    "bool", "int8", "uint8", "int32", "int64", "float16", "bfloat16", "float32", "float64",
+    "cpu", "cuda", "metal", "newaxis", "pi", "e", "inf", "nan",
+] + list(_api_all)

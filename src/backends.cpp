@@ -1,0 +1,34 @@
+// The backends compiled into this library. The only place that knows them all, so that
+// src/core includes no backend header.
+#include "core/backend.h"
+#include "core/error.h"
+#include "cpu/cpu_backend.h"
+
+namespace tl {
+
+Backend* backend_for(DeviceType type) {
+  switch (type) {
+    case DeviceType::CPU:
+      return &cpu::cpu_backend();
+    case DeviceType::CUDA:
+    case DeviceType::Metal:
+      return nullptr;  // added by the CUDA and Metal backend issues
+  }
+  return nullptr;
+}
+
+Backend& backend_for(Device device) {
+  Backend* b = backend_for(device.type);
+  if (!b)
+    throw_device(std::string("the ") + device_type_name(device.type) +
+                 " backend is not built into this version of tensorlogic");
+  int n = b->device_count();
+  if (n == 0)
+    throw_device(std::string(device_type_name(device.type)) + " is unavailable: " +
+                 b->unavailable_reason());
+  if (device.index < 0 || device.index >= n)
+    throw_device("device " + device.str() + " does not exist (" + std::to_string(n) + " present)");
+  return *b;
+}
+
+}  // namespace tl

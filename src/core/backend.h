@@ -1,0 +1,68 @@
+#pragma once
+// The narrow interface every backend implements: memory (through its BufferCache pool),
+// host transfers, synchronization, and a small set of kernels. Every tensor passed to a
+// kernel lives on the backend's device; outputs are preallocated by the caller (src/core
+// ops infer shapes and dtypes and check arguments before calling in).
+#include <span>
+#include <string>
+
+#include "core/buffer_cache.h"
+#include "core/op_table.h"
+#include "core/tensor.h"
+
+namespace tl {
+
+enum class ReduceOp : uint8_t { Sum, Prod, Max, Min, Any, All, ArgMax, ArgMin };
+enum class ScanOp : uint8_t { CumSum, CumProd };
+enum class RandomDist : uint8_t { Uniform, Normal, Bits };
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual DeviceType type() const = 0;
+  virtual int device_count() const = 0;  // 0 when unavailable
+  virtual std::string device_name(int index) const = 0;
+  virtual std::string unavailable_reason() const { return ""; }
+
+  // Memory. The pool hands out every buffer.
+  virtual BufferPtr allocate(int index, size_t nbytes) = 0;
+  virtual PoolStats memory_stats(int index) = 0;
+  virtual void empty_cache(int index) = 0;
+  virtual void set_memory_limit(int index, size_t bytes) = 0;
+  // Whether the host may read and write a buffer's memory directly (CPU, unified memory).
+  virtual bool host_visible() const = 0;
+  virtual void write(const Buffer& dst, size_t offset, const void* src, size_t nbytes) = 0;
+  virtual void read(const Buffer& src, size_t offset, void* dst, size_t nbytes) = 0;
+  virtual void synchronize(int index) = 0;
+
+  // out = op(inputs...) computed in `compute` (float32, float64 or int64); inputs already
+  // broadcast to out's shape (stride 0 on broadcast dims), any dtype and strides; out may be
+  // a strided view.
+  virtual void elementwise(OpCode op, DType compute, std::span<const Tensor> inputs,
+                           const Tensor& out) = 0;
+  // Reduce `in` over `axes` (sorted, unique) into out (shape of `in` without those axes).
+  // ArgMax/ArgMin take exactly one axis and write int64 indices.
+  virtual void reduce(ReduceOp op, const Tensor& in, std::span<const int> axes,
+                      const Tensor& out) = 0;
+  virtual void scan(ScanOp op, const Tensor& in, int axis, const Tensor& out) = 0;
+  // out[..., m, n] = sum_k a[..., m, k] * b[..., k, n]; batch dims already broadcast.
+  virtual void matmul(const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  // out[p, i, q] = element at src.offset + p.src_strides[:split] + offsets[i] +
+  // q.src_strides[split:]; p and q span src's dims before and after `split`, i spans
+  // offsets' shape. scatter is the reverse, writing values (shaped like out) into dst.
+  virtual void gather(const Tensor& src, int split, const Tensor& offsets, const Tensor& out) = 0;
+  virtual void scatter(const Tensor& dst, int split, const Tensor& offsets,
+                       const Tensor& values) = 0;
+  // Fill out (contiguous) from the Philox stream: element i uses counter `counter + i`.
+  virtual void random(RandomDist dist, uint64_t seed, uint64_t counter, double a, double b,
+                      const Tensor& out) = 0;
+  virtual void arange(double start, double step, const Tensor& out) = 0;
+};
+
+// The backend serving a device type; nullptr when none is compiled in.
+Backend* backend_for(DeviceType type);
+// Throws DeviceError when the device is absent (naming the reason).
+Backend& backend_for(Device device);
+
+}  // namespace tl

@@ -1,0 +1,48 @@
+// Matrix multiplication with NumPy's rules: vectors, N-d batch broadcasting.
+#include "core/error.h"
+#include "core/ops.h"
+
+namespace tl {
+
+Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+  if (a_in.ndim() == 0 || b_in.ndim() == 0)
+    throw_value("matmul: operands must have at least one dimension, got shapes " +
+                shape_str(a_in.shape()) + " and " + shape_str(b_in.shape()));
+  if (a_in.device() != b_in.device())
+    throw_value("matmul: operands are on different devices: " + a_in.device().str() + " and " +
+                b_in.device().str());
+  DType dt = promote_types(a_in.dtype(), b_in.dtype());
+  // Integer matmul runs in float64 (exact below 2^53) and converts back.
+  DType compute = is_float(dt) ? dt : DType::Float64;
+  Tensor a = a_in.dtype() == compute ? a_in : astype(a_in, compute);
+  Tensor b = b_in.dtype() == compute ? b_in : astype(b_in, compute);
+  const bool a_vec = a.ndim() == 1, b_vec = b.ndim() == 1;
+  if (a_vec) a = a.view({1, a.dim(0)}, {0, a.strides()[0]}, a.offset());
+  if (b_vec) b = b.view({b.dim(0), 1}, {b.strides()[0], 0}, b.offset());
+  const int64_t M = a.dim(a.ndim() - 2), K = a.dim(a.ndim() - 1);
+  const int64_t K2 = b.dim(b.ndim() - 2), N = b.dim(b.ndim() - 1);
+  if (K != K2)
+    throw_value("matmul: shapes " + shape_str(a_in.shape()) + " and " + shape_str(b_in.shape()) +
+                " are not aligned: " + std::to_string(K) + " != " + std::to_string(K2));
+  Shape batch_a(a.shape().begin(), a.shape().end() - 2);
+  Shape batch_b(b.shape().begin(), b.shape().end() - 2);
+  Shape batch = broadcast_shapes(batch_a, batch_b);
+  auto expand = [&](const Tensor& t, int64_t r, int64_t c) {
+    Shape s = batch;
+    s.push_back(r);
+    s.push_back(c);
+    return t.view(s, broadcast_strides(t.shape(), t.strides(), s), t.offset());
+  };
+  Shape out_shape = batch;
+  out_shape.push_back(M);
+  out_shape.push_back(N);
+  Tensor out = empty(out_shape, compute, a.device());
+  if (out.numel() > 0) backend_for(out.device()).matmul(expand(a, M, K), expand(b, K, N), out);
+  Shape final_shape = batch;
+  if (!a_vec) final_shape.push_back(M);
+  if (!b_vec) final_shape.push_back(N);
+  out = out.view(final_shape, contiguous_strides(final_shape), 0);
+  return compute == dt ? out : astype(out, dt);
+}
+
+}  // namespace tl

@@ -1,0 +1,28 @@
+#pragma once
+// Shapes and strides (in elements) and the small rules on them: broadcasting, contiguity,
+// axis normalization.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tl {
+
+using Shape = std::vector<int64_t>;
+using Strides = std::vector<int64_t>;
+
+int64_t numel(const Shape& s);
+Strides contiguous_strides(const Shape& s);
+bool is_contiguous(const Shape& shape, const Strides& strides);
+std::string shape_str(const Shape& s);  // "(2, 3)", "(5,)", "()"
+
+// NumPy broadcasting; ValueError naming both shapes when they do not broadcast.
+Shape broadcast_shapes(const Shape& a, const Shape& b);
+// Strides that view `shape`/`strides` as `target` (stride 0 on broadcast dims).
+Strides broadcast_strides(const Shape& shape, const Strides& strides, const Shape& target);
+
+// Axis in [-ndim, ndim) to [0, ndim); AxisError otherwise.
+int normalize_axis(int64_t axis, int ndim);
+// A set of axes (empty optional means all), normalized, sorted, checked for repeats.
+std::vector<int> normalize_axes(const std::vector<int64_t>& axes, int ndim);
+
+}  // namespace tl

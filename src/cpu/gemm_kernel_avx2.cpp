@@ -1,0 +1,68 @@
+// AVX2 micro-kernels: a 6 x (2 vectors) tile, i.e. 6x16 floats or 6x8 doubles.
+// 12 accumulators + 2 B vectors + 1 broadcast A value fit the 16 ymm registers.
+#include "cpu/gemm_kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define TL_TARGET __attribute__((target("avx2,fma"), always_inline)) inline
+
+namespace tl::cpu::gemm_kernels {
+namespace {
+
+TL_TARGET __m256 load(const float* p) { return _mm256_loadu_ps(p); }
+TL_TARGET __m256d load(const double* p) { return _mm256_loadu_pd(p); }
+TL_TARGET void store(float* p, __m256 v) { _mm256_storeu_ps(p, v); }
+TL_TARGET void store(double* p, __m256d v) { _mm256_storeu_pd(p, v); }
+TL_TARGET __m256 broadcast(const float* p) { return _mm256_set1_ps(*p); }
+TL_TARGET __m256d broadcast(const double* p) { return _mm256_set1_pd(*p); }
+TL_TARGET __m256 fma(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }
+TL_TARGET __m256d fma(__m256d a, __m256d b, __m256d c) { return _mm256_fmadd_pd(a, b, c); }
+TL_TARGET __m256 add(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
+TL_TARGET __m256d add(__m256d a, __m256d b) { return _mm256_add_pd(a, b); }
+
+template <class T, int MR, int NV>
+__attribute__((target("avx2,fma"))) void kernel(int64_t kc, const T* a, const T* b, T* c,
+                                               int64_t ldc, bool accumulate) {
+  using V = decltype(load(b));
+  constexpr int kLanes = 32 / sizeof(T);
+  V acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[i][j] = V{};
+
+  for (int64_t k = 0; k < kc; ++k) {
+    V bv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) bv[j] = load(b + j * kLanes);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      V av = broadcast(a + i);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[i][j] = fma(av, bv[j], acc[i][j]);
+    }
+    a += MR;
+    b += NV * kLanes;
+  }
+
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    T* row = c + i * ldc;
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      V v = acc[i][j];
+      if (accumulate) v = add(v, load(row + j * kLanes));
+      store(row + j * kLanes, v);
+    }
+  }
+}
+
+}  // namespace
+
+const MicroKernel<float> avx2_f32{kernel<float, 6, 2>, 6, 16};
+const MicroKernel<double> avx2_f64{kernel<double, 6, 2>, 6, 8};
+
+}  // namespace tl::cpu::gemm_kernels
+
+#endif  // __x86_64__

@@ -1,0 +1,59 @@
+// Reductions, scans and softmax, as functions and Tensor methods.
+#include <pybind11/stl.h>
+
+#include "python/convert.h"
+
+namespace tlpy {
+
+void bind_reduce_ops(py::module_& m) {
+  py::class_<Tensor> t = py::reinterpret_borrow<py::class_<Tensor>>(m.attr("Tensor"));
+  using tl::ReduceOp;
+  const std::pair<const char*, ReduceOp> reds[] = {
+      {"sum", ReduceOp::Sum}, {"prod", ReduceOp::Prod}, {"max", ReduceOp::Max},
+      {"min", ReduceOp::Min}, {"any", ReduceOp::Any},   {"all", ReduceOp::All}};
+  for (auto [name, op] : reds) {
+    auto f = [op](py::handle x, py::handle axis, bool keepdims) {
+      return tl::reduce(op, to_tensor(x), to_axes(axis), keepdims);
+    };
+    m.def(name, f, py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdims") = false);
+    t.def(name, f, py::arg("axis") = py::none(), py::arg("keepdims") = false);
+  }
+  auto mean = [](py::handle x, py::handle axis, bool keepdims) {
+    return tl::mean(to_tensor(x), to_axes(axis), keepdims);
+  };
+  m.def("mean", mean, py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdims") = false);
+  t.def("mean", mean, py::arg("axis") = py::none(), py::arg("keepdims") = false);
+  auto var = [](py::handle x, py::handle axis, double correction, bool keepdims) {
+    return tl::var(to_tensor(x), to_axes(axis), correction, keepdims);
+  };
+  auto std_ = [](py::handle x, py::handle axis, double correction, bool keepdims) {
+    return tl::std_(to_tensor(x), to_axes(axis), correction, keepdims);
+  };
+  for (auto [name, f] : {std::pair{"var", +var}, std::pair{"std", +std_}}) {
+    m.def(name, f, py::arg("x"), py::arg("axis") = py::none(), py::arg("correction") = 0.0,
+          py::arg("keepdims") = false);
+    t.def(name, f, py::arg("axis") = py::none(), py::kw_only(), py::arg("correction") = 0.0,
+          py::arg("keepdims") = false);
+  }
+  m.def("logsumexp", [](py::handle x, py::handle axis, bool keepdims) {
+    return tl::logsumexp(to_tensor(x), to_axes(axis), keepdims);
+  }, py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdims") = false);
+  for (auto [name, op] : {std::pair{"argmax", ReduceOp::ArgMax}, std::pair{"argmin", ReduceOp::ArgMin}}) {
+    auto f = [op](py::handle x, std::optional<int64_t> axis, bool keepdims) {
+      return tl::argreduce(op, to_tensor(x), axis, keepdims);
+    };
+    m.def(name, f, py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdims") = false);
+    t.def(name, f, py::arg("axis") = py::none(), py::arg("keepdims") = false);
+  }
+  for (auto [name, op] : {std::pair{"cumsum", tl::ScanOp::CumSum}, std::pair{"cumprod", tl::ScanOp::CumProd}}) {
+    auto f = [op](py::handle x, std::optional<int64_t> axis) { return tl::scan(op, to_tensor(x), axis); };
+    m.def(name, f, py::arg("x"), py::arg("axis") = py::none());
+    t.def(name, f, py::arg("axis") = py::none());
+  }
+  m.def("softmax", [](py::handle x, int64_t axis) { return tl::softmax(to_tensor(x), axis); },
+        py::arg("x"), py::arg("axis") = -1);
+  m.def("log_softmax", [](py::handle x, int64_t axis) { return tl::log_softmax(to_tensor(x), axis); },
+        py::arg("x"), py::arg("axis") = -1);
+}
+
+}  // namespace tlpy

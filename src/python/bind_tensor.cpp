@@ -1,0 +1,209 @@
+// The Tensor class: properties, operators, indexing, NumPy and DLPack interop.
+#include <pybind11/stl.h>
+
+#include "core/dlpack.h"
+#include "core/error.h"
+#include "python/convert.h"
+
+namespace tlpy {
+namespace {
+
+using tl::OpCode;
+
+std::vector<tl::IndexItem> to_index_key(py::handle key) {
+  std::vector<tl::IndexItem> items;
+  auto add = [&](py::handle k) {
+    tl::IndexItem it{tl::IndexItem::Kind::Ellipsis};
+    if (k.is_none()) {
+      it.kind = tl::IndexItem::Kind::NewAxis;
+    } else if (k.ptr() == Py_Ellipsis) {
+      it.kind = tl::IndexItem::Kind::Ellipsis;
+    } else if (PySlice_Check(k.ptr())) {
+      it.kind = tl::IndexItem::Kind::Slice;
+      auto part = [&](const char* name) -> std::optional<int64_t> {
+        py::object v = k.attr(name);
+        if (v.is_none()) return std::nullopt;
+        if (!PyIndex_Check(v.ptr()))
+          throw tl::Error(tl::ErrorKind::Type, "slice indices must be integers or None");
+        return py::reinterpret_steal<py::int_>(PyNumber_Index(v.ptr())).cast<int64_t>();
+      };
+      it.start = part("start");
+      it.stop = part("stop");
+      it.step = part("step");
+    } else if (PyIndex_Check(k.ptr()) && !PyBool_Check(k.ptr()) && !py::isinstance<Tensor>(k) &&
+               !py::isinstance<py::array>(k)) {
+      it.kind = tl::IndexItem::Kind::Int;
+      it.i = py::reinterpret_steal<py::int_>(PyNumber_Index(k.ptr())).cast<int64_t>();
+    } else if (py::isinstance<Tensor>(k) || py::isinstance<py::array>(k) ||
+               py::isinstance<py::list>(k) || PyBool_Check(k.ptr())) {
+      it.kind = tl::IndexItem::Kind::Array;
+      it.array = to_tensor(k);
+      if (it.array.dtype() != DType::Bool && !tl::is_integer(it.array.dtype()))
+        throw tl::Error(tl::ErrorKind::Index,
+                        "arrays used as indices must be of integer or boolean type");
+    } else {
+      throw tl::Error(tl::ErrorKind::Index,
+                      "only integers, slices (`:`), ellipsis (`...`), None and integer or boolean "
+                      "arrays are valid indices, got " + py::repr(k).cast<std::string>());
+    }
+    items.push_back(std::move(it));
+  };
+  if (py::isinstance<py::tuple>(key)) {
+    for (py::handle k : key) add(k);
+  } else {
+    add(key);
+  }
+  return items;
+}
+
+py::object not_implemented() { return py::reinterpret_borrow<py::object>(Py_NotImplemented); }
+
+// Binary operators return NotImplemented for operands they cannot take, so Python can try
+// the other operand's reflected method.
+template <bool Reflected>
+auto binary_op(OpCode op) {
+  return [op](const Tensor& self, py::handle other) -> py::object {
+    if (!is_operand(other)) return not_implemented();
+    tl::Operand o = to_operand(other);
+    return py::cast(Reflected ? tl::binary(op, o, self) : tl::binary(op, self, o));
+  };
+}
+
+auto inplace_op(OpCode op) {
+  return [op](const Tensor& self, py::handle other) -> py::object {
+    if (!is_operand(other)) return not_implemented();
+    tl::binary_inplace(op, self, to_operand(other));
+    return py::cast(self);
+  };
+}
+
+void require_single(const Tensor& x, const char* what) {
+  if (x.numel() != 1)
+    throw tl::Error(tl::ErrorKind::Value,
+                    std::string("the ") + what + " of a tensor with more than one element is ambiguous");
+}
+
+}  // namespace
+
+void bind_tensor(py::module_& m) {
+  py::class_<Tensor> t(m, "Tensor", "An n-dimensional array on a device.");
+  t.def_property_readonly("shape", [](const Tensor& x) { return py::tuple(py::cast(x.shape())); })
+      .def_property_readonly("dtype", &Tensor::dtype)
+      .def_property_readonly("device", &Tensor::device)
+      .def_property_readonly("ndim", &Tensor::ndim)
+      .def_property_readonly("size", &Tensor::numel)
+      .def_property_readonly("nbytes", &Tensor::nbytes)
+      .def_property_readonly("strides", [](const Tensor& x) { return py::tuple(py::cast(x.strides())); },
+                             "Strides in elements.")
+      .def_property_readonly("T", &tl::transpose)
+      .def_property_readonly("mT", &tl::matrix_transpose)
+      .def("is_contiguous", &Tensor::is_contiguous)
+      .def("numpy", &to_numpy)
+      .def("__array__", [](const Tensor& x, py::handle dtype, py::handle copy) {
+             py::object a = to_numpy(x);
+             if (!dtype.is_none()) a = a.attr("astype")(dtype, py::arg("copy") = false);
+             if (!copy.is_none() && copy.cast<bool>()) a = a.attr("copy")();
+             return a;
+           }, py::arg("dtype") = py::none(), py::arg("copy") = py::none())
+      .def_property_readonly("__array_priority__", [](const Tensor&) { return 1000; })
+      .def("item", &item)
+      .def("tolist", [](const Tensor& x) {
+        Tensor v = x;
+        if (x.dtype() == DType::Float16 || x.dtype() == DType::BFloat16) v = tl::astype(x, DType::Float32);
+        return to_numpy(v).attr("tolist")();
+      })
+      .def("astype", [](const Tensor& x, py::handle dtype, bool copy) {
+             DType d = to_dtype(dtype);
+             return (!copy && d == x.dtype()) ? x : tl::astype(x, d);
+           }, py::arg("dtype"), py::arg("copy") = true)
+      .def("to", [](const Tensor& x, py::handle device) { return tl::to_device(x, to_device(device)); })
+      .def("copy", &tl::copy)
+      .def("contiguous", &tl::contiguous)
+      .def("__len__", [](const Tensor& x) {
+        if (x.ndim() == 0) throw tl::Error(tl::ErrorKind::Type, "len() of a 0-d tensor");
+        return x.dim(0);
+      })
+      .def("__iter__", [](const Tensor& x) {
+        if (x.ndim() == 0) throw tl::Error(tl::ErrorKind::Type, "iteration over a 0-d tensor");
+        py::list rows;
+        for (int64_t i = 0; i < x.dim(0); ++i)
+          rows.append(tl::index(x, {tl::IndexItem{tl::IndexItem::Kind::Int, i}}));
+        return py::iter(rows);
+      })
+      .def("__bool__", [](const Tensor& x) {
+        require_single(x, "truth value");
+        return item(x).attr("__bool__")();
+      })
+      .def("__float__", [](const Tensor& x) {
+        require_single(x, "float value");
+        return py::float_(item(x));
+      })
+      .def("__int__", [](const Tensor& x) {
+        require_single(x, "int value");
+        return py::int_(item(x));
+      })
+      .def("__index__", [](const Tensor& x) {
+        if (!tl::is_integer(x.dtype()) || x.numel() != 1)
+          throw tl::Error(tl::ErrorKind::Type,
+                          "only integer tensors with one element can be converted to an index");
+        return py::int_(item(x));
+      })
+      .def("__getitem__", [](const Tensor& x, py::handle key) { return tl::index(x, to_index_key(key)); })
+      .def("__setitem__", [](const Tensor& x, py::handle key, py::handle value) {
+        tl::index_put(x, to_index_key(key), to_operand(value));
+      })
+      .def("__dlpack__", [](const Tensor& x, py::handle stream, py::handle max_version,
+                            py::handle dl_device, py::handle copy) {
+             if (!copy.is_none() && copy.cast<bool>())
+               throw tl::Error(tl::ErrorKind::NotImplemented, "__dlpack__(copy=True) is not supported");
+             tl::synchronize(x.device());
+             TlDLManagedTensor* mt = tl::to_dlpack(x);
+             return py::capsule(mt, "dltensor", [](PyObject* cap) {
+               if (PyCapsule_IsValid(cap, "dltensor")) {
+                 auto* p = static_cast<TlDLManagedTensor*>(PyCapsule_GetPointer(cap, "dltensor"));
+                 if (p && p->deleter) p->deleter(p);
+               }
+             });
+           }, py::kw_only(), py::arg("stream") = py::none(), py::arg("max_version") = py::none(),
+           py::arg("dl_device") = py::none(), py::arg("copy") = py::none())
+      .def("__dlpack_device__", [](const Tensor& x) {
+        TlDLDevice d = tl::dlpack_device(x);
+        return py::make_tuple(d.device_type, d.device_id);
+      })
+      .def("__array_namespace__", [](const Tensor&, py::handle) {
+        return py::module_::import("tensorlogic");
+      }, py::kw_only(), py::arg("api_version") = py::none());
+  t.attr("__array_ufunc__") = py::none();  // NumPy defers to our reflected operators
+  t.attr("__hash__") = py::none();
+
+  const std::pair<const char*, OpCode> ops[] = {
+      {"add", OpCode::add}, {"sub", OpCode::subtract}, {"mul", OpCode::multiply},
+      {"truediv", OpCode::divide}, {"floordiv", OpCode::floor_divide},
+      {"mod", OpCode::remainder}, {"pow", OpCode::pow}, {"and", OpCode::bitwise_and},
+      {"or", OpCode::bitwise_or}, {"xor", OpCode::bitwise_xor},
+      {"lshift", OpCode::bitwise_left_shift}, {"rshift", OpCode::bitwise_right_shift}};
+  for (auto [name, op] : ops) {
+    std::string n(name);
+    t.def(("__" + n + "__").c_str(), binary_op<false>(op), py::is_operator());
+    t.def(("__r" + n + "__").c_str(), binary_op<true>(op), py::is_operator());
+    t.def(("__i" + n + "__").c_str(), inplace_op(op), py::is_operator());
+  }
+  const std::pair<const char*, OpCode> cmps[] = {
+      {"__eq__", OpCode::equal}, {"__ne__", OpCode::not_equal}, {"__lt__", OpCode::less},
+      {"__le__", OpCode::less_equal}, {"__gt__", OpCode::greater}, {"__ge__", OpCode::greater_equal}};
+  for (auto [name, op] : cmps) t.def(name, binary_op<false>(op), py::is_operator());
+  t.def("__matmul__", [](const Tensor& a, py::handle b) -> py::object {
+    if (!is_operand(b)) return not_implemented();
+    return py::cast(tl::matmul(a, to_tensor(b)));
+  }, py::is_operator());
+  t.def("__rmatmul__", [](const Tensor& a, py::handle b) -> py::object {
+    if (!is_operand(b)) return not_implemented();
+    return py::cast(tl::matmul(to_tensor(b), a));
+  }, py::is_operator());
+  t.def("__neg__", [](const Tensor& x) { return tl::unary(OpCode::negative, x); });
+  t.def("__pos__", [](const Tensor& x) { return tl::copy(x); });
+  t.def("__abs__", [](const Tensor& x) { return tl::unary(OpCode::abs, x); });
+  t.def("__invert__", [](const Tensor& x) { return tl::unary(OpCode::bitwise_invert, x); });
+}
+
+}  // namespace tlpy

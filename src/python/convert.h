@@ -1,0 +1,36 @@
+#pragma once
+// Conversions between Python objects and the core's types. Binding code only: the rules
+// themselves (promotion, weak scalars, broadcasting) live in src/core.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include "core/ops.h"
+
+namespace tlpy {
+
+namespace py = pybind11;
+using tl::Device;
+using tl::DType;
+using tl::Tensor;
+
+DType to_dtype(py::handle h);                        // DType, str, NumPy dtype or type
+std::optional<DType> to_dtype_opt(py::handle h);     // None -> nullopt
+Device to_device(py::handle h);                      // Device, str; None -> default device
+std::optional<Device> to_device_opt(py::handle h);
+tl::Axes to_axes(py::handle h);                      // None, int or sequence of ints
+std::vector<int64_t> to_int_list(py::handle h);      // int or sequence of ints
+std::optional<tl::Scalar> to_scalar(py::handle h);   // Python bool/int/float, else nullopt
+// A tensor or a weak Python scalar; anything else goes through asarray.
+tl::Operand to_operand(py::handle h);
+// Whether h can take part in arithmetic with a tensor (else operators return NotImplemented).
+bool is_operand(py::handle h);
+
+Tensor asarray(py::handle obj, py::handle dtype, py::handle device, py::handle copy);
+Tensor to_tensor(py::handle h);  // asarray with defaults; a Tensor passes through
+
+py::dtype numpy_dtype(DType t);
+// A NumPy view of a host-visible tensor (zero-copy), else a host copy.
+py::array to_numpy(const Tensor& x);
+py::object item(const Tensor& x);
+
+}  // namespace tlpy

@@ -1,0 +1,119 @@
+// The extension module: exception mapping, dtype and device objects, memory and device
+// functions. Tensor methods and ops are bound in bind_tensor.cpp and bind_ops.cpp.
+#include <pybind11/stl.h>
+
+#include "core/error.h"
+#include "python/convert.h"
+
+namespace tlpy {
+void bind_tensor(py::module_& m);
+void bind_ops(py::module_& m);
+void bind_reduce_ops(py::module_& m);
+void bind_shape_ops(py::module_& m);
+
+namespace {
+
+void bind_errors(py::module_& m) {
+  static py::object device_error = py::reinterpret_steal<py::object>(
+      PyErr_NewException("tensorlogic.DeviceError", PyExc_RuntimeError, nullptr));
+  py::tuple axis_bases = py::make_tuple(py::handle(PyExc_ValueError), py::handle(PyExc_IndexError));
+  static py::object axis_error = py::reinterpret_steal<py::object>(
+      PyErr_NewException("tensorlogic.AxisError", axis_bases.ptr(), nullptr));
+  m.attr("DeviceError") = device_error;
+  m.attr("AxisError") = axis_error;
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const tl::Error& e) {
+      PyObject* type = PyExc_RuntimeError;
+      switch (e.kind()) {
+        case tl::ErrorKind::Value: type = PyExc_ValueError; break;
+        case tl::ErrorKind::Type: type = PyExc_TypeError; break;
+        case tl::ErrorKind::Index: type = PyExc_IndexError; break;
+        case tl::ErrorKind::Axis: type = axis_error.ptr(); break;
+        case tl::ErrorKind::Memory: type = PyExc_MemoryError; break;
+        case tl::ErrorKind::Device: type = device_error.ptr(); break;
+        case tl::ErrorKind::NotImplemented: type = PyExc_NotImplementedError; break;
+      }
+      PyErr_SetString(type, e.what());
+    }
+  });
+}
+
+void bind_dtypes(py::module_& m) {
+  py::enum_<DType> dt(m, "DType", "A tensor element type.");
+  for (int i = 0; i < tl::kNumDTypes; ++i) dt.value(tl::dtype_name(DType(i)), DType(i));
+  dt.def_property_readonly("itemsize", [](DType t) { return tl::itemsize(t); });
+  dt.def("__repr__", [](DType t) { return std::string("tensorlogic.") + tl::dtype_name(t); });
+  dt.def("__str__", [](DType t) { return std::string(tl::dtype_name(t)); });
+  m.def("promote_types", [](py::handle a, py::handle b) { return tl::promote_types(to_dtype(a), to_dtype(b)); });
+}
+
+void bind_devices(py::module_& m) {
+  py::class_<Device>(m, "Device", "A device: a backend type and an index.")
+      .def(py::init([](const std::string& s) { return Device::parse(s); }), py::arg("name"))
+      .def_property_readonly("type", [](const Device& d) { return tl::device_type_name(d.type); })
+      .def_readonly("index", &Device::index)
+      .def("__eq__", [](const Device& a, py::handle b) {
+        if (py::isinstance<Device>(b)) return a == b.cast<Device>();
+        if (py::isinstance<py::str>(b)) return a == Device::parse(b.cast<std::string>());
+        return false;
+      })
+      .def("__hash__", [](const Device& d) { return int(d.type) * 1000 + d.index; })
+      .def("__str__", &Device::str)
+      .def("__repr__", [](const Device& d) { return "device('" + d.str() + "')"; });
+  m.def("devices", &tl::devices, "Every device present, best first.");
+  m.def("default_device", &tl::default_device,
+        "TENSORLOGIC_DEVICE if set, else the best device present.");
+  m.def("synchronize", [](py::handle d) { tl::synchronize(to_device_opt(d)); },
+        py::arg("device") = py::none(), py::call_guard<py::gil_scoped_release>());
+  m.def("backend_status", [](const std::string& type) {
+    tl::Backend* b = tl::backend_for(Device::parse(type).type);
+    if (!b) return std::string("not built");
+    return b->device_count() > 0 ? std::string("available") : "unavailable: " + b->unavailable_reason();
+  });
+}
+
+void bind_memory(py::module_& m) {
+  m.def("memory_stats", [](py::handle d) {
+    Device dev = to_device(d);
+    tl::PoolStats s = tl::backend_for(dev).memory_stats(dev.index);
+    py::dict r;
+    r["bytes_in_use"] = s.bytes_in_use;
+    r["bytes_cached"] = s.bytes_cached;
+    r["peak_bytes_in_use"] = s.peak_bytes_in_use;
+    r["pool_hits"] = s.pool_hits;
+    r["pool_misses"] = s.pool_misses;
+    r["system_allocations"] = s.system_allocations;
+    r["system_frees"] = s.system_frees;
+    r["cache_limit"] = s.cache_limit;
+    r["memory_limit"] = s.memory_limit;
+    return r;
+  }, py::arg("device") = py::none());
+  m.def("empty_cache", [](py::handle d) {
+    Device dev = to_device(d);
+    tl::backend_for(dev).empty_cache(dev.index);
+  }, py::arg("device") = py::none());
+  m.def("set_memory_limit", [](int64_t bytes, py::handle d) {
+    if (bytes < 0) throw tl::Error(tl::ErrorKind::Value, "memory limit must be >= 0");
+    Device dev = to_device(d);
+    tl::backend_for(dev).set_memory_limit(dev.index, size_t(bytes));
+  }, py::arg("bytes"), py::arg("device") = py::none());
+}
+
+}  // namespace
+}  // namespace tlpy
+
+PYBIND11_MODULE(_core, m) {
+  using namespace tlpy;
+  m.doc() = "tensorlogic native core";
+  m.attr("__version__") = TL_VERSION;
+  bind_errors(m);
+  bind_dtypes(m);
+  bind_devices(m);
+  bind_memory(m);
+  bind_tensor(m);
+  bind_ops(m);
+  bind_reduce_ops(m);
+  bind_shape_ops(m);
+}

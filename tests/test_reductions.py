@@ -1,0 +1,425 @@
+"""Reductions, scans and softmax against NumPy in float64: every dtype where the op makes
+sense, sizes 0, 1, 7, 33, 1000, every axis (negative too), tuples of axes, keepdims,
+non-contiguous views, empty reductions, bad axes, and the large sizes that split work
+across threads."""
+
+import numpy as np
+import pytest
+
+import tensorlogic as tl
+from helpers import ALL, FLOATS, INTS, NP, RTOL, random_array, to_f64
+
+SHAPES = [(), (0,), (1,), (7,), (33,), (1000,), (7, 33), (33, 7), (0, 5), (3, 0, 4),
+          (4, 5, 6), (2, 3, 1, 5)]
+# Accumulation error allowed, relative to the sum of |terms|: f32 accumulation for
+# f16/bf16/f32, f64 for float64.
+ACC = {tl.float16: 1e-5, tl.bfloat16: 1e-5, tl.float32: 1e-5, tl.float64: 1e-12}
+EXACT = INTS + [tl.bool]
+
+
+def axes_cases(ndim):
+    cases = [None, ()]
+    for a in range(ndim):
+        cases += [a, a - ndim]
+    if ndim >= 2:
+        cases += [(0, ndim - 1), (-1, 0)]
+    if ndim >= 3:
+        cases += [(0, 2), (1, 2), tuple(range(ndim))]
+    return cases
+
+
+def reduced_count(shape, axis):
+    if axis is None:
+        axis = tuple(range(len(shape)))
+    axis = (axis,) if isinstance(axis, int) else axis
+    return int(np.prod([shape[a] for a in axis], dtype=np.int64))
+
+
+def make_input(rng, shape, dtype, near_one=False):
+    """Random values; products get values near +-1 so they neither overflow nor vanish."""
+    if near_one and dtype in FLOATS:
+        mag = rng.uniform(0.9, 1.1, size=shape)
+        return (mag * rng.choice([-1.0, 1.0], size=shape)).astype(NP[dtype])
+    return random_array(rng, shape, dtype)
+
+
+def check_accumulated(got, want, scale, dtype, acc, msg=""):
+    """|got - want| within acc * scale (accumulation) plus one rounding to dtype."""
+    got = np.asarray(got)
+    assert got.shape == np.shape(want), msg
+    if dtype in EXACT:
+        np.testing.assert_array_equal(got, want, err_msg=msg)
+        return
+    got, want = to_f64(got), np.asarray(want, dtype=np.float64)
+    tol = acc * np.asarray(scale) + RTOL[dtype] * np.abs(want) + 1e-300
+    bad = ~((np.abs(got - want) <= tol) | (np.isnan(got) & np.isnan(want)) | (got == want))
+    assert not bad.any(), f"{msg}: got {got[bad][:5]} want {want[bad][:5]}"
+
+
+def tensor(x, dtype, device):
+    return tl.asarray(x, dtype=dtype, device=device)
+
+
+# ---- sum, prod, max, min, any, all, mean ----
+
+def expected_dtype(name, dtype):
+    if name in ("sum", "prod"):
+        return dtype if dtype in FLOATS else tl.int64
+    if name in ("any", "all"):
+        return tl.bool
+    if name == "mean":
+        return dtype if dtype in FLOATS else tl.float32
+    return dtype
+
+
+def reference(name, x, axis, keepdims, dtype):
+    """(value, scale of the accumulation error, allowed relative accumulation error)."""
+    if name in ("sum", "prod") and dtype in EXACT:  # int64 arithmetic wraps like ours
+        fn = np.sum if name == "sum" else np.prod
+        return fn(x.astype(np.int64), axis=axis, keepdims=keepdims), 0, 0
+    x64 = to_f64(x)
+    if name == "sum":
+        return (np.sum(x64, axis=axis, keepdims=keepdims),
+                np.sum(np.abs(x64), axis=axis, keepdims=keepdims), ACC.get(dtype, 0))
+    if name == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            want = np.mean(x64, axis=axis, keepdims=keepdims)
+            scale = np.mean(np.abs(x64), axis=axis, keepdims=keepdims)
+        return want, np.nan_to_num(scale), ACC.get(dtype, 1e-5)
+    if name == "prod":
+        want = np.prod(x64, axis=axis, keepdims=keepdims)
+        return want, np.abs(want), 0 if dtype == tl.float64 else 1e-4
+    fn = {"max": np.max, "min": np.min, "any": np.any, "all": np.all}[name]
+    want = fn(x64, axis=axis, keepdims=keepdims)
+    if name in ("any", "all") or dtype == tl.bool:
+        want = want.astype(bool)
+    return want, 0, 0
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", ALL, ids=str)
+@pytest.mark.parametrize("name", ["sum", "prod", "max", "min", "any", "all", "mean"])
+def test_reduce(device, rng, name, dtype, shape):
+    x = make_input(rng, shape, dtype, near_one=name == "prod")
+    t = tensor(x, dtype, device)
+    fn = getattr(tl, name)
+    for axis in axes_cases(len(shape)):
+        for keepdims in (False, True):
+            msg = f"{name} {shape} axis={axis} keepdims={keepdims}"
+            if name in ("max", "min") and reduced_count(shape, axis) == 0:
+                with pytest.raises(ValueError, match="zero-size array"):
+                    fn(t, axis=axis, keepdims=keepdims)
+                continue
+            got = fn(t, axis=axis, keepdims=keepdims)
+            assert got.dtype == expected_dtype(name, dtype), msg
+            want, scale, acc = reference(name, x, axis, keepdims, dtype)
+            out_dtype = expected_dtype(name, dtype)
+            check_accumulated(got, want, scale, out_dtype if dtype in FLOATS or name == "mean"
+                              else dtype, acc, msg)
+
+
+def views(t, a):
+    """Pairs of the same non-contiguous view of a tensor and of its NumPy source."""
+    return [
+        (t.T, a.T),
+        (t[::2, 1::3], a[::2, 1::3]),
+        (t[::-1, ::2], a[::-1, ::2]),
+        (t[1:, None, ::3], a[1:, None, ::3]),
+    ]
+
+
+@pytest.mark.parametrize("dtype", [tl.float32, tl.float16, tl.bfloat16, tl.float64, tl.int32,
+                                   tl.uint8, tl.bool], ids=str)
+@pytest.mark.parametrize("name", ["sum", "max", "min", "any", "mean", "prod"])
+def test_reduce_non_contiguous(device, rng, name, dtype):
+    base = make_input(rng, (33, 40), dtype, near_one=name == "prod")
+    t = tensor(base, dtype, device)
+    for tv, av in views(t, base):
+        for axis in axes_cases(av.ndim):
+            msg = f"{name} view{av.shape} axis={axis}"
+            got = getattr(tl, name)(tv, axis=axis)
+            want, scale, acc = reference(name, av, axis, False, dtype)
+            check_accumulated(got, want, scale, expected_dtype(name, dtype)
+                              if dtype in FLOATS or name == "mean" else dtype, acc, msg)
+
+
+# Shapes that take the parallel paths: one long reduction split into partials, few long
+# rows, few columns accumulated over many rows, and many short outputs.
+LARGE = [((1 << 20) + 3,), (3, 200_001), (200_001, 3), (1000, 300), (300, 1000), (64, 70_000)]
+
+
+@pytest.mark.parametrize("shape", LARGE, ids=str)
+@pytest.mark.parametrize("dtype", [tl.float32, tl.float16, tl.bfloat16, tl.float64, tl.int32],
+                         ids=str)
+def test_reduce_large(device, rng, dtype, shape):
+    x = random_array(rng, shape, dtype)
+    t = tensor(x, dtype, device)
+    for axis in [None] + list(range(len(shape))):
+        for name in ("sum", "max", "mean"):
+            want, scale, acc = reference(name, x, axis, False, dtype)
+            got = getattr(tl, name)(t, axis=axis)
+            check_accumulated(got, want, scale, expected_dtype(name, dtype)
+                              if dtype in FLOATS or name == "mean" else dtype, acc,
+                              f"{name} axis={axis}")
+        got = tl.argmax(t, axis=axis)
+        np.testing.assert_array_equal(np.asarray(got), np.argmax(to_f64(x), axis=axis))
+
+
+def test_sum_f32_accuracy_large(device, rng):
+    x = rng.uniform(0.0, 1.0, size=1 << 22).astype(np.float32)
+    got = float(np.asarray(tl.sum(tensor(x, tl.float32, device))))
+    want = float(np.sum(x.astype(np.float64)))
+    assert abs(got - want) <= 1e-6 * want
+
+
+def test_mean_float16_does_not_overflow(device, rng):
+    x = rng.uniform(400, 600, size=1000).astype(np.float16)  # the f16 sum would be inf
+    got = tl.mean(tensor(x, tl.float16, device))
+    assert got.dtype == tl.float16
+    np.testing.assert_allclose(to_f64(got), np.mean(to_f64(x)), rtol=2e-3)
+
+
+def test_reduce_nan_propagates(device):
+    x = np.array([[1.0, np.nan, 3.0], [4.0, 5.0, -1.0]], dtype=np.float32)
+    t = tensor(x, tl.float32, device)
+    for name in ("sum", "max", "min", "mean", "prod"):
+        got = np.asarray(getattr(tl, name)(t, axis=1))
+        assert np.isnan(got[0]) and not np.isnan(got[1]), name
+    assert bool(np.asarray(tl.any(t))) and bool(np.asarray(tl.all(t)))
+
+
+@pytest.mark.parametrize("dtype", ALL, ids=str)
+def test_empty_reductions(device, dtype):
+    t = tensor(np.zeros((0, 3), dtype=NP[dtype]), dtype, device)
+    assert np.asarray(tl.sum(t, axis=0)).tolist() == [0, 0, 0]
+    assert np.asarray(tl.prod(t, axis=0)).tolist() == [1, 1, 1]
+    assert np.asarray(tl.any(t, axis=0)).tolist() == [False] * 3
+    assert np.asarray(tl.all(t, axis=0)).tolist() == [True] * 3
+    assert np.isnan(to_f64(tl.mean(t, axis=0))).all()
+    assert np.asarray(tl.max(t, axis=1)).shape == (0,)
+    for name in ("max", "min"):
+        with pytest.raises(ValueError, match=f"operation {name} which has no identity"):
+            getattr(tl, name)(t)
+    for name in ("argmax", "argmin"):
+        with pytest.raises(ValueError, match="empty sequence"):
+            getattr(tl, name)(t)
+        with pytest.raises(ValueError):
+            getattr(tl, name)(t, axis=0)
+    assert np.asarray(tl.argmax(t, axis=1)).shape == (0,)
+
+
+# ---- var, std ----
+
+@pytest.mark.parametrize("shape", [(1,), (7,), (33,), (1000,), (7, 33), (4, 5, 6)], ids=str)
+@pytest.mark.parametrize("dtype", FLOATS + [tl.int32, tl.int8, tl.bool], ids=str)
+@pytest.mark.parametrize("name", ["var", "std"])
+def test_var_std(device, rng, name, dtype, shape):
+    x = random_array(rng, shape, dtype) + (np.array(100, dtype=NP[dtype])
+                                           if dtype in FLOATS else 0)  # offset: two-pass test
+    t = tensor(x, dtype, device)
+    out_dtype = dtype if dtype in FLOATS else tl.float32
+    for axis in axes_cases(len(shape)):
+        for correction in (0, 1):
+            for keepdims in (False, True):
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    want = getattr(np, name)(to_f64(x), axis=axis, ddof=correction,
+                                             keepdims=keepdims)
+                got = getattr(tl, name)(t, axis=axis, correction=correction, keepdims=keepdims)
+                assert got.dtype == out_dtype
+                # f32 two-pass: error relative to the value, mean shift included.
+                check_accumulated(got, want, np.abs(want) * 1e3 + 1e-3, out_dtype,
+                                  ACC[out_dtype], f"{name} axis={axis} ddof={correction}")
+
+
+def test_var_empty_and_large_correction(device):
+    t = tensor(np.zeros((0,), np.float32), tl.float32, device)
+    assert np.isnan(float(np.asarray(tl.var(t))))
+    x = tensor(np.array([1.0, 2.0], np.float32), tl.float32, device)
+    assert np.isinf(float(np.asarray(tl.var(x, correction=2))))
+
+
+# ---- logsumexp ----
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", FLOATS + [tl.int32, tl.int64, tl.bool], ids=str)
+def test_logsumexp(device, rng, dtype, shape):
+    x = random_array(rng, shape, dtype)
+    t = tensor(x, dtype, device)
+    out_dtype = dtype if dtype in FLOATS else tl.float32
+    x64 = to_f64(x)
+    for axis in axes_cases(len(shape)):
+        for keepdims in (False, True):
+            with np.errstate(divide="ignore"):
+                want = np.log(np.sum(np.exp(x64), axis=axis, keepdims=keepdims))
+            got = tl.logsumexp(t, axis=axis, keepdims=keepdims)
+            assert got.dtype == out_dtype
+            check_accumulated(got, want, np.abs(want) + 1, out_dtype, 2 * ACC[out_dtype],
+                              f"logsumexp axis={axis}")
+
+
+def test_logsumexp_stable_and_infinite_rows(device):
+    x = np.array([[1000.0, 1000.0, 999.0],
+                  [-np.inf, -np.inf, -np.inf],
+                  [np.inf, 1.0, 2.0],
+                  [-1000.0, -np.inf, -1001.0]], dtype=np.float32)
+    got = to_f64(tl.logsumexp(tensor(x, tl.float32, device), axis=1))
+    m = np.array([1000.0, -np.inf, np.inf, -1000.0])
+    want = m + np.log(np.array([2 + np.exp(-1), 1, 1, 1 + np.exp(-1)]))
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+# ---- argmax, argmin ----
+
+@pytest.mark.parametrize("shape", [s for s in SHAPES if 0 not in s], ids=str)
+@pytest.mark.parametrize("dtype", ALL, ids=str)
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+def test_argreduce(device, rng, name, dtype, shape):
+    x = random_array(rng, shape, dtype)
+    if dtype in FLOATS:  # coarse values: many ties, where the first index must win
+        x = (np.round(to_f64(x) * 2) / 2).astype(NP[dtype])
+    t = tensor(x, dtype, device)
+    for axis in [None] + list(range(-len(shape), len(shape))):
+        for keepdims in (False, True):
+            got = getattr(tl, name)(t, axis=axis, keepdims=keepdims)
+            want = getattr(np, name)(to_f64(x), axis=axis, keepdims=keepdims)
+            assert got.dtype == tl.int64
+            np.testing.assert_array_equal(np.asarray(got), want,
+                                          err_msg=f"{name} axis={axis} keepdims={keepdims}")
+
+
+@pytest.mark.parametrize("dtype", [tl.float32, tl.float16, tl.bfloat16, tl.float64], ids=str)
+def test_argreduce_nan_and_views(device, rng, dtype):
+    x = random_array(rng, (33, 40), dtype)
+    x[3, 5] = x[3, 9] = x[20, 5] = np.nan
+    t = tensor(x, dtype, device)
+    for tv, av in views(t, x):
+        for axis in [None] + list(range(av.ndim)):
+            for name in ("argmax", "argmin"):
+                np.testing.assert_array_equal(np.asarray(getattr(tl, name)(tv, axis=axis)),
+                                              getattr(np, name)(to_f64(av), axis=axis),
+                                              err_msg=f"{name} view{av.shape} axis={axis}")
+
+
+# ---- cumsum, cumprod ----
+
+SCAN_SHAPES = [(), (0,), (1,), (7,), (1000,), (7, 33), (33, 7), (4, 5, 6), (3, 0, 2)]
+
+
+@pytest.mark.parametrize("shape", SCAN_SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", ALL, ids=str)
+@pytest.mark.parametrize("name", ["cumsum", "cumprod"])
+def test_scan(device, rng, name, dtype, shape):
+    x = make_input(rng, shape, dtype, near_one=name == "cumprod")
+    t = tensor(x, dtype, device)
+    out_dtype = dtype if dtype in FLOATS else tl.int64
+    axes = [None] + list(range(-len(shape), len(shape)))
+    for axis in axes:
+        got = getattr(tl, name)(t, axis=axis)
+        assert got.dtype == out_dtype
+        if dtype in EXACT:
+            want = getattr(np, name)(x.astype(np.int64), axis=axis)
+            np.testing.assert_array_equal(np.asarray(got), want, err_msg=f"axis={axis}")
+            continue
+        x64 = to_f64(x)
+        want = getattr(np, name)(x64, axis=axis)
+        if name == "cumsum":
+            scale, acc = np.cumsum(np.abs(x64), axis=axis), 5 * ACC[dtype]
+        else:
+            scale, acc = np.abs(want), 0 if dtype == tl.float64 else 1e-4
+        check_accumulated(got, want, scale, dtype, acc, f"{name} axis={axis}")
+
+
+@pytest.mark.parametrize("dtype", [tl.float32, tl.bfloat16, tl.int32], ids=str)
+def test_scan_views_and_large(device, rng, dtype):
+    base = random_array(rng, (33, 40), dtype)
+    t = tensor(base, dtype, device)
+    for tv, av in views(t, base) + [(tensor(big := random_array(rng, (300, 700), dtype),
+                                            dtype, device), big)]:
+        for axis in [None] + list(range(av.ndim)):
+            got = tl.cumsum(tv, axis=axis)
+            if dtype == tl.int32:
+                want = np.cumsum(av.astype(np.int64), axis=axis)
+                np.testing.assert_array_equal(np.asarray(got), want)
+                continue
+            a64 = to_f64(av)
+            check_accumulated(got, np.cumsum(a64, axis=axis),
+                              np.cumsum(np.abs(a64), axis=axis), dtype, 5e-5,
+                              f"cumsum view{av.shape} axis={axis}")
+
+
+# ---- softmax, log_softmax ----
+
+def np_log_softmax(x, axis):
+    m = np.max(x, axis=axis, keepdims=True)
+    return x - m - np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+
+
+@pytest.mark.parametrize("shape", [(1,), (7,), (1000,), (7, 33), (4, 5, 6), (0, 3)], ids=str)
+@pytest.mark.parametrize("dtype", FLOATS + [tl.int32], ids=str)
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax(device, rng, name, dtype, shape):
+    x = random_array(rng, shape, dtype)
+    t = tensor(x, dtype, device)
+    out_dtype = dtype if dtype in FLOATS else tl.float32
+    for axis in range(-len(shape), len(shape)):
+        want = np_log_softmax(to_f64(x), axis)
+        if name == "softmax":
+            want = np.exp(want)
+        got = getattr(tl, name)(t, axis=axis)
+        assert got.dtype == out_dtype and got.shape == x.shape
+        rtol = max(RTOL[out_dtype], 1e-5)
+        np.testing.assert_allclose(to_f64(got), want, rtol=rtol, atol=rtol * 0.1,
+                                   err_msg=f"{name} axis={axis}")
+
+
+def test_softmax_stable_and_masked(device):
+    x = np.array([[1000.0, 1001.0, -np.inf], [-1e4, -1e4 + 2, 5.0]], dtype=np.float32)
+    t = tensor(x, tl.float32, device)
+    want = np_log_softmax(x.astype(np.float64), 1)
+    np.testing.assert_allclose(to_f64(tl.log_softmax(t)), want, rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(to_f64(tl.softmax(t)), np.exp(want), rtol=1e-6, atol=1e-7)
+    assert np.asarray(tl.softmax(t))[0, 2] == 0
+
+
+# ---- methods, errors ----
+
+def test_methods(device, rng):
+    x = random_array(rng, (5, 6), tl.float32)
+    t = tensor(x, tl.float32, device)
+    np.testing.assert_allclose(np.asarray(t.sum(axis=0, keepdims=True)),
+                               x.sum(axis=0, keepdims=True), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(t.mean(axis=1)), x.mean(axis=1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(t.var(correction=1)), x.var(ddof=1), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(t.std()), x.std(), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(t.prod(axis=-1)), x.prod(axis=-1), rtol=1e-5)
+    assert float(np.asarray(t.max())) == x.max() and float(np.asarray(t.min())) == x.min()
+    assert bool(np.asarray(t.any())) and bool(np.asarray(t.all())) == bool(x.all())
+    np.testing.assert_array_equal(np.asarray(t.argmax(axis=0)), x.argmax(axis=0))
+    np.testing.assert_array_equal(np.asarray(t.argmin()), x.argmin())
+    np.testing.assert_allclose(np.asarray(t.cumsum(axis=1)), x.cumsum(axis=1), rtol=1e-5,
+                               atol=1e-5)
+    np.testing.assert_allclose(np.asarray(t.cumprod(axis=0)), x.cumprod(axis=0), rtol=1e-5,
+                               atol=1e-5)
+
+
+BAD_AXIS = [
+    ("sum", {"axis": 2}), ("sum", {"axis": -3}), ("max", {"axis": (0, 5)}),
+    ("mean", {"axis": 7}), ("var", {"axis": -9}), ("std", {"axis": 2}), ("any", {"axis": 3}),
+    ("logsumexp", {"axis": 2}), ("argmax", {"axis": 2}), ("argmin", {"axis": -3}),
+    ("cumsum", {"axis": 2}), ("cumprod", {"axis": -3}), ("softmax", {"axis": 2}),
+    ("log_softmax", {"axis": -3}),
+]
+
+
+@pytest.mark.parametrize("name,kw", BAD_AXIS, ids=[f"{n}{k}" for n, k in BAD_AXIS])
+def test_bad_axis(device, rng, name, kw):
+    t = tensor(random_array(rng, (3, 4), tl.float32), tl.float32, device)
+    with pytest.raises(ValueError) as info:
+        getattr(tl, name)(t, **kw)
+    assert isinstance(info.value, IndexError) and isinstance(info.value, tl.AxisError)
+
+
+def test_repeated_axis(device, rng):
+    t = tensor(random_array(rng, (3, 4), tl.float32), tl.float32, device)
+    with pytest.raises(ValueError, match="repeated axis"):
+        tl.sum(t, axis=(1, -1))
