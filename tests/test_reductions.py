@@ -40,7 +40,7 @@ def make_input(rng, shape, dtype, near_one=False):
     if near_one and dtype in FLOATS:
         mag = rng.uniform(0.9, 1.1, size=shape)
         return (mag * rng.choice([-1.0, 1.0], size=shape)).astype(NP[dtype])
-    return random_array(rng, shape, dtype)
+    return np.asarray(random_array(rng, shape, dtype))
 
 
 def check_accumulated(got, want, scale, dtype, acc, msg=""):
@@ -362,11 +362,13 @@ def test_softmax(device, rng, name, dtype, shape):
     t = tensor(x, dtype, device)
     out_dtype = dtype if dtype in FLOATS else tl.float32
     for axis in range(-len(shape), len(shape)):
+        got = getattr(tl, name)(t, axis=axis)
+        assert got.dtype == out_dtype and got.shape == x.shape
+        if x.size == 0:
+            continue
         want = np_log_softmax(to_f64(x), axis)
         if name == "softmax":
             want = np.exp(want)
-        got = getattr(tl, name)(t, axis=axis)
-        assert got.dtype == out_dtype and got.shape == x.shape
         rtol = max(RTOL[out_dtype], 1e-5)
         np.testing.assert_allclose(to_f64(got), want, rtol=rtol, atol=rtol * 0.1,
                                    err_msg=f"{name} axis={axis}")

@@ -252,7 +252,7 @@ KEYS = [
     [0, 2], [-1, 0, 0], [[0, 1], [2, 3]], ([0, 2], [1, 4]), ([0, 2], slice(None), [1, 4]),
     (slice(None), [1, 0], [5, -1]), (slice(1, None), [[0], [1]], [2, 3]), ([3, 0], 1),
     (1, slice(None), [2, 3]), (Ellipsis, [0, 1, 1]), ([1], None, [2]), (None, [1], [2]),
-    ([], ), (slice(None), []), (I([1, 3]), slice(None, None, -1)), (I(2), slice(None)),
+    (I([1, 3]), slice(None, None, -1)), (I(2), slice(None)),
 ]
 
 
@@ -307,6 +307,16 @@ def test_setitem(device, dtype, layout):
             a[key] = v
             t[to_tl_key(key, device)] = T(v, device) if isinstance(v, np.ndarray) else v
             check(t, a)
+
+
+def test_empty_list_index(device):
+    # NumPy takes an empty list as an empty integer index, not a float array.
+    a, t = make((4, 5), "float32", "contiguous", device)
+    for key in [[], (slice(None), []), ([], 1)]:
+        check(t[key], a[key])
+        a[key] = 1.5
+        t[key] = 1.5
+        check(t, a)
 
 
 def test_setitem_casts_and_repeats(device):

@@ -34,11 +34,11 @@ Walk make_walk(const Tensor& t, int split, const Tensor& offsets, const Tensor& 
 
 enum class Part { P, I, Q };
 
-// Calls f(t_off, d_off, n, t_stride, d_stride) for each row of the walk, restricted to
-// [b, e) along `part` (the whole range along the others). The I loop always runs in order
-// within one call, so a scatter that splits P or Q keeps "last write wins".
-template <class F>
-void run(const Walk& w, Part part, int64_t b, int64_t e, F&& f) {
+// Calls move(t_off, d_off) for each element of the walk, restricted to [b, e) along `part`
+// (the whole range along the others). The I loop always runs in order within one call, so a
+// scatter that splits P or Q keeps "last write wins".
+template <class Move>
+void run(const Walk& w, Part part, int64_t b, int64_t e, Move&& move) {
   auto range = [&](Part x, const StridedLoop<2>& l) {
     return x == part ? std::pair{b, e} : std::pair{int64_t(0), l.size()};
   };
@@ -46,19 +46,22 @@ void run(const Walk& w, Part part, int64_t b, int64_t e, F&& f) {
   const auto [ib, ie] = range(Part::I, w.i);
   const auto [qb, qe] = range(Part::Q, w.q);
   const auto ps = w.p.inner_strides(), is = w.i.inner_strides(), qs = w.q.inner_strides();
+  const bool one_q = qe - qb == 1 && w.q.shape.size() == 1;
   w.p.for_each_row(pb, pe, [&](const std::array<int64_t, 2>& po, int64_t pn) {
     for (int64_t a = 0; a < pn; ++a) {
       const int64_t pt = po[0] + a * ps[0], pd = po[1] + a * ps[1];
       w.i.for_each_row(ib, ie, [&](const std::array<int64_t, 2>& io, int64_t in) {
+        const int64_t* offs = w.offs + io[0];
+        if (one_q) {  // a tight loop over the offsets: keeps many loads in flight
+          const int64_t t0 = pt + qb * qs[0], d0 = pd + io[1] + qb * qs[1];
+          for (int64_t c = 0; c < in; ++c) move(t0 + offs[c * is[0]], d0 + c * is[1]);
+          return;
+        }
         for (int64_t c = 0; c < in; ++c) {
-          const int64_t it = pt + w.offs[io[0] + c * is[0]], id = pd + io[1] + c * is[1];
-          if (w.q.shape.size() == 1) {  // one row: skip the row walker's setup per element
-            f(it + qb * qs[0], id + qb * qs[1], qe - qb, qs[0], qs[1]);
-          } else {
-            w.q.for_each_row(qb, qe, [&](const std::array<int64_t, 2>& qo, int64_t qn) {
-              f(it + qo[0], id + qo[1], qn, qs[0], qs[1]);
-            });
-          }
+          const int64_t it = pt + offs[c * is[0]], id = pd + io[1] + c * is[1];
+          w.q.for_each_row(qb, qe, [&](const std::array<int64_t, 2>& qo, int64_t qn) {
+            for (int64_t k = 0; k < qn; ++k) move(it + qo[0] + k * qs[0], id + qo[1] + k * qs[1]);
+          });
         }
       });
     }
@@ -109,9 +112,7 @@ void gather(const Tensor& src, int split, const Tensor& offsets, const Tensor& o
     using T = decltype(tag);
     const T* s = static_cast<const T*>(src.data_ptr());
     T* o = static_cast<T*>(out.data_ptr());
-    run_parallel(w, true, [&](int64_t so, int64_t oo, int64_t n, int64_t ss, int64_t os) {
-      for (int64_t k = 0; k < n; ++k) o[oo + k * os] = s[so + k * ss];
-    });
+    run_parallel(w, true, [&](int64_t so, int64_t oo) { o[oo] = s[so]; });
   });
 }
 
@@ -123,9 +124,7 @@ void scatter(const Tensor& dst, int split, const Tensor& offsets, const Tensor& 
     using T = decltype(tag);
     T* d = static_cast<T*>(dst.data_ptr());
     const T* v = static_cast<const T*>(values.data_ptr());
-    run_parallel(w, false, [&](int64_t dof, int64_t vo, int64_t n, int64_t ds, int64_t vs) {
-      for (int64_t k = 0; k < n; ++k) d[dof + k * ds] = v[vo + k * vs];
-    });
+    run_parallel(w, false, [&](int64_t dof, int64_t vo) { d[dof] = v[vo]; });
   });
 }
 

@@ -212,9 +212,9 @@ struct Kernels {
 // Picks the widest kernels this CPU runs. TENSORLOGIC_GEMM_ISA=avx2 or =generic caps the
 // choice, so the fallbacks can be tested on newer machines.
 Kernels select_kernels() {
+#if defined(__x86_64__)
   const char* env = std::getenv("TENSORLOGIC_GEMM_ISA");
   const std::string_view cap = env ? env : "";
-#if defined(__x86_64__)
   __builtin_cpu_init();
   const bool fma = __builtin_cpu_supports("fma");
   if (cap.empty() && fma && __builtin_cpu_supports("avx512f"))

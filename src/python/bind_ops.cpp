@@ -33,10 +33,14 @@ void bind_elementwise(py::module_& m) {
     const tl::OpInfo& info = tl::op_info(op);
     if (op == OpCode::identity || op == OpCode::where) continue;
     if (info.arity == 1) {
-      m.def(info.name, [op](py::handle x) { return tl::unary(op, to_tensor(x)); }, py::arg("x"));
+      m.def(info.name, [op](py::handle x) {
+        Tensor t = to_tensor(x);
+        return nogil([&] { return tl::unary(op, t); });
+      }, py::arg("x"));
     } else {
       m.def(info.name, [op](py::handle a, py::handle b) {
-        return tl::binary(op, to_operand(a), to_operand(b));
+        tl::Operand oa = to_operand(a), ob = to_operand(b);
+        return nogil([&] { return tl::binary(op, oa, ob); });
       }, py::arg("x1"), py::arg("x2"));
     }
   }
@@ -99,7 +103,10 @@ void bind_creation(py::module_& m) {
     PyCapsule_SetName(cap.ptr(), "used_dltensor");
     return tl::from_dlpack(mt);
   }, py::arg("x"));
-  m.def("matmul", [](py::handle a, py::handle b) { return tl::matmul(to_tensor(a), to_tensor(b)); },
+  m.def("matmul", [](py::handle a, py::handle b) {
+    Tensor ta = to_tensor(a), tb = to_tensor(b);
+    return nogil([&] { return tl::matmul(ta, tb); });
+  },
         py::arg("x1"), py::arg("x2"));
 }
 

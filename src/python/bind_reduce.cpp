@@ -13,7 +13,9 @@ void bind_reduce_ops(py::module_& m) {
       {"min", ReduceOp::Min}, {"any", ReduceOp::Any},   {"all", ReduceOp::All}};
   for (auto [name, op] : reds) {
     auto f = [op](py::handle x, py::handle axis, bool keepdims) {
-      return tl::reduce(op, to_tensor(x), to_axes(axis), keepdims);
+      Tensor t = to_tensor(x);
+      tl::Axes ax = to_axes(axis);
+      return nogil([&] { return tl::reduce(op, t, ax, keepdims); });
     };
     m.def(name, f, py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdims") = false);
     t.def(name, f, py::arg("axis") = py::none(), py::arg("keepdims") = false);

@@ -65,7 +65,7 @@ auto binary_op(OpCode op) {
   return [op](const Tensor& self, py::handle other) -> py::object {
     if (!is_operand(other)) return not_implemented();
     tl::Operand o = to_operand(other);
-    return py::cast(Reflected ? tl::binary(op, o, self) : tl::binary(op, self, o));
+    return py::cast(nogil([&] { return Reflected ? tl::binary(op, o, self) : tl::binary(op, self, o); }));
   };
 }
 
@@ -194,7 +194,8 @@ void bind_tensor(py::module_& m) {
   for (auto [name, op] : cmps) t.def(name, binary_op<false>(op), py::is_operator());
   t.def("__matmul__", [](const Tensor& a, py::handle b) -> py::object {
     if (!is_operand(b)) return not_implemented();
-    return py::cast(tl::matmul(a, to_tensor(b)));
+    Tensor tb = to_tensor(b);
+    return py::cast(nogil([&] { return tl::matmul(a, tb); }));
   }, py::is_operator());
   t.def("__rmatmul__", [](const Tensor& a, py::handle b) -> py::object {
     if (!is_operand(b)) return not_implemented();

@@ -33,4 +33,12 @@ py::dtype numpy_dtype(DType t);
 py::array to_numpy(const Tensor& x);
 py::object item(const Tensor& x);
 
+// Runs f with the GIL released: long kernels let other Python threads run. Arguments must
+// already be converted to C++ values.
+template <class F>
+auto nogil(F&& f) {
+  py::gil_scoped_release release;
+  return f();
+}
+
 }  // namespace tlpy
