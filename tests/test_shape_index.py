@@ -70,7 +70,12 @@ def check_aliasing(np_base, np_result, t_base, t_result):
         return
     idx = (0,) * np_result.ndim
     old = np_result[idx]
-    new = (not old) if np_result.dtype == np.bool_ else old + np_result.dtype.type(3)
+    if np_result.dtype == np.bool_:
+        new = not old
+    elif np_result.dtype.kind in "iu":
+        new = np_result.dtype.type((int(old) + 3) % 100)  # differs from old, never overflows
+    else:
+        new = old + np_result.dtype.type(3)
     np_result[idx] = new
     t_result[idx] = new.item() if hasattr(new, "item") else new
     check(t_base, np_base)

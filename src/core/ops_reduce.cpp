@@ -137,7 +137,7 @@ Tensor argreduce(ReduceOp op, const Tensor& x, std::optional<int64_t> axis, bool
   if (op != ReduceOp::ArgMax && op != ReduceOp::ArgMin)
     throw_value("argreduce takes ArgMax or ArgMin");
   const char* name = op == ReduceOp::ArgMax ? "argmax" : "argmin";
-  Tensor src = axis ? x : flatten(x);
+  Tensor src = axis ? x : reshape(x, {-1});  // a view when x is contiguous
   const int a = axis ? normalize_axis(*axis, x.ndim()) : 0;
   if (src.dim(a) == 0) throw_value(std::string("attempt to get ") + name + " of an empty sequence");
   const std::vector<int> ax{a};
@@ -149,7 +149,7 @@ Tensor argreduce(ReduceOp op, const Tensor& x, std::optional<int64_t> axis, bool
 }
 
 Tensor scan(ScanOp op, const Tensor& x, std::optional<int64_t> axis) {
-  Tensor src = axis ? x : flatten(x);
+  Tensor src = axis ? x : reshape(x, {-1});  // a view when x is contiguous
   const int a = axis ? normalize_axis(*axis, x.ndim()) : 0;
   Tensor out = empty(src.shape(), is_float(x.dtype()) ? x.dtype() : DType::Int64, x.device());
   if (out.numel() > 0) backend_for(x.device()).scan(op, src, a, out);

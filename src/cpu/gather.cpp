@@ -39,12 +39,10 @@ enum class Part { P, I, Q };
 // scatter that splits P or Q keeps "last write wins".
 template <class Move>
 void run(const Walk& w, Part part, int64_t b, int64_t e, Move&& move) {
-  auto range = [&](Part x, const StridedLoop<2>& l) {
-    return x == part ? std::pair{b, e} : std::pair{int64_t(0), l.size()};
-  };
-  const auto [pb, pe] = range(Part::P, w.p);
-  const auto [ib, ie] = range(Part::I, w.i);
-  const auto [qb, qe] = range(Part::Q, w.q);
+  // Plain variables, not structured bindings: older clangs cannot capture those in lambdas.
+  const int64_t pb = part == Part::P ? b : 0, pe = part == Part::P ? e : w.p.size();
+  const int64_t ib = part == Part::I ? b : 0, ie = part == Part::I ? e : w.i.size();
+  const int64_t qb = part == Part::Q ? b : 0, qe = part == Part::Q ? e : w.q.size();
   const auto ps = w.p.inner_strides(), is = w.i.inner_strides(), qs = w.q.inner_strides();
   const bool one_q = qe - qb == 1 && w.q.shape.size() == 1;
   w.p.for_each_row(pb, pe, [&](const std::array<int64_t, 2>& po, int64_t pn) {
@@ -96,10 +94,17 @@ void visit_size(int64_t size, F&& f) {
   throw_type("gather/scatter: unsupported element size " + std::to_string(size));
 }
 
+// dense must be shaped (P..., I..., Q...).
 void check(const Tensor& t, int split, const Tensor& offsets, const Tensor& dense) {
-  if (offsets.dtype() != DType::Int64 || t.dtype() != dense.dtype() || split < 0 ||
-      split > t.ndim() || dense.ndim() != t.ndim() + offsets.ndim())
-    throw_value("gather/scatter: inconsistent operands");
+  bool ok = offsets.dtype() == DType::Int64 && t.dtype() == dense.dtype() && split >= 0 &&
+            split <= t.ndim();
+  if (ok) {
+    Shape want(t.shape().begin(), t.shape().begin() + split);
+    want.insert(want.end(), offsets.shape().begin(), offsets.shape().end());
+    want.insert(want.end(), t.shape().begin() + split, t.shape().end());
+    ok = want == dense.shape();
+  }
+  if (!ok) throw_value("gather/scatter: inconsistent operands");
 }
 
 }  // namespace

@@ -23,7 +23,7 @@ using gemm_kernels::MicroKernel;
 // Block sizes for Zen 4 class cores (32 KiB L1d and 1 MiB L2 per core, large shared L3).
 // The kc x nr panel of B reused by every A panel of an mc block sits in L1/L2, the packed
 // A block stays in L2, and the packed B block in L3.
-constexpr int64_t kMaxKC = 256;
+constexpr int64_t kMaxKC = 512;
 constexpr int64_t kABlockBytes = 384 << 10;
 constexpr int64_t kBBlockBytes = 4 << 20;
 // f16/bf16 results and f32/f64 results with non-unit column stride are accumulated in this
@@ -74,40 +74,74 @@ inline float widen(bfloat16_t b) { return bf16_to_float(b.bits); }
 inline float widen(float f) { return f; }
 inline double widen(double d) { return d; }
 
-// Packs w <= W lines (rows of A or columns of B; `ls` apart in the source) over kc depth steps
-// (`ds` apart) into dst[k * W + line]. Lines w..W are zero so that the kernel always computes
-// full tiles. The inner loop follows the smaller source stride, to read memory in order.
+// Converts n elements, `src_step` apart, to `dst_step` apart; unit steps get their own loop
+// so that it vectorizes.
 template <class T, class S>
-void pack_panel(T* dst, int W, int w, int64_t kc, const S* src, int64_t ls, int64_t ds) {
-  if (std::abs(ls) <= std::abs(ds)) {
-    for (int64_t k = 0; k < kc; ++k)
-      for (int t = 0; t < w; ++t) dst[k * W + t] = widen(src[k * ds + t * ls]);
+void convert_run(T* dst, int64_t dst_step, const S* src, int64_t src_step, int64_t n) {
+  if (dst_step == 1 && src_step == 1) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = widen(src[i]);
   } else {
-    for (int t = 0; t < w; ++t)
-      for (int64_t k = 0; k < kc; ++k) dst[k * W + t] = widen(src[t * ls + k * ds]);
+    for (int64_t i = 0; i < n; ++i) dst[i * dst_step] = widen(src[i * src_step]);
   }
-  if (w < W)
-    for (int64_t k = 0; k < kc; ++k) std::fill(dst + k * W + w, dst + (k + 1) * W, T(0));
 }
 
-void pack(float* dst, int W, int w, int64_t kc, DType dtype, const char* src, int64_t ls,
+// Where a packed panel puts line t (a row of A / column of B) at depth k: dst[t * line + k * depth].
+struct PanelShape {
+  int64_t line, depth;
+  int width;  // lines in the panel (mr or nr)
+};
+
+// Packs w <= width source lines (`ls` apart) over kc depth steps (`ds` apart). Lines w..width
+// are zero, so the kernel always computes full tiles. The inner loop follows the smaller
+// source stride, to read memory in order.
+template <class T, class S>
+void pack_panel(T* dst, PanelShape p, int w, int64_t kc, const S* src, int64_t ls, int64_t ds) {
+  if (std::abs(ls) <= std::abs(ds)) {
+    for (int64_t k = 0; k < kc; ++k) convert_run(dst + k * p.depth, p.line, src + k * ds, ls, w);
+  } else {
+    for (int t = 0; t < w; ++t) convert_run(dst + t * p.line, p.depth, src + t * ls, ds, kc);
+  }
+  for (int t = w; t < p.width; ++t)
+    for (int64_t k = 0; k < kc; ++k) dst[t * p.line + k * p.depth] = T(0);
+}
+
+void pack(float* dst, PanelShape p, int w, int64_t kc, DType dtype, const char* src, int64_t ls,
           int64_t ds) {
   switch (dtype) {
     case DType::Float16:
-      return pack_panel(dst, W, w, kc, reinterpret_cast<const half_t*>(src), ls, ds);
+      return pack_panel(dst, p, w, kc, reinterpret_cast<const half_t*>(src), ls, ds);
     case DType::BFloat16:
-      return pack_panel(dst, W, w, kc, reinterpret_cast<const bfloat16_t*>(src), ls, ds);
+      return pack_panel(dst, p, w, kc, reinterpret_cast<const bfloat16_t*>(src), ls, ds);
     default:
-      return pack_panel(dst, W, w, kc, reinterpret_cast<const float*>(src), ls, ds);
+      return pack_panel(dst, p, w, kc, reinterpret_cast<const float*>(src), ls, ds);
   }
 }
 
-void pack(double* dst, int W, int w, int64_t kc, DType, const char* src, int64_t ls,
+void pack(double* dst, PanelShape p, int w, int64_t kc, DType, const char* src, int64_t ls,
           int64_t ds) {
-  pack_panel(dst, W, w, kc, reinterpret_cast<const double*>(src), ls, ds);
+  pack_panel(dst, p, w, kc, reinterpret_cast<const double*>(src), ls, ds);
+}
+
+// Prefetches the source of a packed panel (w lines `ls` apart, kc depth steps `ds` apart),
+// or the share part / parts of it, so that packing it later reads cache rather than memory.
+// Walks the contiguous direction a cache line at a time; gives up when neither is contiguous.
+void prefetch_source(const char* src, int64_t w, int64_t kc, int64_t ls, int64_t ds,
+                     int64_t itemsize, int64_t part, int64_t parts) {
+  int64_t runs = kc, run_step = ds, inner = w, inner_step = ls;
+  if (std::abs(ls) > std::abs(ds)) std::swap(runs, inner), std::swap(run_step, inner_step);
+  if (std::abs(inner_step) * itemsize > 64) return;
+  const int64_t run_bytes = (inner - 1) * std::abs(inner_step) * itemsize + itemsize;
+  const int64_t start = inner_step < 0 ? (inner - 1) * inner_step * itemsize : 0;
+  for (int64_t r = runs * part / parts; r < runs * (part + 1) / parts; ++r) {
+    const char* run = src + r * run_step * itemsize + start;
+    for (int64_t offset = 0; offset < run_bytes; offset += 64) __builtin_prefetch(run + offset);
+    __builtin_prefetch(run + run_bytes - 1);
+  }
 }
 
 // C (m x n, row stride ldc, unit column stride) = A (m x k) @ B (k x n), on one thread.
+// Panels are packed just before their first use, with the next panel's source prefetched while
+// the kernel runs, so packing rarely waits on memory.
 template <class T>
 void blocked_gemm(const MicroKernel<T>& uk, int64_t m, int64_t n, int64_t k, const Operand& a,
                   const Operand& b, T* c, int64_t ldc) {
@@ -124,21 +158,27 @@ void blocked_gemm(const MicroKernel<T>& uk, int64_t m, int64_t n, int64_t k, con
     for (int64_t pc = 0; pc < k; pc += kc_step) {
       const int64_t kc = std::min(kc_step, k - pc);
       const bool accumulate = pc > 0;
-      for (int64_t jr = 0; jr < nc; jr += nr)
-        pack(packed_b + jr * kc, nr, int(std::min<int64_t>(nr, nc - jr)), kc, b.dtype,
-             b.at(pc, jc + jr), b.cs, b.rs);
       for (int64_t ic = 0; ic < m; ic += mc_step) {
         const int64_t mc = std::min(mc_step, m - ic);
-        for (int64_t ir = 0; ir < mc; ir += mr)
-          pack(packed_a + ir * kc, mr, int(std::min<int64_t>(mr, mc - ir)), kc, a.dtype,
-               a.at(ic + ir, pc), a.rs, a.cs);
+        const int64_t a_panels = ceil_div(mc, mr);
         for (int64_t jr = 0; jr < nc; jr += nr) {
           const int cols = int(std::min<int64_t>(nr, nc - jr));
+          const T* pb = packed_b + jr * kc;
+          const bool next_b = ic == 0 && jr + nr < nc;  // B is packed during the first ic pass
+          if (ic == 0) pack(packed_b + jr * kc, {1, nr, nr}, cols, kc, b.dtype, b.at(pc, jc + jr), b.cs, b.rs);
           for (int64_t ir = 0; ir < mc; ir += mr) {
             const int rows = int(std::min<int64_t>(mr, mc - ir));
-            T* tile = c + (ic + ir) * ldc + jc + jr;
             const T* pa = packed_a + ir * kc;
-            const T* pb = packed_b + jr * kc;
+            if (jr == 0) {  // A is packed during the first jr pass
+              pack(packed_a + ir * kc, {kc, 1, mr}, rows, kc, a.dtype, a.at(ic + ir, pc), a.rs, a.cs);
+              if (ir + mr < mc)
+                prefetch_source(a.at(ic + ir + mr, pc), std::min<int64_t>(mr, mc - ir - mr), kc, a.rs,
+                                a.cs, a.itemsize, 0, 1);
+            }
+            if (next_b)
+              prefetch_source(b.at(pc, jc + jr + nr), std::min<int64_t>(nr, nc - jr - nr), kc, b.cs,
+                              b.rs, b.itemsize, ir / mr, a_panels);
+            T* tile = c + (ic + ir) * ldc + jc + jr;
             if (rows == mr && cols == nr) {
               uk.run(kc, pa, pb, tile, ldc, accumulate);
               continue;

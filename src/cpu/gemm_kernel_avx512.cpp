@@ -1,6 +1,7 @@
-// AVX-512 micro-kernels: a 14 x (2 vectors) tile, i.e. 14x32 floats or 14x16 doubles.
-// 28 accumulators + 2 B vectors fill the 32 zmm registers; A values come in as embedded
-// broadcasts of the FMAs, so each k step is 2 loads + 28 FMAs (compute bound on Zen 4).
+// AVX-512 micro-kernels: a 6 x (4 vectors) tile, i.e. 6x64 floats or 6x32 doubles.
+// 24 accumulators + 4 B vectors + 1 broadcast A value fit the 32 zmm registers; each k step
+// is 10 loads for 24 FMAs. On Zen 4 this shape measured a few percent faster than 14x32,
+// 12x32 and 8x48 (fewer loads per FMA, smaller A panel in L1).
 #include "cpu/gemm_kernels.h"
 
 #if defined(__x86_64__)
@@ -30,11 +31,13 @@ __attribute__((target("avx512f,fma"))) void kernel(int64_t kc, const T* a, const
   V acc[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
-    // The C tile is only touched after the k loop; fetch it meanwhile.
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NV * kLanes - 1), _MM_HINT_T0);
+    // The C tile is only touched after the k loop; fetch its cache lines meanwhile.
 #pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) acc[i][j] = V{};
+    for (int j = 0; j < NV; ++j) {
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + j * kLanes), _MM_HINT_T0);
+      acc[i][j] = V{};
+    }
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NV * kLanes - 1), _MM_HINT_T0);
   }
 
   for (int64_t k = 0; k < kc; ++k) {
@@ -43,11 +46,10 @@ __attribute__((target("avx512f,fma"))) void kernel(int64_t kc, const T* a, const
     for (int j = 0; j < NV; ++j) bv[j] = load(b + j * kLanes);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      V av = broadcast(a + i);
+      V av = broadcast(a + i * kc + k);
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) acc[i][j] = fma(av, bv[j], acc[i][j]);
     }
-    a += MR;
     b += NV * kLanes;
   }
 
@@ -65,8 +67,8 @@ __attribute__((target("avx512f,fma"))) void kernel(int64_t kc, const T* a, const
 
 }  // namespace
 
-const MicroKernel<float> avx512_f32{kernel<float, 14, 2>, 14, 32};
-const MicroKernel<double> avx512_f64{kernel<double, 14, 2>, 14, 16};
+const MicroKernel<float> avx512_f32{kernel<float, 6, 4>, 6, 64};
+const MicroKernel<double> avx512_f64{kernel<double, 6, 4>, 6, 32};
 
 }  // namespace tl::cpu::gemm_kernels
 

@@ -33,8 +33,7 @@ void kernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, bool accumula
     V bv[kVecs];
     for (int j = 0; j < kVecs; ++j) bv[j] = load<V>(b + j * kLanes);
     for (int i = 0; i < kRows; ++i)
-      for (int j = 0; j < kVecs; ++j) acc[i][j] += a[i] * bv[j];
-    a += kRows;
+      for (int j = 0; j < kVecs; ++j) acc[i][j] += a[i * kc + k] * bv[j];
     b += kCols;
   }
   for (int i = 0; i < kRows; ++i) {

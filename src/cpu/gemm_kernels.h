@@ -1,7 +1,8 @@
 #pragma once
 // Micro-kernels of the blocked GEMM in gemm.cpp. Each computes one mr x nr tile of C from
 // a packed A panel and a packed B panel:
-//   a: kc steps of mr values (column k of the A panel), b: kc steps of nr values (row k of B).
+//   a: mr rows of kc values (row-major, so packing a row-major A is a plain copy);
+//   b: kc rows of nr values (row k of the B panel, loaded as whole vectors);
 //   c: row stride ldc, unit column stride; accumulate == false overwrites the tile.
 // The x86 kernels are compiled with per-function target attributes, so callers must check
 // the CPU (gemm.cpp does, once) before using them.
@@ -16,7 +17,7 @@ struct MicroKernel {
 };
 
 // Upper bound of mr * nr over all kernels, for edge-tile scratch space.
-constexpr int kMaxTile = 14 * 32;
+constexpr int kMaxTile = 6 * 64;
 
 extern const MicroKernel<float> generic_f32;
 extern const MicroKernel<double> generic_f64;

@@ -55,7 +55,8 @@ void run(const S* in, const StridedLoop<2>& lines, int64_t n, int64_t si, int64_
         for (int64_t i = 0; i < m; ++i) {
           const S* p = in + off[0] + i * lin;
           C a = C(kSum ? 0 : 1);
-          for (int64_t k = 0; k < n; ++k) acc[size_t(k)] = a = step<kSum>(a, to_compute<S, C>(p[k * si]));
+          for (int64_t k = 0; k < n; ++k)
+            acc[size_t(k)] = a = step<kSum>(a, to_compute<S, C>(p[k * si]));
           write_row(odt, obase, off[1] + i * lout, so, acc.data(), n);
         }
       });
@@ -69,11 +70,13 @@ void run(const S* in, const StridedLoop<2>& lines, int64_t n, int64_t si, int64_
     C acc[kTile];
     for (int64_t u = b; u < e; ++u) {
       const int64_t t = (u % ntiles) * tw, w = std::min(tw, L - t);
-      lines.for_each_row((u / ntiles) * L + t, (u / ntiles) * L + t + 1, [&](const Off2& off, int64_t) {
+      const int64_t first = (u / ntiles) * L + t;  // the tile's first line
+      lines.for_each_row(first, first + 1, [&](const Off2& off, int64_t) {
         std::fill(acc, acc + w, C(kSum ? 0 : 1));
         for (int64_t k = 0; k < n; ++k) {
           const S* p = in + off[0] + k * si;
-          for (int64_t j = 0; j < w; ++j) acc[j] = step<kSum>(acc[j], to_compute<S, C>(p[j * lin]));
+          for (int64_t j = 0; j < w; ++j)
+            acc[j] = step<kSum>(acc[j], to_compute<S, C>(p[j * lin]));
           write_row(odt, obase, off[1] + k * so, lout, acc, w);
         }
       });

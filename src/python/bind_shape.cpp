@@ -75,7 +75,7 @@ void bind_shape_ops(py::module_& m) {
   m.def("broadcast_arrays", [](py::args xs) { return tl::broadcast_tensors(to_tensor_list(xs)); });
   m.def("flatten", [](py::handle x) { return tl::flatten(to_tensor(x)); }, py::arg("x"));
   t.def("flatten", &tl::flatten);
-  t.def("ravel", &tl::flatten);
+  t.def("ravel", [](const Tensor& x) { return tl::reshape(x, {-1}); });  // a view when possible
   m.def("flip", [](py::handle x, py::handle axis) { return tl::flip(to_tensor(x), to_axes(axis)); },
         py::arg("x"), py::arg("axis") = py::none());
   m.def("diagonal", [](py::handle x, int64_t off, int64_t a1, int64_t a2) {

@@ -37,7 +37,10 @@ std::vector<tl::IndexItem> to_index_key(py::handle key) {
     } else if (py::isinstance<Tensor>(k) || py::isinstance<py::array>(k) ||
                py::isinstance<py::list>(k) || PyBool_Check(k.ptr())) {
       it.kind = tl::IndexItem::Kind::Array;
-      it.array = to_tensor(k);
+      // An empty list is an empty integer index, as in NumPy.
+      it.array = py::isinstance<py::list>(k) && py::len(k) == 0
+                     ? tl::empty({0}, DType::Int64, tl::default_device())
+                     : to_tensor(k);
       if (it.array.dtype() != DType::Bool && !tl::is_integer(it.array.dtype()))
         throw tl::Error(tl::ErrorKind::Index,
                         "arrays used as indices must be of integer or boolean type");

@@ -164,7 +164,7 @@ Tensor asarray(py::handle obj, py::handle dtype_h, py::handle device_h, py::hand
   py::dtype ndt = arr.attr("dtype").cast<py::dtype>();
   DType src = from_numpy(ndt);
   if (!ndt.is(numpy_dtype(src))) arr = arr.attr("astype")(numpy_dtype(src));
-  py::array c = np.attr("ascontiguousarray")(arr);
+  py::array c = np.attr("require")(arr, py::arg("requirements") = "C");  // keeps 0-d
   std::vector<int64_t> shape(c.shape(), c.shape() + c.ndim());
   t = tl::from_host(c.data(), shape, src, dev);
   if (dtype && *dtype != src) t = tl::astype(t, *dtype);

@@ -249,7 +249,7 @@ void check_kernel(const gemm_kernels::MicroKernel<T>& uk) {
           }
           double ref = accumulate ? old : 0, scale = std::abs(ref);
           for (int64_t p = 0; p < kc; ++p) {
-            const double product = double(a[size_t(p * uk.mr + i)]) * b[size_t(p * uk.nr + j)];
+            const double product = double(a[size_t(i * kc + p)]) * b[size_t(p * uk.nr + j)];
             ref += product;
             scale += std::abs(product);
           }
