@@ -57,10 +57,10 @@ void matmul(benchmark::State& st, tl::Device dev) {
 int main(int argc, char** argv) {
   for (tl::Device dev : tl::devices()) {
     std::string d = dev.type == tl::DeviceType::CPU ? "cpu" : dev.str();
-    benchmark::RegisterBenchmark("BM_PoolAllocFree/" + d, pool_alloc_free, dev)->Arg(1 << 10)->Arg(1 << 20);
-    benchmark::RegisterBenchmark("BM_Add/" + d, add, dev)->Arg(1 << 10)->Arg(1 << 24)->UseRealTime();
-    benchmark::RegisterBenchmark("BM_Sum/" + d, sum, dev)->Arg(1 << 24)->UseRealTime();
-    benchmark::RegisterBenchmark("BM_Matmul/" + d, matmul, dev)->Arg(256)->Arg(1024)->UseRealTime();
+    benchmark::RegisterBenchmark(("BM_PoolAllocFree/" + d).c_str(), pool_alloc_free, dev)->Arg(1 << 10)->Arg(1 << 20);
+    benchmark::RegisterBenchmark(("BM_Add/" + d).c_str(), add, dev)->Arg(1 << 10)->Arg(1 << 24)->UseRealTime();
+    benchmark::RegisterBenchmark(("BM_Sum/" + d).c_str(), sum, dev)->Arg(1 << 24)->UseRealTime();
+    benchmark::RegisterBenchmark(("BM_Matmul/" + d).c_str(), matmul, dev)->Arg(256)->Arg(1024)->UseRealTime();
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

@@ -161,3 +161,20 @@ def test_absent_backend_raises_device_error():
     with pytest.raises(tl.DeviceError):
         tl.zeros(3, device="cuda")
     assert tl.zeros(3).shape == (3,)  # the library keeps working
+
+
+def test_dtype_and_device_objects():
+    assert repr(tl.float32) == "tensorlogic.float32" and str(tl.bfloat16) == "bfloat16"
+    assert tl.cpu == "cpu" and not (tl.cpu == "foo") and tl.cpu != 3
+    assert {tl.cpu: 1}.get("cpu") == 1
+    tl.synchronize("cpu")
+    tl.synchronize(tl.cpu)
+    tl.synchronize()
+
+
+def test_numpy_scalars_keep_their_dtype():
+    assert tl.asarray(np.float64(1.5)).dtype == tl.float64
+    assert tl.asarray(np.float64(1.5)).shape == ()
+    assert tl.arange(np.int64(3)).dtype == tl.int64
+    assert (tl.zeros(2, dtype=tl.float32) + np.float64(1)).dtype == tl.float64  # strong, as in NumPy 2
+    assert (tl.zeros(2, dtype=tl.float32) + 1.0).dtype == tl.float32  # Python floats are weak

@@ -85,7 +85,8 @@ void convert_run(T* dst, int64_t dst_step, const S* src, int64_t src_step, int64
   }
 }
 
-// Where a packed panel puts line t (a row of A / column of B) at depth k: dst[t * line + k * depth].
+// Where a packed panel keeps line t (a row of A or column of B) at depth k:
+// dst[t * line + k * depth].
 struct PanelShape {
   int64_t line, depth;
   int width;  // lines in the panel (mr or nr)
@@ -122,22 +123,29 @@ void pack(double* dst, PanelShape p, int w, int64_t kc, DType, const char* src, 
   pack_panel(dst, p, w, kc, reinterpret_cast<const double*>(src), ls, ds);
 }
 
-// Prefetches the source of a packed panel (w lines `ls` apart, kc depth steps `ds` apart),
-// or the share part / parts of it, so that packing it later reads cache rather than memory.
-// Walks the contiguous direction a cache line at a time; gives up when neither is contiguous.
-void prefetch_source(const char* src, int64_t w, int64_t kc, int64_t ls, int64_t ds,
-                     int64_t itemsize, int64_t part, int64_t parts) {
-  int64_t runs = kc, run_step = ds, inner = w, inner_step = ls;
-  if (std::abs(ls) > std::abs(ds)) std::swap(runs, inner), std::swap(run_step, inner_step);
-  if (std::abs(inner_step) * itemsize > 64) return;
-  const int64_t run_bytes = (inner - 1) * std::abs(inner_step) * itemsize + itemsize;
-  const int64_t start = inner_step < 0 ? (inner - 1) * inner_step * itemsize : 0;
-  for (int64_t r = runs * part / parts; r < runs * (part + 1) / parts; ++r) {
-    const char* run = src + r * run_step * itemsize + start;
-    for (int64_t offset = 0; offset < run_bytes; offset += 64) __builtin_prefetch(run + offset);
-    __builtin_prefetch(run + run_bytes - 1);
+// Cache lines for one kernel call to prefetch: sources of the panels packed next.
+struct PrefetchList {
+  const void* lines[kMaxKC];  // a kernel fetches at most one line per k step
+  int64_t count = 0;
+
+  // Adds the source of a panel (w lines `ls` apart, kc depth steps `ds` apart), or the share
+  // part / parts of it, walking its contiguous direction; nothing when neither is contiguous.
+  void add_panel(const char* src, int64_t w, int64_t kc, int64_t ls, int64_t ds, int64_t itemsize,
+                 int64_t part = 0, int64_t parts = 1) {
+    int64_t runs = kc, run_step = ds, inner = w, inner_step = ls;
+    if (std::abs(ls) > std::abs(ds)) std::swap(runs, inner), std::swap(run_step, inner_step);
+    if (std::abs(inner_step) * itemsize > 64) return;
+    const int64_t run_bytes = (inner - 1) * std::abs(inner_step) * itemsize + itemsize;
+    const int64_t start = inner_step < 0 ? (inner - 1) * inner_step * itemsize : 0;
+    for (int64_t r = runs * part / parts; r < runs * (part + 1) / parts; ++r) {
+      const uintptr_t first = reinterpret_cast<uintptr_t>(src + r * run_step * itemsize + start);
+      for (uintptr_t line = first & ~uintptr_t(63); line < first + run_bytes; line += 64) {
+        if (count == kMaxKC) return;
+        lines[count++] = reinterpret_cast<const void*>(line);
+      }
+    }
   }
-}
+};
 
 // C (m x n, row stride ldc, unit column stride) = A (m x k) @ B (k x n), on one thread.
 // Panels are packed just before their first use, with the next panel's source prefetched while
@@ -152,6 +160,7 @@ void blocked_gemm(const MicroKernel<T>& uk, int64_t m, int64_t n, int64_t k, con
   T* packed_a = static_cast<T*>(scratch(0, mc_step * kc_step * sizeof(T)));
   T* packed_b = static_cast<T*>(scratch(1, nc_step * kc_step * sizeof(T)));
   alignas(64) T edge[gemm_kernels::kMaxTile];
+  PrefetchList prefetch;
 
   for (int64_t jc = 0; jc < n; jc += nc_step) {
     const int64_t nc = std::min(nc_step, n - jc);
@@ -164,27 +173,32 @@ void blocked_gemm(const MicroKernel<T>& uk, int64_t m, int64_t n, int64_t k, con
         for (int64_t jr = 0; jr < nc; jr += nr) {
           const int cols = int(std::min<int64_t>(nr, nc - jr));
           const T* pb = packed_b + jr * kc;
-          const bool next_b = ic == 0 && jr + nr < nc;  // B is packed during the first ic pass
-          if (ic == 0) pack(packed_b + jr * kc, {1, nr, nr}, cols, kc, b.dtype, b.at(pc, jc + jr), b.cs, b.rs);
+          // B is packed during the first ic pass, A during the first jr pass.
+          const bool next_b = ic == 0 && jr + nr < nc;
+          if (ic == 0)
+            pack(packed_b + jr * kc, {1, nr, nr}, cols, kc, b.dtype, b.at(pc, jc + jr), b.cs, b.rs);
           for (int64_t ir = 0; ir < mc; ir += mr) {
             const int rows = int(std::min<int64_t>(mr, mc - ir));
             const T* pa = packed_a + ir * kc;
-            if (jr == 0) {  // A is packed during the first jr pass
-              pack(packed_a + ir * kc, {kc, 1, mr}, rows, kc, a.dtype, a.at(ic + ir, pc), a.rs, a.cs);
+            prefetch.count = 0;
+            if (jr == 0) {
+              pack(packed_a + ir * kc, {kc, 1, mr}, rows, kc, a.dtype, a.at(ic + ir, pc), a.rs,
+                   a.cs);
               if (ir + mr < mc)
-                prefetch_source(a.at(ic + ir + mr, pc), std::min<int64_t>(mr, mc - ir - mr), kc, a.rs,
-                                a.cs, a.itemsize, 0, 1);
+                prefetch.add_panel(a.at(ic + ir + mr, pc), std::min<int64_t>(mr, mc - ir - mr), kc,
+                                   a.rs, a.cs, a.itemsize);
             }
-            if (next_b)
-              prefetch_source(b.at(pc, jc + jr + nr), std::min<int64_t>(nr, nc - jr - nr), kc, b.cs,
-                              b.rs, b.itemsize, ir / mr, a_panels);
+            if (next_b)  // spread over the kernel calls of this B panel
+              prefetch.add_panel(b.at(pc, jc + jr + nr), std::min<int64_t>(nr, nc - jr - nr), kc,
+                                 b.cs, b.rs, b.itemsize, ir / mr, a_panels);
+            const gemm_kernels::Prefetch hint{prefetch.lines, prefetch.count};
             T* tile = c + (ic + ir) * ldc + jc + jr;
             if (rows == mr && cols == nr) {
-              uk.run(kc, pa, pb, tile, ldc, accumulate);
+              uk.run(kc, pa, pb, tile, ldc, accumulate, hint);
               continue;
             }
             // Partial tile: compute the full tile into scratch and copy its valid part.
-            uk.run(kc, pa, pb, edge, nr, false);
+            uk.run(kc, pa, pb, edge, nr, false, hint);
             for (int i = 0; i < rows; ++i)
               for (int j = 0; j < cols; ++j)
                 tile[i * ldc + j] = edge[i * nr + j] + (accumulate ? tile[i * ldc + j] : T(0));
@@ -195,22 +209,13 @@ void blocked_gemm(const MicroKernel<T>& uk, int64_t m, int64_t n, int64_t k, con
   }
 }
 
-template <class T>
-void store(char* dst, DType, T v);
-template <>
-void store<float>(char* dst, DType dtype, float v) {
-  uint16_t bits;
-  switch (dtype) {
-    case DType::Float16: bits = float_to_half(v); break;
-    case DType::BFloat16: bits = float_to_bf16(v); break;
-    default: std::memcpy(dst, &v, sizeof v); return;
-  }
+// Writes one result into C, rounding once for f16/bf16.
+void store(char* dst, DType dtype, float v) {
+  if (dtype == DType::Float32) return (void)std::memcpy(dst, &v, sizeof v);
+  const uint16_t bits = dtype == DType::Float16 ? float_to_half(v) : float_to_bf16(v);
   std::memcpy(dst, &bits, sizeof bits);
 }
-template <>
-void store<double>(char* dst, DType, double v) {
-  std::memcpy(dst, &v, sizeof v);
-}
+void store(char* dst, DType, double v) { std::memcpy(dst, &v, sizeof v); }
 
 // Output block of one task: element (i, j) at data + (i * rs + j * cs) * itemsize.
 struct Output {
@@ -225,7 +230,8 @@ template <class T>
 void staged_gemm(const MicroKernel<T>& uk, int64_t m, int64_t n, int64_t k, const Operand& a,
                  const Operand& b, const Output& c) {
   const int64_t chunk_cols = std::min(n, kStageMaxCols);
-  const int64_t chunk_rows = std::clamp<int64_t>(kStageBytes / int64_t(sizeof(T)) / chunk_cols, 1, m);
+  const int64_t chunk_rows =
+      std::clamp<int64_t>(kStageBytes / int64_t(sizeof(T)) / chunk_cols, 1, m);
   T* stage = static_cast<T*>(scratch(2, chunk_rows * chunk_cols * sizeof(T)));
   for (int64_t i0 = 0; i0 < m; i0 += chunk_rows) {
     const int64_t rows = std::min(chunk_rows, m - i0);
@@ -238,7 +244,7 @@ void staged_gemm(const MicroKernel<T>& uk, int64_t m, int64_t n, int64_t k, cons
       for (int64_t i = 0; i < rows; ++i) {
         char* row = c.data + ((i0 + i) * c.rs + j0 * c.cs) * c.itemsize;
         for (int64_t j = 0; j < cols; ++j)
-          store<T>(row + j * c.cs * c.itemsize, c.dtype, stage[i * cols + j]);
+          store(row + j * c.cs * c.itemsize, c.dtype, stage[i * cols + j]);
       }
     }
   }
@@ -276,7 +282,8 @@ void gemm_block(int64_t m, int64_t n, int64_t k, const Operand& a, const Operand
   const Kernels& ks = kernels();
   const bool direct = c.cs == 1 && (c.dtype == DType::Float32 || c.dtype == DType::Float64);
   if (c.dtype == DType::Float64) {
-    if (direct) return blocked_gemm(*ks.f64, m, n, k, a, b, reinterpret_cast<double*>(c.data), c.rs);
+    if (direct)
+      return blocked_gemm(*ks.f64, m, n, k, a, b, reinterpret_cast<double*>(c.data), c.rs);
     return staged_gemm(*ks.f64, m, n, k, a, b, c);
   }
   if (direct) return blocked_gemm(*ks.f32, m, n, k, a, b, reinterpret_cast<float*>(c.data), c.rs);

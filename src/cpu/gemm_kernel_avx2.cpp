@@ -23,7 +23,7 @@ TL_TARGET __m256d add(__m256d a, __m256d b) { return _mm256_add_pd(a, b); }
 
 template <class T, int MR, int NV>
 __attribute__((target("avx2,fma"))) void kernel(int64_t kc, const T* a, const T* b, T* c,
-                                               int64_t ldc, bool accumulate) {
+                                                int64_t ldc, bool accumulate, Prefetch prefetch) {
   using V = decltype(load(b));
   constexpr int kLanes = 32 / sizeof(T);
   V acc[MR][NV];
@@ -39,6 +39,7 @@ __attribute__((target("avx2,fma"))) void kernel(int64_t kc, const T* a, const T*
   }
 
   for (int64_t k = 0; k < kc; ++k) {
+    if (k < prefetch.count) _mm_prefetch(static_cast<const char*>(prefetch.lines[k]), _MM_HINT_T0);
     V bv[NV];
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) bv[j] = load(b + j * kLanes);

@@ -25,7 +25,8 @@ TL_TARGET __m512d add(__m512d a, __m512d b) { return _mm512_add_pd(a, b); }
 
 template <class T, int MR, int NV>
 __attribute__((target("avx512f,fma"))) void kernel(int64_t kc, const T* a, const T* b, T* c,
-                                                  int64_t ldc, bool accumulate) {
+                                                   int64_t ldc, bool accumulate,
+                                                   Prefetch prefetch) {
   using V = decltype(load(b));
   constexpr int kLanes = 64 / sizeof(T);
   V acc[MR][NV];
@@ -41,6 +42,7 @@ __attribute__((target("avx512f,fma"))) void kernel(int64_t kc, const T* a, const
   }
 
   for (int64_t k = 0; k < kc; ++k) {
+    if (k < prefetch.count) _mm_prefetch(static_cast<const char*>(prefetch.lines[k]), _MM_HINT_T0);
     V bv[NV];
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) bv[j] = load(b + j * kLanes);

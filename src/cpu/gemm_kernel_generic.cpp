@@ -25,11 +25,13 @@ inline V load(const T* p) {
 }
 
 template <class T, class V>
-void kernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, bool accumulate) {
+void kernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, bool accumulate,
+            Prefetch prefetch) {
   constexpr int kLanes = sizeof(V) / sizeof(T);
   constexpr int kCols = kVecs * kLanes;
   V acc[kRows][kVecs] = {};
   for (int64_t k = 0; k < kc; ++k) {
+    if (k < prefetch.count) __builtin_prefetch(prefetch.lines[k]);
     V bv[kVecs];
     for (int j = 0; j < kVecs; ++j) bv[j] = load<V>(b + j * kLanes);
     for (int i = 0; i < kRows; ++i)

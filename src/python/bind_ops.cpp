@@ -82,7 +82,8 @@ void bind_creation(py::module_& m) {
      py::arg("device") = py::none());
   m.def("arange", [](py::handle start, py::handle stop, py::handle step, py::handle dtype, py::handle device) {
     if (stop.is_none()) std::swap(start, stop), start = py::int_(0);
-    bool all_int = PyLong_Check(start.ptr()) && PyLong_Check(stop.ptr()) && PyLong_Check(step.ptr());
+    auto is_int = [](py::handle h) { return PyIndex_Check(h.ptr()) && !PyBool_Check(h.ptr()); };
+    bool all_int = is_int(start) && is_int(stop) && is_int(step);
     DType d = dtype.is_none() ? (all_int ? DType::Int64 : DType::Float32) : to_dtype(dtype);
     return tl::arange(start.cast<double>(), stop.cast<double>(), step.cast<double>(), d, to_device(device));
   }, py::arg("start"), py::arg("stop") = py::none(), py::arg("step") = 1, py::kw_only(),

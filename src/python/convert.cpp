@@ -101,21 +101,24 @@ tl::Axes to_axes(py::handle h) {
   return to_int_list(h);
 }
 
+// Only Python's own bool, int and float are weak; NumPy scalars (np.float64 subclasses
+// float) keep their dtype, as in NumPy 2.
 std::optional<tl::Scalar> to_scalar(py::handle h) {
   if (PyBool_Check(h.ptr())) return tl::Scalar::from_bool(h.cast<bool>());
-  if (PyLong_Check(h.ptr())) {
+  if (PyLong_CheckExact(h.ptr())) {
     int overflow = 0;
     long long v = PyLong_AsLongLongAndOverflow(h.ptr(), &overflow);
     if (overflow) throw tl::Error(tl::ErrorKind::Value, "Python int too large for int64");
     return tl::Scalar::from_int(v);
   }
-  if (PyFloat_Check(h.ptr())) return tl::Scalar::from_float(h.cast<double>());
+  if (PyFloat_CheckExact(h.ptr())) return tl::Scalar::from_float(h.cast<double>());
   return std::nullopt;
 }
 
 bool is_operand(py::handle h) {
   return py::isinstance<Tensor>(h) || PyBool_Check(h.ptr()) || PyLong_Check(h.ptr()) ||
          PyFloat_Check(h.ptr()) || py::isinstance<py::array>(h) || py::isinstance<py::list>(h) ||
+         py::hasattr(h, "__array_priority__") ||
          py::isinstance<py::tuple>(h) || py::hasattr(h, "__array_interface__") ||
          py::hasattr(h, "__dlpack__");
 }

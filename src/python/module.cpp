@@ -44,8 +44,11 @@ void bind_dtypes(py::module_& m) {
   py::enum_<DType> dt(m, "DType", "A tensor element type.");
   for (int i = 0; i < tl::kNumDTypes; ++i) dt.value(tl::dtype_name(DType(i)), DType(i));
   dt.def_property_readonly("itemsize", [](DType t) { return tl::itemsize(t); });
-  dt.def("__repr__", [](DType t) { return std::string("tensorlogic.") + tl::dtype_name(t); });
-  dt.def("__str__", [](DType t) { return std::string(tl::dtype_name(t)); });
+  // Assigned, not def'd: a def would only add an overload behind the enum's own __repr__.
+  dt.attr("__repr__") = py::cpp_function(
+      [](DType t) { return std::string("tensorlogic.") + tl::dtype_name(t); }, py::is_method(dt));
+  dt.attr("__str__") = py::cpp_function([](DType t) { return std::string(tl::dtype_name(t)); },
+                                        py::is_method(dt));
   m.def("promote_types", [](py::handle a, py::handle b) { return tl::promote_types(to_dtype(a), to_dtype(b)); });
 }
 
@@ -56,17 +59,24 @@ void bind_devices(py::module_& m) {
       .def_readonly("index", &Device::index)
       .def("__eq__", [](const Device& a, py::handle b) {
         if (py::isinstance<Device>(b)) return a == b.cast<Device>();
-        if (py::isinstance<py::str>(b)) return a == Device::parse(b.cast<std::string>());
-        return false;
+        if (!py::isinstance<py::str>(b)) return false;
+        try {
+          return a == Device::parse(b.cast<std::string>());
+        } catch (const tl::Error&) {
+          return false;  // not a device name
+        }
       })
-      .def("__hash__", [](const Device& d) { return int(d.type) * 1000 + d.index; })
+      // Equal to its name ("cpu", "cuda:0"), so it hashes like it.
+      .def("__hash__", [](const Device& d) { return py::hash(py::str(d.str())); })
       .def("__str__", &Device::str)
       .def("__repr__", [](const Device& d) { return "device('" + d.str() + "')"; });
   m.def("devices", &tl::devices, "Every device present, best first.");
   m.def("default_device", &tl::default_device,
         "TENSORLOGIC_DEVICE if set, else the best device present.");
-  m.def("synchronize", [](py::handle d) { tl::synchronize(to_device_opt(d)); },
-        py::arg("device") = py::none(), py::call_guard<py::gil_scoped_release>());
+  m.def("synchronize", [](py::handle d) {
+    std::optional<Device> dev = to_device_opt(d);
+    nogil([&] { tl::synchronize(dev); });
+  }, py::arg("device") = py::none());
   m.def("backend_status", [](const std::string& type) {
     tl::Backend* b = tl::backend_for(Device::parse(type).type);
     if (!b) return std::string("not built");

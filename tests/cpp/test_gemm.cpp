@@ -25,10 +25,18 @@ double read(DType t, const uint8_t* p) {
   float f;
   double d;
   switch (t) {
-    case DType::Float64: std::memcpy(&d, p, 8); return d;
-    case DType::Float32: std::memcpy(&f, p, 4); return f;
-    case DType::Float16: std::memcpy(&h, p, 2); return half_to_float(h);
-    default: std::memcpy(&h, p, 2); return bf16_to_float(h);
+    case DType::Float64:
+      std::memcpy(&d, p, 8);
+      return d;
+    case DType::Float32:
+      std::memcpy(&f, p, 4);
+      return f;
+    case DType::Float16:
+      std::memcpy(&h, p, 2);
+      return half_to_float(h);
+    default:
+      std::memcpy(&h, p, 2);
+      return bf16_to_float(h);
   }
 }
 
@@ -36,10 +44,18 @@ void write(DType t, uint8_t* p, double v) {
   uint16_t h;
   float f = float(v);
   switch (t) {
-    case DType::Float64: std::memcpy(p, &v, 8); return;
-    case DType::Float32: std::memcpy(p, &f, 4); return;
-    case DType::Float16: h = float_to_half(f); break;
-    default: h = float_to_bf16(f); break;
+    case DType::Float64:
+      std::memcpy(p, &v, 8);
+      return;
+    case DType::Float32:
+      std::memcpy(p, &f, 4);
+      return;
+    case DType::Float16:
+      h = float_to_half(f);
+      break;
+    default:
+      h = float_to_bf16(f);
+      break;
   }
   std::memcpy(p, &h, 2);
 }
@@ -77,18 +93,21 @@ Matrix make(DType dtype, int64_t rows, int64_t cols, int64_t batch, const Layout
   int64_t rs = l.transposed ? near : far, cs = l.transposed ? far : near;
   if (l.broadcast_rows) rs = 0;
   if (l.broadcast_cols) cs = 0;
-  const int64_t span = std::max<int64_t>(rows - 1, 0) * rs + std::max<int64_t>(cols - 1, 0) * cs + 1;
+  const int64_t span =
+      std::max<int64_t>(rows - 1, 0) * rs + std::max<int64_t>(cols - 1, 0) * cs + 1;
   int64_t origin = 0;
   if (l.reverse_rows) origin += std::max<int64_t>(rows - 1, 0) * rs, rs = -rs;
   if (l.reverse_cols) origin += std::max<int64_t>(cols - 1, 0) * cs, cs = -cs;
   Matrix m{dtype, {}, rs, cs, {}};
   const int64_t copies = l.shared ? 1 : batch;
   // Later batch entries sit earlier in memory, so offsets are really used.
-  for (int64_t b = 0; b < batch; ++b) m.offsets.push_back((l.shared ? 0 : (batch - 1 - b) * span) + origin);
+  for (int64_t b = 0; b < batch; ++b)
+    m.offsets.push_back((l.shared ? 0 : (batch - 1 - b) * span) + origin);
   m.bytes.assign(size_t(copies * span * size_of(dtype)), 0x7b);
   if (!sentinel) {
     std::uniform_real_distribution<double> dist(-1, 1);
-    for (int64_t e = 0; e < copies * span; ++e) write(dtype, m.bytes.data() + e * size_of(dtype), dist(rng));
+    for (int64_t e = 0; e < copies * span; ++e)
+      write(dtype, m.bytes.data() + e * size_of(dtype), dist(rng));
   }
   return m;
 }
@@ -101,8 +120,8 @@ struct Case {
 // Runs one case and compares every output element with the reference; bytes of C that are
 // not output elements must be left alone.
 void check(DType dtype, const Case& t) {
-  SCOPED_TRACE(testing::Message() << "dtype " << int(dtype) << " M " << t.m << " N " << t.n
-                                  << " K " << t.k << " batch " << t.batch);
+  SCOPED_TRACE(testing::Message() << "dtype " << int(dtype) << " M " << t.m << " N " << t.n << " K "
+                                  << t.k << " batch " << t.batch);
   std::mt19937 rng(uint32_t(t.m * 7919 + t.n * 104729 + t.k * 31 + t.batch));
   Matrix a = make(dtype, t.m, t.k, t.batch, t.a, rng);
   Matrix b = make(dtype, t.k, t.n, t.batch, t.b, rng);
@@ -210,8 +229,14 @@ TEST(Gemm, BroadcastOperands) {
 
 TEST(Gemm, NegativeStrides) {
   for (DType d : kDTypes) {
-    check(d, {21, 35, 18, 1, {.reverse_rows = true}, {.reverse_cols = true}, {.reverse_rows = true}});
-    check(d, {21, 35, 18, 2, {.transposed = true, .reverse_cols = true}, {.reverse_rows = true},
+    check(d,
+          {21, 35, 18, 1, {.reverse_rows = true}, {.reverse_cols = true}, {.reverse_rows = true}});
+    check(d, {21,
+              35,
+              18,
+              2,
+              {.transposed = true, .reverse_cols = true},
+              {.reverse_rows = true},
               {.transposed = true, .reverse_cols = true}});
   }
 }
@@ -219,7 +244,7 @@ TEST(Gemm, NegativeStrides) {
 TEST(Gemm, BatchedWithOffsets) {
   for (DType d : kDTypes) {
     check(d, {3, 4, 5, 6});
-    check(d, {64, 70, 40, 8});                      // whole matrices per thread
+    check(d, {64, 70, 40, 8});                                 // whole matrices per thread
     check(d, {150, 130, 120, 3, {.pad = 1}, {}, {.pad = 2}});  // each matrix split among threads
   }
 }
@@ -239,7 +264,9 @@ void check_kernel(const gemm_kernels::MicroKernel<T>& uk) {
     const std::vector<T> c0 = c;
     for (bool accumulate : {false, true}) {
       c = c0;
-      uk.run(kc, a.data(), b.data(), c.data(), ldc, accumulate);
+      // Prefetch hints must not change results, even pointing at unrelated memory.
+      const void* lines[2] = {c0.data(), a.data()};
+      uk.run(kc, a.data(), b.data(), c.data(), ldc, accumulate, {lines, 2});
       for (int i = 0; i < uk.mr; ++i)
         for (int j = 0; j < ldc; ++j) {
           const double old = c0[size_t(i * ldc + j)], got = c[size_t(i * ldc + j)];
