@@ -1,9 +1,22 @@
 // Reductions, scans and softmax, as functions and Tensor methods.
 #include <pybind11/stl.h>
 
+#include "core/error.h"
 #include "python/convert.h"
 
 namespace tlpy {
+namespace {
+
+// NumPy's np.sum(t) calls t.sum(axis=..., out=...): dtype= casts the input first (the
+// accumulation type), out= is not supported.
+Tensor numpy_style_input(py::handle x, py::handle dtype, py::handle out) {
+  if (!out.is_none()) throw tl::Error(tl::ErrorKind::Type, "out= is not supported");
+  Tensor t = to_tensor(x);
+  std::optional<DType> d = to_dtype_opt(dtype);
+  return d && *d != t.dtype() ? tl::astype(t, *d) : t;
+}
+
+}  // namespace
 
 void bind_reduce_ops(py::module_& m) {
   py::class_<Tensor> t = py::reinterpret_borrow<py::class_<Tensor>>(m.attr("Tensor"));
@@ -12,19 +25,23 @@ void bind_reduce_ops(py::module_& m) {
       {"sum", ReduceOp::Sum}, {"prod", ReduceOp::Prod}, {"max", ReduceOp::Max},
       {"min", ReduceOp::Min}, {"any", ReduceOp::Any},   {"all", ReduceOp::All}};
   for (auto [name, op] : reds) {
-    auto f = [op](py::handle x, py::handle axis, bool keepdims) {
-      Tensor t = to_tensor(x);
+    auto f = [op](py::handle x, py::handle axis, bool keepdims, py::handle dtype, py::handle out) {
+      Tensor t = numpy_style_input(x, dtype, out);
       tl::Axes ax = to_axes(axis);
       return nogil([&] { return tl::reduce(op, t, ax, keepdims); });
     };
-    m.def(name, f, py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdims") = false);
-    t.def(name, f, py::arg("axis") = py::none(), py::arg("keepdims") = false);
+    m.def(name, f, py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdims") = false,
+          py::kw_only(), py::arg("dtype") = py::none(), py::arg("out") = py::none());
+    t.def(name, f, py::arg("axis") = py::none(), py::arg("keepdims") = false, py::kw_only(),
+          py::arg("dtype") = py::none(), py::arg("out") = py::none());
   }
-  auto mean = [](py::handle x, py::handle axis, bool keepdims) {
-    return tl::mean(to_tensor(x), to_axes(axis), keepdims);
+  auto mean = [](py::handle x, py::handle axis, bool keepdims, py::handle dtype, py::handle out) {
+    return tl::mean(numpy_style_input(x, dtype, out), to_axes(axis), keepdims);
   };
-  m.def("mean", mean, py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdims") = false);
-  t.def("mean", mean, py::arg("axis") = py::none(), py::arg("keepdims") = false);
+  m.def("mean", mean, py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdims") = false,
+        py::kw_only(), py::arg("dtype") = py::none(), py::arg("out") = py::none());
+  t.def("mean", mean, py::arg("axis") = py::none(), py::arg("keepdims") = false, py::kw_only(),
+        py::arg("dtype") = py::none(), py::arg("out") = py::none());
   auto var = [](py::handle x, py::handle axis, double correction, bool keepdims) {
     return tl::var(to_tensor(x), to_axes(axis), correction, keepdims);
   };
