@@ -25,7 +25,7 @@ void bind_reduce_ops(py::module_& m) {
       {"sum", ReduceOp::Sum}, {"prod", ReduceOp::Prod}, {"max", ReduceOp::Max},
       {"min", ReduceOp::Min}, {"any", ReduceOp::Any},   {"all", ReduceOp::All}};
   for (auto [name, op] : reds) {
-    auto f = [op](py::handle x, py::handle axis, bool keepdims, py::handle dtype, py::handle out) {
+    auto f = [op = op](py::handle x, py::handle axis, bool keepdims, py::handle dtype, py::handle out) {
       Tensor t = numpy_style_input(x, dtype, out);
       tl::Axes ax = to_axes(axis);
       return nogil([&] { return tl::reduce(op, t, ax, keepdims); });
@@ -58,14 +58,14 @@ void bind_reduce_ops(py::module_& m) {
     return tl::logsumexp(to_tensor(x), to_axes(axis), keepdims);
   }, py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdims") = false);
   for (auto [name, op] : {std::pair{"argmax", ReduceOp::ArgMax}, std::pair{"argmin", ReduceOp::ArgMin}}) {
-    auto f = [op](py::handle x, std::optional<int64_t> axis, bool keepdims) {
+    auto f = [op = op](py::handle x, std::optional<int64_t> axis, bool keepdims) {
       return tl::argreduce(op, to_tensor(x), axis, keepdims);
     };
     m.def(name, f, py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdims") = false);
     t.def(name, f, py::arg("axis") = py::none(), py::arg("keepdims") = false);
   }
   for (auto [name, op] : {std::pair{"cumsum", tl::ScanOp::CumSum}, std::pair{"cumprod", tl::ScanOp::CumProd}}) {
-    auto f = [op](py::handle x, std::optional<int64_t> axis) { return tl::scan(op, to_tensor(x), axis); };
+    auto f = [op = op](py::handle x, std::optional<int64_t> axis) { return tl::scan(op, to_tensor(x), axis); };
     m.def(name, f, py::arg("x"), py::arg("axis") = py::none());
     t.def(name, f, py::arg("axis") = py::none());
   }
