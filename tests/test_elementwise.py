@@ -323,3 +323,11 @@ def test_empty_tensors(device):
     assert (e + 1).shape == (0, 4)
     assert tl.exp(e).shape == (0, 4)
     assert (e @ tl.zeros((4, 3), device=device)).shape == (0, 3)
+
+
+def test_result_type_with_weak_scalars():
+    assert tl.result_type(tl.float16, 1.0) == tl.float16
+    assert tl.result_type(tl.int32, 1.0) == tl.float32
+    assert tl.result_type(tl.zeros(2, dtype=tl.int8), tl.uint8, 3) == tl.int32
+    with pytest.raises(ValueError):
+        tl.result_type(1.0)

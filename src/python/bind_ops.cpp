@@ -60,11 +60,17 @@ void bind_elementwise(py::module_& m) {
   }, py::arg("x"), py::arg("dtype"), py::kw_only(), py::arg("copy") = true);
   m.def("result_type", [](py::args args) {
     std::optional<DType> r;
+    std::vector<Scalar> weak;
     for (py::handle a : args) {
+      if (auto s = to_scalar(a)) {
+        weak.push_back(*s);
+        continue;
+      }
       DType d = py::isinstance<Tensor>(a) ? a.cast<Tensor>().dtype() : to_dtype(a);
       r = r ? tl::promote_types(*r, d) : d;
     }
     if (!r) throw tl::Error(tl::ErrorKind::Value, "at least one array or dtype is required");
+    for (const Scalar& s : weak) r = tl::weak_scalar_dtype(s, *r);  // Python scalars are weak
     return *r;
   });
 }
