@@ -1,5 +1,5 @@
-// AVX2 micro-kernels: a 6 x (2 vectors) tile, i.e. 6x16 floats or 6x8 doubles.
-// 12 accumulators + 2 B vectors + 1 broadcast A value fit the 16 ymm registers.
+// AVX2 micro-kernels: 6 rows x (1 or 2 vectors), i.e. up to 6x16 floats or 6x8 doubles.
+// In the wider, 12 accumulators + 2 B vectors + 1 broadcast A value fit the 16 ymm registers.
 #include "cpu/gemm_kernels.h"
 
 #if defined(__x86_64__)
@@ -22,8 +22,9 @@ TL_TARGET __m256 add(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
 TL_TARGET __m256d add(__m256d a, __m256d b) { return _mm256_add_pd(a, b); }
 
 template <class T, int MR, int NV>
-__attribute__((target("avx2,fma"))) void kernel(int64_t kc, const T* a, const T* b, T* c,
-                                                int64_t ldc, bool accumulate, Prefetch prefetch) {
+__attribute__((target("avx2,fma"))) void kernel(int64_t kc, const T* a, int64_t lda, const T* b,
+                                                T* c, int64_t ldc, bool accumulate,
+                                                Prefetch prefetch) {
   using V = decltype(load(b));
   constexpr int kLanes = 32 / sizeof(T);
   V acc[MR][NV];
@@ -45,7 +46,7 @@ __attribute__((target("avx2,fma"))) void kernel(int64_t kc, const T* a, const T*
     for (int j = 0; j < NV; ++j) bv[j] = load(b + j * kLanes);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      V av = broadcast(a + i * kc + k);
+      V av = broadcast(a + i * lda + k);
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) acc[i][j] = fma(av, bv[j], acc[i][j]);
     }
@@ -64,10 +65,14 @@ __attribute__((target("avx2,fma"))) void kernel(int64_t kc, const T* a, const T*
   }
 }
 
+const MicroKernel<float> f32_kernels[] = {{kernel<float, 6, 1>, 6, 8},
+                                          {kernel<float, 6, 2>, 6, 16}};
+const MicroKernel<double> f64_kernels[] = {{kernel<double, 6, 1>, 6, 4},
+                                           {kernel<double, 6, 2>, 6, 8}};
 }  // namespace
 
-const MicroKernel<float> avx2_f32{kernel<float, 6, 2>, 6, 16};
-const MicroKernel<double> avx2_f64{kernel<double, 6, 2>, 6, 8};
+const KernelFamily<float> avx2_f32{f32_kernels, 2};
+const KernelFamily<double> avx2_f64{f64_kernels, 2};
 
 }  // namespace tl::cpu::gemm_kernels
 

@@ -1,7 +1,7 @@
-// AVX-512 micro-kernels: a 6 x (4 vectors) tile, i.e. 6x64 floats or 6x32 doubles.
-// 24 accumulators + 4 B vectors + 1 broadcast A value fit the 32 zmm registers; each k step
-// is 10 loads for 24 FMAs. On Zen 4 this shape measured a few percent faster than 14x32,
-// 12x32 and 8x48 (fewer loads per FMA, smaller A panel in L1).
+// AVX-512 micro-kernels: 6 rows x (1 to 4 vectors), i.e. up to 6x64 floats or 6x32 doubles.
+// In the widest, 24 accumulators + 4 B vectors + 1 broadcast A value fit the 32 zmm
+// registers, and each k step is 10 loads for 24 FMAs. On Zen 4 that shape measured a few
+// percent faster than 14x32, 12x32 and 8x48 (fewer loads per FMA, smaller A panel in L1).
 #include "cpu/gemm_kernels.h"
 
 #if defined(__x86_64__)
@@ -24,8 +24,8 @@ TL_TARGET __m512 add(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
 TL_TARGET __m512d add(__m512d a, __m512d b) { return _mm512_add_pd(a, b); }
 
 template <class T, int MR, int NV>
-__attribute__((target("avx512f,fma"))) void kernel(int64_t kc, const T* a, const T* b, T* c,
-                                                   int64_t ldc, bool accumulate,
+__attribute__((target("avx512f,fma"))) void kernel(int64_t kc, const T* a, int64_t lda, const T* b,
+                                                   T* c, int64_t ldc, bool accumulate,
                                                    Prefetch prefetch) {
   using V = decltype(load(b));
   constexpr int kLanes = 64 / sizeof(T);
@@ -48,7 +48,7 @@ __attribute__((target("avx512f,fma"))) void kernel(int64_t kc, const T* a, const
     for (int j = 0; j < NV; ++j) bv[j] = load(b + j * kLanes);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      V av = broadcast(a + i * kc + k);
+      V av = broadcast(a + i * lda + k);
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) acc[i][j] = fma(av, bv[j], acc[i][j]);
     }
@@ -67,10 +67,18 @@ __attribute__((target("avx512f,fma"))) void kernel(int64_t kc, const T* a, const
   }
 }
 
+const MicroKernel<float> f32_kernels[] = {{kernel<float, 6, 1>, 6, 16},
+                                          {kernel<float, 6, 2>, 6, 32},
+                                          {kernel<float, 6, 3>, 6, 48},
+                                          {kernel<float, 6, 4>, 6, 64}};
+const MicroKernel<double> f64_kernels[] = {{kernel<double, 6, 1>, 6, 8},
+                                           {kernel<double, 6, 2>, 6, 16},
+                                           {kernel<double, 6, 3>, 6, 24},
+                                           {kernel<double, 6, 4>, 6, 32}};
 }  // namespace
 
-const MicroKernel<float> avx512_f32{kernel<float, 6, 4>, 6, 64};
-const MicroKernel<double> avx512_f64{kernel<double, 6, 4>, 6, 32};
+const KernelFamily<float> avx512_f32{f32_kernels, 4};
+const KernelFamily<double> avx512_f64{f64_kernels, 4};
 
 }  // namespace tl::cpu::gemm_kernels
 

@@ -25,7 +25,7 @@ inline V load(const T* p) {
 }
 
 template <class T, class V>
-void kernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, bool accumulate,
+void kernel(int64_t kc, const T* a, int64_t lda, const T* b, T* c, int64_t ldc, bool accumulate,
             Prefetch prefetch) {
   constexpr int kLanes = sizeof(V) / sizeof(T);
   constexpr int kCols = kVecs * kLanes;
@@ -35,7 +35,7 @@ void kernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, bool accumula
     V bv[kVecs];
     for (int j = 0; j < kVecs; ++j) bv[j] = load<V>(b + j * kLanes);
     for (int i = 0; i < kRows; ++i)
-      for (int j = 0; j < kVecs; ++j) acc[i][j] += a[i * kc + k] * bv[j];
+      for (int j = 0; j < kVecs; ++j) acc[i][j] += a[i * lda + k] * bv[j];
     b += kCols;
   }
   for (int i = 0; i < kRows; ++i) {
@@ -48,9 +48,11 @@ void kernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, bool accumula
   }
 }
 
+const MicroKernel<float> f32_kernel{kernel<float, F32x4>, kRows, kVecs * 4};
+const MicroKernel<double> f64_kernel{kernel<double, F64x2>, kRows, kVecs * 2};
 }  // namespace
 
-const MicroKernel<float> generic_f32{kernel<float, F32x4>, kRows, kVecs * 4};
-const MicroKernel<double> generic_f64{kernel<double, F64x2>, kRows, kVecs * 2};
+const KernelFamily<float> generic_f32{&f32_kernel, 1};
+const KernelFamily<double> generic_f64{&f64_kernel, 1};
 
 }  // namespace tl::cpu::gemm_kernels

@@ -174,6 +174,7 @@ TEST(Gemm, RectangularAndSkinny) {
   check_all_dtypes({1000, 65, 33});
   check_all_dtypes({1, 300, 40});  // row vector times matrix
   check_all_dtypes({300, 1, 40});  // matrix times column vector
+  check_all_dtypes({500, 7, 40});  // narrow C: the narrowest tiles
   check_all_dtypes({5, 3, 1000});  // long dot products
 }
 
@@ -195,8 +196,10 @@ TEST(Gemm, EmptyOutputWritesNothing) {
 }
 
 TEST(Gemm, BlockBoundaries) {
-  // Several k blocks (accumulation across them), several row blocks, several column blocks.
-  check(DType::Float32, {20, 4200, 520});
+  // Several k blocks (accumulation across them), several row blocks, several column blocks
+  // (per thread, so the sizes are large enough for that even when split among threads).
+  check(DType::Float32, {7, 9000, 520});
+  check(DType::Float32, {96, 128, 1030});  // whole tiles only, accumulated in C directly
   check(DType::Float32, {800, 40, 300});
   check(DType::Float64, {700, 50, 270});
   check(DType::Float16, {5, 1100, 300});  // staging chunks across columns
@@ -252,6 +255,7 @@ TEST(Gemm, BatchedWithOffsets) {
 // Each micro-kernel this CPU can run, directly: overwrite and accumulate, ldc > nr.
 template <class T>
 void check_kernel(const gemm_kernels::MicroKernel<T>& uk) {
+  ASSERT_LE(uk.mr * uk.nr, gemm_kernels::kMaxTile) << "edge tiles would overflow their scratch";
   std::mt19937 rng(7);
   std::uniform_real_distribution<T> dist(-1, 1);
   for (int64_t kc : {1, 5, 64}) {
@@ -266,7 +270,7 @@ void check_kernel(const gemm_kernels::MicroKernel<T>& uk) {
       c = c0;
       // Prefetch hints must not change results, even pointing at unrelated memory.
       const void* lines[2] = {c0.data(), a.data()};
-      uk.run(kc, a.data(), b.data(), c.data(), ldc, accumulate, {lines, 2});
+      uk.run(kc, a.data(), kc, b.data(), c.data(), ldc, accumulate, {lines, 2});
       for (int i = 0; i < uk.mr; ++i)
         for (int j = 0; j < ldc; ++j) {
           const double old = c0[size_t(i * ldc + j)], got = c[size_t(i * ldc + j)];
@@ -287,17 +291,22 @@ void check_kernel(const gemm_kernels::MicroKernel<T>& uk) {
   }
 }
 
+template <class T>
+void check_family(const gemm_kernels::KernelFamily<T>& family) {
+  for (int i = 0; i < family.count; ++i) check_kernel(family.kernels[i]);
+}
+
 TEST(GemmKernels, MatchReference) {
-  check_kernel(gemm_kernels::generic_f32);
-  check_kernel(gemm_kernels::generic_f64);
+  check_family(gemm_kernels::generic_f32);
+  check_family(gemm_kernels::generic_f64);
 #if defined(__x86_64__)
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    check_kernel(gemm_kernels::avx2_f32);
-    check_kernel(gemm_kernels::avx2_f64);
+    check_family(gemm_kernels::avx2_f32);
+    check_family(gemm_kernels::avx2_f64);
   }
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) {
-    check_kernel(gemm_kernels::avx512_f32);
-    check_kernel(gemm_kernels::avx512_f64);
+    check_family(gemm_kernels::avx512_f32);
+    check_family(gemm_kernels::avx512_f64);
   }
 #endif
 }
