@@ -31,7 +31,7 @@ def main(src, dst):
     ax2.set_yticks(list(y), names)
     ax2.invert_yaxis()
     ax2.set_xlabel("fraction of floor (bandwidth or peak FLOPs)")
-    ax2.legend(loc="lower right")
+    ax2.legend(loc="center right")  # beside chain8, far from its floor
     fig.suptitle(f"{r['device']} on {r['machine']} ({r['cpu_count']} cores), {r['date']}")
     fig.tight_layout()
     fig.savefig(dst, dpi=110)
