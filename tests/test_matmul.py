@@ -87,3 +87,19 @@ def test_empty_and_k_zero(device):
     assert (tl.zeros((0, 5), device=device) @ tl.zeros((5, 3), device=device)).shape == (0, 3)
     z = tl.ones((4, 0), device=device) @ tl.ones((0, 3), device=device)
     np.testing.assert_array_equal(np.asarray(z), np.zeros((4, 3)))
+
+
+@pytest.mark.parametrize("dtype", [tl.float32, tl.float64, tl.float16])
+def test_matrix_vector_layouts(device, rng, dtype):
+    """The matrix-vector path: row- and column-major matrices, strided vectors, batches."""
+    a = rng.uniform(-1, 1, (300, 257)).astype(NP[dtype])
+    v = rng.uniform(-1, 1, 600).astype(NP[dtype])
+    ta, tv = tl.asarray(a, device=device), tl.asarray(v, device=device)
+    check(ta @ tv[::-1][:257], a, v[::-1][:257], dtype)             # dot form, strided x
+    check(ta.T @ tv[:600:2], a.T, v[:600:2], dtype)                  # column-major matrix
+    check(tv[1:301] @ ta, v[1:301], a, dtype)                        # vector @ matrix
+    check(tv[:257] @ ta.T, v[:257], a.T, dtype)
+    check(ta[::2, ::3] @ tv[:86], a[::2, ::3], v[:86], dtype)        # neither dim contiguous
+    b = rng.uniform(-1, 1, (5, 300, 40)).astype(NP[dtype])
+    check(tl.asarray(b, device=device) @ tv[:40].reshape(40, 1), b, v[:40].reshape(40, 1), dtype)
+    check(tv[:300] @ tl.asarray(b, device=device), v[:300], b, dtype)

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "cpu/gemm.h"
+#include "cpu/gemv.h"
 
 namespace tl::cpu {
 
@@ -29,6 +30,9 @@ void matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
   auto mat = [&](const Tensor& t) {
     return GemmMatrix{t.buffer()->data(), t.strides()[size_t(nd - 2)], t.strides()[size_t(nd - 1)]};
   };
+  if (gemv(out.dtype(), M, N, K, batch, mat(a), offs[0].data(), mat(b), offs[1].data(), mat(out),
+           offs[2].data()))
+    return;
   gemm(out.dtype(), M, N, K, batch, mat(a), offs[0].data(), mat(b), offs[1].data(), mat(out),
        offs[2].data());
 }
