@@ -51,6 +51,9 @@ void BufferCache::evict_until(size_t cached_target) {
 }
 
 BufferCache::Block BufferCache::acquire(size_t nbytes) {
+  if (nbytes > (size_t(1) << 56))  // far beyond any device; also keeps rounding from wrapping
+    throw_memory(std::string(device_name_) + " out of memory: cannot allocate " +
+                 std::to_string(nbytes) + " bytes");
   size_t size = round_size(nbytes);
   std::lock_guard lock(mu_);
   Block b;

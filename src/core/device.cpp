@@ -33,7 +33,7 @@ Device Device::parse(const std::string& s) {
   else if (kind == "metal" || kind == "mps") d.type = DeviceType::Metal;
   else throw_value("unknown device '" + s + "' (expected cpu, cuda[:N] or metal[:N])");
   if (!idx.empty()) {
-    if (idx.find_first_not_of("0123456789") != std::string::npos)
+    if (idx.empty() || idx.size() > 6 || idx.find_first_not_of("0123456789") != std::string::npos)
       throw_value("bad device index in '" + s + "'");
     d.index = std::stoi(idx);
   }

@@ -36,6 +36,17 @@ DType dtype_from_name(const std::string& name) {
   throw_type("unsupported dtype '" + name + "'");
 }
 
+std::pair<int64_t, int64_t> integer_range(DType t) {
+  switch (t) {
+    case DType::Bool: return {0, 1};
+    case DType::Int8: return {INT8_MIN, INT8_MAX};
+    case DType::UInt8: return {0, UINT8_MAX};
+    case DType::Int32: return {INT32_MIN, INT32_MAX};
+    case DType::Int64: return {INT64_MIN, INT64_MAX};
+    default: throw_type(std::string("not an integer dtype: ") + dtype_name(t));
+  }
+}
+
 DType promote_types(DType a, DType b) {
   if (a == b) return a;
   DTypeKind ka = dtype_kind(a), kb = dtype_kind(b);

@@ -3,6 +3,7 @@
 // table; integer with float gives the float operand's type; Python scalars are weak).
 #include <cstdint>
 #include <string>
+#include <utility>
 
 namespace tl {
 
@@ -20,6 +21,9 @@ inline bool is_integer(DType t) {
   DTypeKind k = dtype_kind(t);
   return k == DTypeKind::SignedInt || k == DTypeKind::UnsignedInt;
 }
+
+// The smallest and largest value of an integer (or bool) dtype.
+std::pair<int64_t, int64_t> integer_range(DType t);
 
 // Result type of a binary op on two arrays.
 DType promote_types(DType a, DType b);

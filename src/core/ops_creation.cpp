@@ -1,6 +1,7 @@
 // Creation, transfer and copy ops.
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "core/error.h"
 #include "core/half.h"
@@ -9,16 +10,27 @@
 namespace tl {
 namespace {
 
-// The bytes of `v` stored as dtype t.
+// A float stored in an integer type: truncated, saturated at the type's range, NaN -> 0
+// (the rule of every float-to-integer cast).
+template <class I>
+I float_to_int(double f) {
+  if (!(f == f)) return 0;
+  if (f >= double(std::numeric_limits<I>::max())) return std::numeric_limits<I>::max();
+  if (f <= double(std::numeric_limits<I>::min())) return std::numeric_limits<I>::min();
+  return I(f);
+}
+
+// The bytes of `v` stored as dtype t. Integers wrap into narrower integer types, as casts do.
 void encode_scalar(const Scalar& v, DType t, void* dst) {
-  double f = v.kind == Scalar::Kind::Float ? v.f : double(v.i);
+  const bool fl = v.kind == Scalar::Kind::Float;
+  double f = fl ? v.f : double(v.i);
   auto put = [&](auto x) { std::memcpy(dst, &x, sizeof(x)); };
   switch (t) {
-    case DType::Bool: put(uint8_t(v.kind == Scalar::Kind::Float ? v.f != 0 : v.i != 0)); break;
-    case DType::Int8: put(int8_t(v.kind == Scalar::Kind::Float ? int64_t(v.f) : v.i)); break;
-    case DType::UInt8: put(uint8_t(v.kind == Scalar::Kind::Float ? int64_t(v.f) : v.i)); break;
-    case DType::Int32: put(int32_t(v.kind == Scalar::Kind::Float ? int64_t(v.f) : v.i)); break;
-    case DType::Int64: put(v.kind == Scalar::Kind::Float ? int64_t(v.f) : v.i); break;
+    case DType::Bool: put(uint8_t(fl ? v.f != 0 : v.i != 0)); break;
+    case DType::Int8: put(fl ? float_to_int<int8_t>(f) : int8_t(v.i)); break;
+    case DType::UInt8: put(fl ? float_to_int<uint8_t>(f) : uint8_t(v.i)); break;
+    case DType::Int32: put(fl ? float_to_int<int32_t>(f) : int32_t(v.i)); break;
+    case DType::Int64: put(fl ? float_to_int<int64_t>(f) : v.i); break;
     case DType::Float16: put(float_to_half(float(f))); break;
     case DType::BFloat16: put(float_to_bf16(float(f))); break;
     case DType::Float32: put(float(f)); break;
@@ -44,7 +56,11 @@ Tensor empty(const Shape& shape, DType dtype, Device device) {
   for (int64_t d : shape)
     if (d < 0) throw_value("negative dimensions are not allowed: " + shape_str(shape));
   Backend& be = backend_for(device);
-  BufferPtr buf = be.allocate(device.index, size_t(numel(shape) * itemsize(dtype)));
+  int64_t nbytes = 0;
+  if (__builtin_mul_overflow(numel(shape), itemsize(dtype), &nbytes))
+    throw_value("array is too big: shape " + shape_str(shape) + " of " + dtype_name(dtype) +
+                " needs more than 2^63 bytes");
+  BufferPtr buf = be.allocate(device.index, size_t(nbytes));
   return Tensor(std::move(buf), shape, contiguous_strides(shape), 0, dtype);
 }
 
@@ -112,6 +128,7 @@ Tensor arange(double start, double stop, double step, DType dtype, Device device
   if (!std::isfinite(start) || !std::isfinite(stop) || !std::isfinite(step))
     throw_value("arange: start, stop and step must be finite");
   double n = std::ceil((stop - start) / step);
+  if (n > 9.0e18) throw_value("arange: too many elements (" + std::to_string(n) + ")");
   Tensor out = empty({n > 0 ? int64_t(n) : 0}, dtype, device);
   if (out.numel()) backend_for(device).arange(start, step, out);
   return out;

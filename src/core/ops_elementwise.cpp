@@ -1,4 +1,5 @@
 // Elementwise ops: operand resolution (weak scalars), dtype rules, broadcasting.
+#include <algorithm>
 #include <array>
 
 #include "core/error.h"
@@ -141,9 +142,16 @@ Tensor where(const Operand& cond, const Operand& x, const Operand& y) {
 }
 
 Tensor clip(const Tensor& x, const std::optional<Operand>& lo, const std::optional<Operand>& hi) {
+  // Integer bounds beyond an integer x's range would wrap when taken as x's dtype.
+  auto fit = [&](const Operand& b) -> Operand {
+    const Scalar* s = std::get_if<Scalar>(&b);
+    if (!s || s->kind != Scalar::Kind::Int || !is_integer(x.dtype())) return b;
+    auto [min, max] = integer_range(x.dtype());
+    return Scalar::from_int(std::clamp(s->i, min, max));
+  };
   Tensor r = x;
-  if (lo) r = binary(OpCode::maximum, r, *lo);
-  if (hi) r = binary(OpCode::minimum, r, *hi);
+  if (lo) r = binary(OpCode::maximum, r, fit(*lo));
+  if (hi) r = binary(OpCode::minimum, r, fit(*hi));
   if (r.same(x)) return copy(x);
   return r.dtype() == x.dtype() ? r : astype(r, x.dtype());
 }

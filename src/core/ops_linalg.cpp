@@ -26,7 +26,13 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
                 " are not aligned: " + std::to_string(K) + " != " + std::to_string(K2));
   Shape batch_a(a.shape().begin(), a.shape().end() - 2);
   Shape batch_b(b.shape().begin(), b.shape().end() - 2);
-  Shape batch = broadcast_shapes(batch_a, batch_b);
+  Shape batch;
+  try {
+    batch = broadcast_shapes(batch_a, batch_b);
+  } catch (const Error&) {
+    throw_value("matmul: batch dimensions of shapes " + shape_str(a_in.shape()) + " and " +
+                shape_str(b_in.shape()) + " cannot be broadcast together");
+  }
   auto expand = [&](const Tensor& t, int64_t r, int64_t c) {
     Shape s = batch;
     s.push_back(r);
@@ -42,7 +48,10 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   if (!a_vec) final_shape.push_back(M);
   if (!b_vec) final_shape.push_back(N);
   out = out.view(final_shape, contiguous_strides(final_shape), 0);
-  return compute == dt ? out : astype(out, dt);
+  if (compute == dt) return out;
+  // Through int64 (exact) so narrower integers wrap, as their elementwise products do.
+  return is_integer(dt) || dt == DType::Bool ? astype(astype(out, DType::Int64), dt)
+                                             : astype(out, dt);
 }
 
 }  // namespace tl

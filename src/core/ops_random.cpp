@@ -55,16 +55,11 @@ void require_float(const char* fn, DType dtype) {
     throw_type(std::string(fn) + ": dtype must be a floating type, got " + dtype_name(dtype));
 }
 
-// [min, max] of an integer dtype; TypeError for other dtypes.
+// [min, max] of an integer dtype; TypeError naming the function for other dtypes.
 std::pair<int64_t, int64_t> int_limits(const char* fn, DType dtype) {
-  switch (dtype) {
-    case DType::Int8: return {INT8_MIN, INT8_MAX};
-    case DType::UInt8: return {0, UINT8_MAX};
-    case DType::Int32: return {INT32_MIN, INT32_MAX};
-    case DType::Int64: return {INT64_MIN, INT64_MAX};
-    default:
-      throw_type(std::string(fn) + ": dtype must be an integer type, got " + dtype_name(dtype));
-  }
+  if (!is_integer(dtype))
+    throw_type(std::string(fn) + ": dtype must be an integer type, got " + dtype_name(dtype));
+  return integer_range(dtype);
 }
 
 // Copies int64 values into host memory laid out as `dtype` (an integer type they fit).
@@ -134,6 +129,9 @@ Tensor random_permutation(int64_t n, DType dtype, Device device) {
   if (n < 0) throw_value("permutation: n must be >= 0, got " + std::to_string(n));
   if (n > 0 && n - 1 > hi)
     throw_value("permutation: n=" + std::to_string(n) + " does not fit " + dtype_name(dtype));
+  if (n > (int64_t(1) << 40))  // the shuffle runs in host memory, outside the pools
+    throw_memory("permutation: n=" + std::to_string(n) + " needs " + std::to_string(n) +
+                 " x 8 bytes of host memory");
   std::vector<int64_t> perm(static_cast<size_t>(n));
   std::iota(perm.begin(), perm.end(), int64_t(0));
   Draw d = claim(n);

@@ -101,7 +101,9 @@ Tensor mean(const Tensor& x, const Axes& axes, bool keepdims) {
   // f16/bf16 sums could overflow or lose digits before the division: go through f32.
   if (x.dtype() == DType::Float16 || x.dtype() == DType::BFloat16)
     return from_stats(mean_axes(to_stats(x), ax, keepdims), x.dtype());
-  // Integer sums are exact in int64; the division gives float32.
+  // Integers are summed in float64 (an int64 sum could wrap, as NumPy's mean never does);
+  // the result is float32.
+  if (!is_float(x.dtype())) return from_stats(mean_axes(astype(x, DType::Float64), ax, keepdims), x.dtype());
   return from_stats(mean_axes(x, ax, keepdims), x.dtype());
 }
 

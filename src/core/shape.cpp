@@ -8,7 +8,9 @@ namespace tl {
 
 int64_t numel(const Shape& s) {
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s)
+    if (__builtin_mul_overflow(n, d, &n))
+      throw_value("array is too big: shape " + shape_str(s) + " has more than 2^63 elements");
   return n;
 }
 

@@ -7,6 +7,7 @@ Tensor::Tensor(BufferPtr buffer, Shape shape, Strides strides, int64_t offset, D
           Impl{std::move(buffer), std::move(shape), std::move(strides), offset, dtype})) {}
 
 Tensor Tensor::view(Shape shape, Strides strides, int64_t offset) const {
+  (void)tl::numel(shape);  // a broadcast view may not claim more than 2^63 elements
   return Tensor(impl_->buffer, std::move(shape), std::move(strides), offset, impl_->dtype);
 }
 

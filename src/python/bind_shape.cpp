@@ -26,14 +26,18 @@ std::vector<std::pair<int64_t, int64_t>> to_pad_width(py::handle h, int ndim) {
     return std::vector<std::pair<int64_t, int64_t>>(size_t(ndim), {p, p});
   }
   py::sequence s = py::reinterpret_borrow<py::sequence>(h);
-  bool pairs = s.size() > 0 && py::isinstance<py::sequence>(s[0]);
+  auto is_seq = [](py::handle e) {
+    return py::isinstance<py::sequence>(e) && !(py::isinstance<Tensor>(e) && e.cast<Tensor>().ndim() == 0);
+  };
+  bool pairs = s.size() > 0 && is_seq(s[0]);
   if (!pairs) {
     std::vector<int64_t> v = to_int_list(h);
     if (v.size() == 1) v.push_back(v[0]);
     if (v.size() != 2) throw tl::Error(tl::ErrorKind::Value, "pad_width must be an int, a pair, or one pair per axis");
     return std::vector<std::pair<int64_t, int64_t>>(size_t(ndim), {v[0], v[1]});
   }
-  for (py::handle p : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    py::object p = s[i];  // owned: a Tensor's items are new objects
     std::vector<int64_t> v = to_int_list(p);
     if (v.size() == 1) v.push_back(v[0]);
     if (v.size() != 2) throw tl::Error(tl::ErrorKind::Value, "pad_width pairs must have two entries");

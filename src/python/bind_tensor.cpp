@@ -1,6 +1,8 @@
 // The Tensor class: properties, operators, indexing, NumPy and DLPack interop.
 #include <pybind11/stl.h>
 
+#include <algorithm>
+
 #include "core/dlpack.h"
 #include "core/error.h"
 #include "python/convert.h"
@@ -9,6 +11,18 @@ namespace tlpy {
 namespace {
 
 using tl::OpCode;
+
+// A Python integer as int64, saturated at +-2^62: slice bounds beyond int64 clamp as Python's
+// own slices do, and an index that large is out of bounds anyway.
+int64_t saturated_index(py::handle v) {
+  py::object i = py::reinterpret_steal<py::object>(PyNumber_Index(v.ptr()));
+  if (!i) throw py::error_already_set();
+  int overflow = 0;
+  long long r = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
+  constexpr int64_t kLimit = int64_t(1) << 62;
+  if (overflow) return overflow > 0 ? kLimit : -kLimit;
+  return std::clamp<int64_t>(r, -kLimit, kLimit);
+}
 
 std::vector<tl::IndexItem> to_index_key(py::handle key) {
   std::vector<tl::IndexItem> items;
@@ -25,7 +39,7 @@ std::vector<tl::IndexItem> to_index_key(py::handle key) {
         if (v.is_none()) return std::nullopt;
         if (!PyIndex_Check(v.ptr()))
           throw tl::Error(tl::ErrorKind::Type, "slice indices must be integers or None");
-        return py::reinterpret_steal<py::int_>(PyNumber_Index(v.ptr())).cast<int64_t>();
+        return saturated_index(v);
       };
       it.start = part("start");
       it.stop = part("stop");
@@ -33,7 +47,7 @@ std::vector<tl::IndexItem> to_index_key(py::handle key) {
     } else if (PyIndex_Check(k.ptr()) && !PyBool_Check(k.ptr()) && !py::isinstance<Tensor>(k) &&
                !py::isinstance<py::array>(k)) {
       it.kind = tl::IndexItem::Kind::Int;
-      it.i = py::reinterpret_steal<py::int_>(PyNumber_Index(k.ptr())).cast<int64_t>();
+      it.i = saturated_index(k);
     } else if (py::isinstance<Tensor>(k) || py::isinstance<py::array>(k) ||
                py::isinstance<py::list>(k) || PyBool_Check(k.ptr())) {
       it.kind = tl::IndexItem::Kind::Array;

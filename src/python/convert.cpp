@@ -56,6 +56,7 @@ py::dtype numpy_dtype(DType t) {
 
 DType to_dtype(py::handle h) {
   if (py::isinstance<DType>(h)) return h.cast<DType>();
+  if (h.is_none()) throw tl::Error(tl::ErrorKind::Type, "dtype must not be None here");
   if (py::isinstance<py::str>(h)) return tl::dtype_from_name(h.cast<std::string>());
   if (h.is(py::type::of(py::bool_()))) return DType::Bool;
   if (h.is(py::type::of(py::int_()))) return DType::Int64;
@@ -85,7 +86,9 @@ std::optional<Device> to_device_opt(py::handle h) {
 }
 
 std::vector<int64_t> to_int_list(py::handle h) {
-  if (PyLong_Check(h.ptr()) || (PyIndex_Check(h.ptr()) && !PySequence_Check(h.ptr())))
+  // A 0-d integer tensor is an int (it defines __index__ but also looks like a sequence).
+  bool scalar_tensor = py::isinstance<Tensor>(h) && h.cast<Tensor>().ndim() == 0;
+  if (PyLong_Check(h.ptr()) || (PyIndex_Check(h.ptr()) && (!PySequence_Check(h.ptr()) || scalar_tensor)))
     return {py::reinterpret_borrow<py::int_>(PyNumber_Index(h.ptr())).cast<int64_t>()};
   std::vector<int64_t> out;
   for (py::handle v : py::reinterpret_borrow<py::iterable>(h)) {

@@ -34,10 +34,15 @@ py::array to_numpy(const Tensor& x);
 py::object item(const Tensor& x);
 
 // Runs f with the GIL released: long kernels let other Python threads run. Arguments must
-// already be converted to C++ values.
+// already be converted to C++ values. Not py::gil_scoped_release: at interpreter exit a
+// daemon thread re-taking the GIL is ended by a forced unwind, which must not pass through a
+// noexcept destructor (std::terminate); this one may let it through.
 template <class F>
 auto nogil(F&& f) {
-  py::gil_scoped_release release;
+  struct Reacquire {
+    PyThreadState* state;
+    ~Reacquire() noexcept(false) { PyEval_RestoreThread(state); }
+  } reacquire{PyEval_SaveThread()};
   return f();
 }
 
