@@ -17,7 +17,7 @@ from ._core import (  # noqa: F401
     result_type,
     synchronize,
 )
-from . import memory, random  # noqa: F401
+from . import memory, profiler, random  # noqa: F401
 from ._api import *  # noqa: F401,F403
 from ._api import __all__ as _api_all
 from ._repr import install as _install_repr
@@ -46,7 +46,7 @@ _install_repr(Tensor)
 
 __all__ = [
     "AxisError", "Device", "DeviceError", "DType", "Tensor", "default_device", "devices",
-    "promote_types", "result_type", "synchronize", "memory", "random",
+    "promote_types", "result_type", "synchronize", "memory", "profiler", "random",
     "bool", "int8", "uint8", "int32", "int64", "float16", "bfloat16", "float32", "float64",
     "cpu", "cuda", "metal", "newaxis", "pi", "e", "inf", "nan",
 ] + list(_api_all)

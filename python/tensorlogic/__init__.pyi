@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import memory as memory
+from . import profiler as profiler
 from . import random as random
 
 __version__: str

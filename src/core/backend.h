@@ -36,28 +36,43 @@ class Backend {
   virtual void read(const Buffer& src, size_t offset, void* dst, size_t nbytes) = 0;
   virtual void synchronize(int index) = 0;
 
+  // Kernels. Each public call is counted (and, on request, timed, named and recorded) by
+  // the profiler, then runs the backend's *_impl below.
+  //
   // out = op(inputs...) computed in `compute` (float32, float64 or int64); inputs already
   // broadcast to out's shape (stride 0 on broadcast dims), any dtype and strides; out may be
   // a strided view.
-  virtual void elementwise(OpCode op, DType compute, std::span<const Tensor> inputs,
-                           const Tensor& out) = 0;
+  void elementwise(OpCode op, DType compute, std::span<const Tensor> inputs, const Tensor& out);
   // Reduce `in` over `axes` (sorted, unique) into out (shape of `in` without those axes).
   // ArgMax/ArgMin take exactly one axis and write int64 indices.
-  virtual void reduce(ReduceOp op, const Tensor& in, std::span<const int> axes,
-                      const Tensor& out) = 0;
-  virtual void scan(ScanOp op, const Tensor& in, int axis, const Tensor& out) = 0;
+  void reduce(ReduceOp op, const Tensor& in, std::span<const int> axes, const Tensor& out);
+  void scan(ScanOp op, const Tensor& in, int axis, const Tensor& out);
   // out[..., m, n] = sum_k a[..., m, k] * b[..., k, n]; batch dims already broadcast.
-  virtual void matmul(const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  void matmul(const Tensor& a, const Tensor& b, const Tensor& out);
   // out[p, i, q] = element at src.offset + p.src_strides[:split] + offsets[i] +
   // q.src_strides[split:]; p and q span src's dims before and after `split`, i spans
   // offsets' shape. scatter is the reverse, writing values (shaped like out) into dst.
-  virtual void gather(const Tensor& src, int split, const Tensor& offsets, const Tensor& out) = 0;
-  virtual void scatter(const Tensor& dst, int split, const Tensor& offsets,
-                       const Tensor& values) = 0;
+  void gather(const Tensor& src, int split, const Tensor& offsets, const Tensor& out);
+  void scatter(const Tensor& dst, int split, const Tensor& offsets, const Tensor& values);
   // Fill out (contiguous) from the Philox stream: element i uses counter `counter + i`.
-  virtual void random(RandomDist dist, uint64_t seed, uint64_t counter, double a, double b,
-                      const Tensor& out) = 0;
-  virtual void arange(double start, double step, const Tensor& out) = 0;
+  void random(RandomDist dist, uint64_t seed, uint64_t counter, double a, double b,
+              const Tensor& out);
+  void arange(double start, double step, const Tensor& out);
+
+ protected:
+  virtual void elementwise_impl(OpCode op, DType compute, std::span<const Tensor> inputs,
+                                const Tensor& out) = 0;
+  virtual void reduce_impl(ReduceOp op, const Tensor& in, std::span<const int> axes,
+                           const Tensor& out) = 0;
+  virtual void scan_impl(ScanOp op, const Tensor& in, int axis, const Tensor& out) = 0;
+  virtual void matmul_impl(const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  virtual void gather_impl(const Tensor& src, int split, const Tensor& offsets,
+                           const Tensor& out) = 0;
+  virtual void scatter_impl(const Tensor& dst, int split, const Tensor& offsets,
+                            const Tensor& values) = 0;
+  virtual void random_impl(RandomDist dist, uint64_t seed, uint64_t counter, double a, double b,
+                           const Tensor& out) = 0;
+  virtual void arange_impl(double start, double step, const Tensor& out) = 0;
 };
 
 // The backend serving a device type; nullptr when none is compiled in.

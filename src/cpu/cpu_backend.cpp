@@ -60,29 +60,31 @@ class CpuBackend final : public Backend {
   }
   void synchronize(int) override {}
 
-  void elementwise(OpCode op, DType compute, std::span<const Tensor> in, const Tensor& out) override {
+ protected:
+
+  void elementwise_impl(OpCode op, DType compute, std::span<const Tensor> in, const Tensor& out) override {
     cpu::elementwise(op, compute, in, out);
   }
-  void reduce(ReduceOp op, const Tensor& in, std::span<const int> axes, const Tensor& out) override {
+  void reduce_impl(ReduceOp op, const Tensor& in, std::span<const int> axes, const Tensor& out) override {
     cpu::reduce(op, in, axes, out);
   }
-  void scan(ScanOp op, const Tensor& in, int axis, const Tensor& out) override {
+  void scan_impl(ScanOp op, const Tensor& in, int axis, const Tensor& out) override {
     cpu::scan(op, in, axis, out);
   }
-  void matmul(const Tensor& a, const Tensor& b, const Tensor& out) override {
+  void matmul_impl(const Tensor& a, const Tensor& b, const Tensor& out) override {
     cpu::matmul(a, b, out);
   }
-  void gather(const Tensor& src, int split, const Tensor& offsets, const Tensor& out) override {
+  void gather_impl(const Tensor& src, int split, const Tensor& offsets, const Tensor& out) override {
     cpu::gather(src, split, offsets, out);
   }
-  void scatter(const Tensor& dst, int split, const Tensor& offsets, const Tensor& values) override {
+  void scatter_impl(const Tensor& dst, int split, const Tensor& offsets, const Tensor& values) override {
     cpu::scatter(dst, split, offsets, values);
   }
-  void random(RandomDist dist, uint64_t seed, uint64_t counter, double a, double b,
+  void random_impl(RandomDist dist, uint64_t seed, uint64_t counter, double a, double b,
               const Tensor& out) override {
     cpu::random(dist, seed, counter, a, b, out);
   }
-  void arange(double start, double step, const Tensor& out) override {
+  void arange_impl(double start, double step, const Tensor& out) override {
     cpu::arange(start, step, out);
   }
 

@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include "core/error.h"
+#include "core/profiler.h"
 #include "python/convert.h"
 
 namespace tlpy {
@@ -111,6 +112,29 @@ void bind_memory(py::module_& m) {
   }, py::arg("bytes"), py::arg("device") = py::none());
 }
 
+void bind_profiler(py::module_& m) {
+  namespace prof = tl::profiler;
+  m.def("profiler_counters", [] {
+    prof::Counters c = prof::counters();
+    py::dict launches, seconds;
+    for (int i = 0; i < prof::kNumKinds; ++i) {
+      launches[prof::kind_name(prof::Kind(i))] = c.launches[size_t(i)];
+      seconds[prof::kind_name(prof::Kind(i))] = c.seconds[size_t(i)];
+    }
+    return py::make_tuple(launches, seconds);
+  });
+  m.def("profiler_set", [](bool timing, bool recording) {
+    prof::set_timing(timing);
+    prof::set_recording(recording);
+  }, py::arg("timing"), py::arg("recording"));
+  m.def("profiler_take_events", [] {
+    py::list out;
+    for (const prof::Event& e : prof::take_events())
+      out.append(py::make_tuple(e.name, prof::kind_name(e.kind), e.device.str(), e.seconds));
+    return out;
+  });
+}
+
 }  // namespace
 }  // namespace tlpy
 
@@ -122,6 +146,7 @@ PYBIND11_MODULE(_core, m) {
   bind_dtypes(m);
   bind_devices(m);
   bind_memory(m);
+  bind_profiler(m);
   bind_tensor(m);
   bind_ops(m);
   bind_reduce_ops(m);
