@@ -5,6 +5,7 @@
 #include "core/scalar_math.h"
 #include "cpu/dtype_dispatch.h"
 #include "cpu/strided_loop.h"
+#include "cpu/vec_math.h"
 #include "cpu/thread_pool.h"
 
 namespace tl::cpu {
@@ -21,8 +22,20 @@ constexpr bool defined_for(const char* types) {
   return std::is_floating_point_v<C> ? types[0] == 'F' : (types[0] == 'I' || types[1] == 'I');
 }
 
-// One loop per (op, compute type), written from the op table's expression.
+// One loop per (op, compute type), written from the op table's expression. The float
+// overloads of vec_math.h are declared here beside scalar_math.h's templates, so overload
+// resolution sees both: float takes the vectorizable one, double the template.
 using namespace tl::sm;
+#define TL_FLOAT_OVERLOAD(f) \
+  using tl::sm::f;           \
+  using tl::cpu::vm::f;
+TL_FLOAT_OVERLOAD(tl_exp)
+TL_FLOAT_OVERLOAD(tl_log)
+TL_FLOAT_OVERLOAD(tl_tanh)
+TL_FLOAT_OVERLOAD(tl_sigmoid)
+TL_FLOAT_OVERLOAD(tl_silu)
+TL_FLOAT_OVERLOAD(tl_gelu_tanh)
+#undef TL_FLOAT_OVERLOAD
 #define TL_UNARY(name, rule, types, expr)                                   \
   template <class C>                                                        \
   void k_##name(const C* const* in, C* o, int64_t n) {                      \
