@@ -23,49 +23,11 @@ TL_TARGET __m512d fma(__m512d a, __m512d b, __m512d c) { return _mm512_fmadd_pd(
 TL_TARGET __m512 add(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
 TL_TARGET __m512d add(__m512d a, __m512d b) { return _mm512_add_pd(a, b); }
 
-template <class T, int MR, int NV>
-__attribute__((target("avx512f,fma"))) void kernel(int64_t kc, const T* a, int64_t lda, const T* b,
-                                                   T* c, int64_t ldc, bool accumulate,
-                                                   Prefetch prefetch) {
-  using V = decltype(load(b));
-  constexpr int kLanes = 64 / sizeof(T);
-  V acc[MR][NV];
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
-    // The C tile is only touched after the k loop; fetch its cache lines meanwhile.
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) {
-      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + j * kLanes), _MM_HINT_T0);
-      acc[i][j] = V{};
-    }
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NV * kLanes - 1), _MM_HINT_T0);
-  }
-
-  for (int64_t k = 0; k < kc; ++k) {
-    if (k < prefetch.count) _mm_prefetch(static_cast<const char*>(prefetch.lines[k]), _MM_HINT_T0);
-    V bv[NV];
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) bv[j] = load(b + j * kLanes);
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
-      V av = broadcast(a + i * lda + k);
-#pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j) acc[i][j] = fma(av, bv[j], acc[i][j]);
-    }
-    b += NV * kLanes;
-  }
-
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
-    T* row = c + i * ldc;
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) {
-      V v = acc[i][j];
-      if (accumulate) v = add(v, load(row + j * kLanes));
-      store(row + j * kLanes, v);
-    }
-  }
-}
+#define TL_GEMM_ISA "avx512f,fma"
+#define TL_GEMM_VECTOR_BYTES 64
+#include "cpu/gemm_kernel_body.h"
+#undef TL_GEMM_ISA
+#undef TL_GEMM_VECTOR_BYTES
 
 const MicroKernel<float> f32_kernels[] = {{kernel<float, 6, 1>, 6, 16},
                                           {kernel<float, 6, 2>, 6, 32},
