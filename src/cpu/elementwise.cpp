@@ -31,6 +31,9 @@ using namespace tl::sm;
   using tl::cpu::vm::f;
 TL_FLOAT_OVERLOAD(tl_exp)
 TL_FLOAT_OVERLOAD(tl_log)
+TL_FLOAT_OVERLOAD(tl_expm1)
+TL_FLOAT_OVERLOAD(tl_log1p)
+TL_FLOAT_OVERLOAD(tl_softplus)
 TL_FLOAT_OVERLOAD(tl_tanh)
 TL_FLOAT_OVERLOAD(tl_sigmoid)
 TL_FLOAT_OVERLOAD(tl_silu)

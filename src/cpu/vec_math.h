@@ -88,6 +88,35 @@ inline float tl_tanh(float x) {
   return sel(ax < 0.55f, small, sel(x != x, x, signed_large));
 }
 
+// expm1: its Taylor series to x^9 for |x| < 0.35 (where e^x - 1 would cancel), else e^x - 1.
+inline float tl_expm1(float x) {
+  float p = 1.0f / 362880.0f;
+  p = p * x + 1.0f / 40320.0f;
+  p = p * x + 1.0f / 5040.0f;
+  p = p * x + 1.0f / 720.0f;
+  p = p * x + 1.0f / 120.0f;
+  p = p * x + 1.0f / 24.0f;
+  p = p * x + 1.0f / 6.0f;
+  p = p * x + 0.5f;
+  const float small = x + x * x * p;
+  const float ax = bits_float(float_bits(x) & 0x7fffffffu);
+  return sel(ax < 0.35f, small, tl_exp(x) - 1.0f);
+}
+
+// log1p: log(u) for u = 1 + x, corrected by the rounding error of u (x - (u - 1)) / u.
+inline float tl_log1p(float x) {
+  const float u = 1.0f + x;
+  const float corrected = tl_log(u) + (x - (u - 1.0f)) / u;
+  // u == 1 (tiny x): log1p(x) = x; u == inf: no correction; u <= 0: log gives -inf / NaN
+  return sel(u == 1.0f, x, sel((u == __builtin_inff()) | (u <= 0.0f), tl_log(u), corrected));
+}
+
+inline float tl_softplus(float x) {
+  const float ax = bits_float(float_bits(x) & 0x7fffffffu);
+  const float relu = sel(x > 0.0f, x, 0.0f);
+  return sel(x != x, x, tl_log1p(tl_exp(-ax)) + relu);
+}
+
 inline float tl_sigmoid(float x) {
   const float e = tl_exp(bits_float(float_bits(x) | 0x80000000u));  // e^-|x| never overflows
   const float s = 1.0f / (1.0f + e);

@@ -33,6 +33,11 @@ TEST(VecMath, WithinFourUlpOfDouble) {
   EXPECT_LE(max_ulp(tl_exp, [](double x) { return std::exp(x); }, false), 4);
   EXPECT_LE(max_ulp(tl_log, [](double x) { return std::log(x); }, true), 4);
   EXPECT_LE(max_ulp(tl_tanh, [](double x) { return std::tanh(x); }, false), 4);
+  EXPECT_LE(max_ulp(tl_expm1, [](double x) { return std::expm1(x); }, false), 4);
+  EXPECT_LE(max_ulp([](float x) { return tl_log1p(x); },
+                    [](double x) { return x > -1 ? std::log1p(x) : (x == -1 ? -HUGE_VAL : NAN); },
+                    false), 4);
+  EXPECT_LE(max_ulp(tl_softplus, [](double x) { return std::log1p(std::exp(-std::fabs(x))) + std::max(x, 0.0); }, false), 4);
   EXPECT_LE(max_ulp(tl_sigmoid, [](double x) { return 1 / (1 + std::exp(-x)); }, false), 4);
 }
 
@@ -51,6 +56,14 @@ TEST(VecMath, SpecialValues) {
   EXPECT_EQ(tl_tanh(inf), 1.0f);
   EXPECT_EQ(tl_tanh(-inf), -1.0f);
   EXPECT_TRUE(std::isnan(tl_tanh(nan)));
+  EXPECT_EQ(tl_expm1(-inf), -1.0f);
+  EXPECT_EQ(tl_expm1(inf), inf);
+  EXPECT_EQ(tl_log1p(-1.0f), -inf);
+  EXPECT_TRUE(std::isnan(tl_log1p(-2.0f)));
+  EXPECT_EQ(tl_log1p(inf), inf);
+  EXPECT_EQ(tl_log1p(1e-30f), 1e-30f);
+  EXPECT_EQ(tl_softplus(inf), inf);
+  EXPECT_EQ(tl_softplus(-inf), 0.0f);
   EXPECT_EQ(tl_sigmoid(-inf), 0.0f);
   EXPECT_EQ(tl_sigmoid(inf), 1.0f);
   EXPECT_TRUE(std::isnan(tl_sigmoid(nan)));
