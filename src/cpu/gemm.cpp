@@ -329,14 +329,7 @@ void run_gemm(const gemm_kernels::KernelFamily<T>& family, DType dtype, int64_t 
   if (M == 1) C.rs = 1;
   // A column-major C is computed as the row-major C^T = B^T @ A^T, which the kernel writes
   // directly.
-  if (C.cs != 1 && C.rs == 1) {
-    std::swap(M, N);
-    std::swap(A, B);
-    std::swap(a_offsets, b_offsets);
-    std::swap(A.rs, A.cs);
-    std::swap(B.rs, B.cs);
-    std::swap(C.rs, C.cs);
-  }
+  if (C.cs != 1 && C.rs == 1) transpose_product(M, N, A, a_offsets, B, b_offsets, C);
   auto base = [itemsize](const GemmMatrix& x, const int64_t* offsets, int64_t b) {
     return static_cast<char*>(x.data) + (offsets ? offsets[b] : 0) * itemsize;
   };

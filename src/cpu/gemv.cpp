@@ -85,15 +85,7 @@ bool gemv(DType dtype, int64_t M, int64_t N, int64_t K, int64_t batch, GemmMatri
           const int64_t* ao, GemmMatrix B, const int64_t* bo, GemmMatrix C, const int64_t* co) {
   if (dtype != DType::Float32 && dtype != DType::Float64) return false;
   if (N != 1 && M != 1) return false;
-  if (N != 1) {
-    // M == 1: c^T = B^T a^T, the same product with the roles of A and B swapped.
-    std::swap(M, N);
-    std::swap(A, B);
-    std::swap(ao, bo);
-    std::swap(A.rs, A.cs);
-    std::swap(B.rs, B.cs);
-    std::swap(C.rs, C.cs);
-  }
+  if (N != 1) transpose_product(M, N, A, ao, B, bo, C);  // M == 1: c^T = B^T a^T
   // Now N == 1: y (M) = A (M x K) x (K).
   if (A.cs != 1 && A.rs != 1) return false;
   if (dtype == DType::Float32)
