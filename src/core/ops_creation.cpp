@@ -45,11 +45,6 @@ DType cast_compute_dtype(DType src, DType dst) {
   return is_float(src) ? DType::Float32 : DType::Int64;
 }
 
-bool may_overlap(const Tensor& a, const Tensor& b) {
-  return a.buffer() == b.buffer() &&
-         !(a.offset() == b.offset() && a.strides() == b.strides() && a.shape() == b.shape());
-}
-
 }  // namespace
 
 Tensor empty(const Shape& shape, DType dtype, Device device) {
@@ -105,7 +100,7 @@ void copy_into(const Tensor& dst, const Operand& src_operand) {
                    ? std::get<Tensor>(src_operand)
                    : scalar_tensor(std::get<Scalar>(src_operand), dst.dtype(), dst.device());
   if (src.device() != dst.device()) src = to_device(src, dst.device());
-  if (may_overlap(src, dst)) src = copy(src);  // NumPy semantics for overlapping views
+  if (src.overlaps_differently(dst)) src = copy(src);  // NumPy semantics for overlapping views
   Tensor b = src.view(dst.shape(), broadcast_strides(src.shape(), src.strides(), dst.shape()),
                       src.offset());
   const Tensor inputs[1] = {b};

@@ -75,8 +75,7 @@ Tensor run(OpCode op, std::vector<Tensor> in, const Tensor* out_or_null) {
   }
   DType compute = op_compute_dtype(op, dts, result);
   for (Tensor& t : in) {
-    if (out_or_null && t.buffer() == out.buffer() &&
-        !(t.offset() == out.offset() && t.strides() == out.strides() && t.shape() == out.shape()))
+    if (out_or_null && t.overlaps_differently(out))
       t = copy(t);  // an input overlapping the output differently must be read first
     t = t.view(shape, broadcast_strides(t.shape(), t.strides(), shape), t.offset());
   }

@@ -32,6 +32,12 @@ class Tensor {
     return static_cast<char*>(impl_->buffer->data()) + impl_->offset * itemsize(dtype());
   }
   bool same(const Tensor& o) const { return impl_ == o.impl_; }
+  // Same buffer seen through other geometry: reading one while writing the other needs a
+  // copy first (equal geometry is safe, element i only meets element i).
+  bool overlaps_differently(const Tensor& o) const {
+    return buffer() == o.buffer() &&
+           !(offset() == o.offset() && strides() == o.strides() && shape() == o.shape());
+  }
 
   // A view of the same buffer with new geometry.
   Tensor view(Shape shape, Strides strides, int64_t offset) const;
