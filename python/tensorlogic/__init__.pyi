@@ -1,6 +1,7 @@
 # Type stubs for the public `tensorlogic` module (the native `_core` functions it re-exports
 # and the Python helpers of `_api.py`). Keep in step with src/python/*.cpp and _api.py.
 import builtins
+import contextlib
 from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import Any, ClassVar, Literal, SupportsIndex
@@ -293,6 +294,7 @@ def eye(
 def from_dlpack(x: Any) -> Tensor: ...
 def astype(x: Tensor, dtype: _DTypeLike, *, copy: builtins.bool = True) -> Tensor: ...
 def eval(*tensors: Tensor) -> None: ...
+def no_fusion() -> contextlib.AbstractContextManager[None]: ...
 
 # ---- elementwise: one function per row of the op table ----
 

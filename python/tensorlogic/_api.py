@@ -1,6 +1,8 @@
 """The functions of the public namespace: the native ops, plus NumPy-style aliases and the
 few conveniences that only make sense in Python (keyword spellings, *_like helpers)."""
 
+import contextlib
+
 from . import _core
 
 _NATIVE = [
@@ -82,14 +84,30 @@ def full_like(x, fill_value, *, dtype=None, device=None):
     return _core.full(shape, fill_value, dtype=dtype, device=device)
 
 
-def eval(*tensors):  # noqa: A001  (the name the lazy-graph API will keep)
-    """Computes the given tensors now. Ops run eagerly in this version, so this only waits
-    for the devices to finish."""
-    _core.synchronize()
+def eval(*tensors):  # noqa: A001  (MLX's name)
+    """Computes the given tensors now, in one plan (kernels shared between them run once).
+    Without arguments, computes every pending tensor. Ops are recorded lazily and computed
+    when a value is needed, so this is only for timing, or to cut a long graph."""
+    if tensors:
+        _core.eval(list(tensors))
+    else:
+        _core.flush()
+
+
+@contextlib.contextmanager
+def no_fusion():
+    """Runs every op inside the block as its own kernel, as an eager library does (also
+    TENSORLOGIC_NO_FUSION=1). Results are the same; tests and benchmarks use it to compare."""
+    previous = _core.fusion_enabled()
+    _core.set_fusion(False)
+    try:
+        yield
+    finally:
+        _core.set_fusion(previous)
 
 
 __all__ = _NATIVE + [
     "power", "mod", "true_divide", "absolute", "concatenate", "bitwise_not", "invert",
     "left_shift", "right_shift", "amax", "amin", "gelu", "zeros", "ones", "empty_like",
-    "zeros_like", "ones_like", "full_like", "eval",
+    "zeros_like", "ones_like", "full_like", "eval", "no_fusion",
 ]

@@ -5,9 +5,13 @@
     print(p.kernels, p.by_kind)      # total launches and launches per kind
     print(p.summary())               # one line per kernel: name, kind, device, time
 
-Kinds: elementwise, copy, reduction, matmul, index, random. With timing=True each kernel is
-timed (the device is waited for after every launch, so use it to look, not to benchmark).
-TENSORLOGIC_DEBUG=1 prints every kernel as it is launched.
+Kinds: elementwise, copy, reduction, matmul, index, random. Ops are recorded lazily, so the
+block computes every pending tensor when it opens (work from before is not counted) and when
+it closes (the work of the block is). `p.compiled` / `p.cache_hits` count fused kernels seen
+for the first time / again; `last_plan()` shows how the last evaluation was cut into kernels.
+With timing=True each kernel is timed (the device is waited for after every launch, so use it
+to look, not to benchmark). TENSORLOGIC_DEBUG=1 prints every kernel as it is launched, =2
+also each plan.
 """
 
 from . import _core
@@ -18,6 +22,12 @@ _KINDS = ("elementwise", "copy", "reduction", "matmul", "index", "random")
 def counters():
     """Kernel launches per kind since the process started."""
     return dict(_core.profiler_counters()[0])
+
+
+def last_plan():
+    """How the last evaluation was cut into kernels: each fused kernel's IR (loads, ops,
+    reductions, stores), and the matmuls and plain reductions run by the backend."""
+    return _core.last_plan()
 
 
 class profile:
@@ -31,6 +41,8 @@ class profile:
         self.by_kind = {k: 0 for k in _KINDS}
         self.seconds_by_kind = {k: 0.0 for k in _KINDS}
         self.events = []
+        self.compiled = 0
+        self.cache_hits = 0
 
     @property
     def kernels(self):
@@ -50,6 +62,7 @@ class profile:
         _core.profiler_set(timing=any(p.timing for p in stack), recording=bool(stack))
 
     def __enter__(self):
+        _core.flush()
         profile._collect()
         profile._stack.append(self)
         profile._apply()
@@ -57,6 +70,7 @@ class profile:
         return self
 
     def __exit__(self, *exc):
+        _core.flush()
         end = _core.profiler_counters()
         profile._collect()
         profile._stack.remove(self)
@@ -64,6 +78,8 @@ class profile:
         for k in _KINDS:
             self.by_kind[k] = end[0][k] - self._start[0][k]
             self.seconds_by_kind[k] = end[1][k] - self._start[1][k]
+        self.compiled = end[2] - self._start[2]
+        self.cache_hits = end[3] - self._start[3]
         return False
 
     def summary(self):
@@ -75,4 +91,4 @@ class profile:
         return "\n".join(lines)
 
 
-__all__ = ["counters", "profile"]
+__all__ = ["counters", "last_plan", "profile"]

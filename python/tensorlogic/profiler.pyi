@@ -1,12 +1,15 @@
 from typing import Any
 
 def counters() -> dict[str, int]: ...
+def last_plan() -> str: ...
 
 class profile:
     timing: bool
     by_kind: dict[str, int]
     seconds_by_kind: dict[str, float]
     events: list[dict[str, Any]]
+    compiled: int
+    cache_hits: int
     def __init__(self, timing: bool = False) -> None: ...
     @property
     def kernels(self) -> int: ...

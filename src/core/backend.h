@@ -11,6 +11,9 @@
 #include "core/tensor.h"
 
 namespace tl {
+namespace ir {
+struct Kernel;
+}
 
 enum class ReduceOp : uint8_t { Sum, Prod, Max, Min, Any, All, ArgMax, ArgMin };
 enum class ScanOp : uint8_t { CumSum, CumProd };
@@ -58,6 +61,9 @@ class Backend {
   void random(RandomDist dist, uint64_t seed, uint64_t counter, double a, double b,
               const Tensor& out);
   void arange(double start, double step, const Tensor& out);
+  // Runs one fused kernel of the fusion IR; bindings[slot] is the buffer of each Load/Store
+  // slot (outputs freshly allocated, nothing else writes them).
+  void fused(const ir::Kernel& kernel, std::span<const BufferPtr> bindings);
 
  protected:
   virtual void elementwise_impl(OpCode op, DType compute, std::span<const Tensor> inputs,
@@ -73,6 +79,7 @@ class Backend {
   virtual void random_impl(RandomDist dist, uint64_t seed, uint64_t counter, double a, double b,
                            const Tensor& out) = 0;
   virtual void arange_impl(double start, double step, const Tensor& out) = 0;
+  virtual void fused_impl(const ir::Kernel& kernel, std::span<const BufferPtr> bindings) = 0;
 };
 
 // The backend serving a device type; nullptr when none is compiled in.

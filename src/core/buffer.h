@@ -1,6 +1,7 @@
 #pragma once
 // A reference-counted allocation on one device. Pool buffers give their block back to the
 // pool when the last reference dies; external buffers (DLPack, NumPy) run their deleter.
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -22,6 +23,9 @@ class Buffer {
   void* data() const { return data_; }
   size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
+
+  // Pending graph nodes that read this buffer: a write into it computes them first.
+  std::atomic<int> pending_readers{0};
 
  private:
   void* data_;

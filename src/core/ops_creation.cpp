@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/graph.h"
 #include "core/half.h"
 #include "core/ops.h"
 
@@ -109,9 +110,15 @@ void copy_into(const Tensor& dst, const Operand& src_operand) {
 }
 
 Tensor astype(const Tensor& x, DType dtype) {
-  Tensor out = empty(x.shape(), dtype, x.device());
-  copy_into(out, x);
-  return out;
+  auto node = std::make_shared<Node>();
+  node->kind = NodeKind::Elementwise;
+  node->shape = x.shape();
+  node->dtype = dtype;
+  node->device = x.device();
+  node->op = OpCode::identity;
+  node->compute = cast_compute_dtype(x.dtype(), dtype);
+  node->inputs.push_back(x.source());
+  return graph::record(std::move(node));
 }
 
 Tensor copy(const Tensor& x) { return astype(x, x.dtype()); }

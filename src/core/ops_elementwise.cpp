@@ -3,6 +3,7 @@
 #include <array>
 
 #include "core/error.h"
+#include "core/graph.h"
 #include "core/ops.h"
 
 namespace tl {
@@ -29,7 +30,7 @@ std::vector<Tensor> resolve(std::span<const Operand* const> ops) {
     } else {
       const Scalar& s = std::get<Scalar>(*o);
       DType dt = ref ? weak_scalar_dtype(s, ref->dtype()) : default_scalar_dtype(s);
-      out.push_back(scalar_tensor(s, dt, dev));
+      out.push_back(graph::constant(s, dt, dev));
     }
   }
   return out;
@@ -63,19 +64,26 @@ Tensor run(OpCode op, std::vector<Tensor> in, const Tensor* out_or_null) {
       if (t.dtype() != DType::Bool) t = astype(t, DType::Bool);
   Shape shape = in[0].shape();
   for (size_t i = 1; i < in.size(); ++i) shape = broadcast_shapes(shape, in[i].shape());
-  Tensor out;
-  if (out_or_null) {
-    out = *out_or_null;
-    if (broadcast_shapes(shape, out.shape()) != out.shape())
-      throw_value("non-broadcastable output operand with shape " + shape_str(out.shape()) +
-                  " doesn't match the broadcast shape " + shape_str(shape));
-    shape = out.shape();
-  } else {
-    out = empty(shape, result, in[0].device());
-  }
   DType compute = op_compute_dtype(op, dts, result);
+  if (!out_or_null) {  // recorded: computed when needed, fused with its neighbours
+    auto node = std::make_shared<Node>();
+    node->kind = NodeKind::Elementwise;
+    node->shape = shape;
+    node->dtype = result;
+    node->device = in[0].device();
+    node->op = op;
+    node->compute = compute;
+    for (const Tensor& t : in)
+      node->inputs.push_back(t.view(shape, broadcast_strides(t.shape(), t.strides(), shape), t.offset()).source());
+    return graph::record(std::move(node));
+  }
+  const Tensor& out = *out_or_null;
+  if (broadcast_shapes(shape, out.shape()) != out.shape())
+    throw_value("non-broadcastable output operand with shape " + shape_str(out.shape()) +
+                " doesn't match the broadcast shape " + shape_str(shape));
+  shape = out.shape();
   for (Tensor& t : in) {
-    if (out_or_null && t.overlaps_differently(out))
+    if (t.overlaps_differently(out))
       t = copy(t);  // an input overlapping the output differently must be read first
     t = t.view(shape, broadcast_strides(t.shape(), t.strides(), shape), t.offset());
   }
@@ -135,7 +143,7 @@ Tensor where(const Operand& cond, const Operand& x, const Operand& y) {
   std::vector<Tensor> v = resolve(xy);
   Tensor c = std::holds_alternative<Tensor>(cond)
                  ? std::get<Tensor>(cond)
-                 : scalar_tensor(std::get<Scalar>(cond), DType::Bool, v[0].device());
+                 : graph::constant(std::get<Scalar>(cond), DType::Bool, v[0].device());
   if (c.dtype() != DType::Bool) c = astype(c, DType::Bool);
   return run(OpCode::where, {c, v[0], v[1]}, nullptr);
 }

@@ -1,5 +1,6 @@
 // Matrix multiplication with NumPy's rules: vectors, N-d batch broadcasting.
 #include "core/error.h"
+#include "core/graph.h"
 #include "core/ops.h"
 
 namespace tl {
@@ -42,8 +43,13 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   Shape out_shape = batch;
   out_shape.push_back(M);
   out_shape.push_back(N);
-  Tensor out = empty(out_shape, compute, a.device());
-  if (out.numel() > 0) backend_for(out.device()).matmul(expand(a, M, K), expand(b, K, N), out);
+  auto node = std::make_shared<Node>();
+  node->kind = NodeKind::Matmul;
+  node->shape = out_shape;
+  node->dtype = compute;
+  node->device = a.device();
+  node->inputs = {expand(a, M, K).source(), expand(b, K, N).source()};
+  Tensor out = graph::record(std::move(node));
   Shape final_shape = batch;
   if (!a_vec) final_shape.push_back(M);
   if (!b_vec) final_shape.push_back(N);

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/graph.h"
 #include "core/ops.h"
 
 namespace tl {
@@ -65,8 +66,22 @@ Tensor from_stats(const Tensor& r, DType input) {
 
 // Reduction over normalized axes, checked by the caller.
 Tensor reduce_axes(ReduceOp op, const Tensor& x, const std::vector<int>& ax, bool keepdims) {
-  Tensor out = empty(reduced_shape(x.shape(), ax, false), reduce_dtype(op, x.dtype()), x.device());
-  if (out.numel() > 0) backend_for(x.device()).reduce(op, x, ax, out);
+  Tensor out;
+  const Shape shape = reduced_shape(x.shape(), ax, false);
+  if (x.numel() == 0) {  // nothing to fuse: identities, or an empty result
+    out = empty(shape, reduce_dtype(op, x.dtype()), x.device());
+    if (out.numel() > 0) backend_for(x.device()).reduce(op, x, ax, out);
+  } else {
+    auto node = std::make_shared<Node>();
+    node->kind = NodeKind::Reduce;
+    node->shape = shape;
+    node->dtype = reduce_dtype(op, x.dtype());
+    node->device = x.device();
+    node->rop = op;
+    node->axes = ax;
+    node->inputs.push_back(x.source());
+    out = graph::record(std::move(node));
+  }
   return keepdims ? reshape(out, reduced_shape(x.shape(), ax, true)) : out;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <unordered_set>
 
 namespace tl::profiler {
 namespace {
@@ -15,8 +16,10 @@ struct State {
   std::array<std::atomic<int64_t>, kNumKinds> nanos{};
   std::atomic<bool> timing{false};
   std::atomic<bool> recording{false};
+  std::atomic<int64_t> compiled{0}, hits{0};
   std::mutex mu;
   std::vector<Event> events;
+  std::unordered_set<uint64_t> seen;  // fused kernel hashes, bounded
 };
 
 State& state() {
@@ -37,6 +40,8 @@ Counters counters() {
     c.launches[size_t(i)] = state().launches[size_t(i)].load();
     c.seconds[size_t(i)] = double(state().nanos[size_t(i)].load()) * 1e-9;
   }
+  c.kernels_compiled = state().compiled.load();
+  c.cache_hits = state().hits.load();
   return c;
 }
 
@@ -58,6 +63,18 @@ int debug_level() {
 }
 
 bool wants_names() { return state().recording || debug_level() > 0; }
+
+void note_kernel(uint64_t hash) {
+  State& s = state();
+  std::lock_guard lock(s.mu);
+  if (s.seen.count(hash)) {
+    ++s.hits;
+    return;
+  }
+  if (s.seen.size() >= 4096) s.seen.clear();
+  s.seen.insert(hash);
+  ++s.compiled;
+}
 
 void record(Kind kind, std::string name, Device device, double seconds) {
   State& s = state();

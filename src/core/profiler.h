@@ -19,6 +19,8 @@ const char* kind_name(Kind k);
 struct Counters {
   std::array<int64_t, kNumKinds> launches{};
   std::array<double, kNumKinds> seconds{};  // only while timing is on
+  int64_t kernels_compiled = 0;  // fused kernels seen for the first time (by IR hash)
+  int64_t cache_hits = 0;        // fused kernels seen before
 };
 
 struct Event {
@@ -36,6 +38,8 @@ std::vector<Event> take_events();
 int debug_level();            // TENSORLOGIC_DEBUG, read once
 bool wants_names();           // recording or debug output on: kernel names are needed
 
+// A fused kernel with this IR hash is about to run: counts a compile or a cache hit.
+void note_kernel(uint64_t hash);
 void record(Kind kind, std::string name, Device device, double seconds);
 
 }  // namespace tl::profiler

@@ -7,6 +7,7 @@
 #endif
 
 #include "cpu/elementwise.h"
+#include "cpu/fused.h"
 #include "cpu/gather.h"
 #include "cpu/matmul.h"
 #include "cpu/random.h"
@@ -86,6 +87,9 @@ class CpuBackend final : public Backend {
   }
   void arange_impl(double start, double step, const Tensor& out) override {
     cpu::arange(start, step, out);
+  }
+  void fused_impl(const ir::Kernel& kernel, std::span<const BufferPtr> bindings) override {
+    cpu::run_fused(kernel, bindings);
   }
 
  private:

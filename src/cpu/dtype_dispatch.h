@@ -76,6 +76,26 @@ decltype(auto) visit_compute(DType t, F&& f) {
   }
 }
 
+// n elements of dtype t at base + (off + i * stride) elements, converted to C, into dst.
+template <class C>
+void load_row(DType t, const char* base, int64_t off, int64_t stride, int64_t n, C* dst) {
+  visit_dtype(t, [&](auto s) {
+    using S = decltype(s);
+    const S* p = reinterpret_cast<const S*>(base) + off;
+    for (int64_t i = 0; i < n; ++i) dst[i] = to_compute<S, C>(p[i * stride]);
+  });
+}
+
+// The reverse: n values of C, converted to dtype t.
+template <class C>
+void store_row(DType t, char* base, int64_t off, int64_t stride, int64_t n, const C* src) {
+  visit_dtype(t, [&](auto s) {
+    using S = decltype(s);
+    S* p = reinterpret_cast<S*>(base) + off;
+    for (int64_t i = 0; i < n; ++i) p[i * stride] = from_compute<S, C>(src[i]);
+  });
+}
+
 }  // namespace tl::cpu
 
 namespace tl::cpu {

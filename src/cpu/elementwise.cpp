@@ -4,6 +4,7 @@
 
 #include "core/scalar_math.h"
 #include "cpu/dtype_dispatch.h"
+#include "cpu/op_kernels.h"
 #include "cpu/strided_loop.h"
 #include "cpu/vec_math.h"
 #include "cpu/thread_pool.h"
@@ -13,9 +14,6 @@ namespace {
 
 constexpr int64_t kBlock = 1024;      // elements per block: inputs stay in L1
 constexpr int64_t kGrain = 1 << 15;   // smallest range worth a thread
-
-template <class C>
-using KernelFn = void (*)(const C* const* in, C* out, int64_t n);
 
 template <class C>
 constexpr bool defined_for(const char* types) {
@@ -74,6 +72,8 @@ TL_FLOAT_OVERLOAD(tl_gelu_tanh)
   }
 #include "core/elementwise_ops.def"
 
+}  // namespace
+
 template <class C>
 KernelFn<C> kernel_for(OpCode op) {
   static constexpr KernelFn<C> table[] = {
@@ -84,24 +84,11 @@ KernelFn<C> kernel_for(OpCode op) {
   };
   return table[int(op)];
 }
+template KernelFn<float> kernel_for<float>(OpCode);
+template KernelFn<double> kernel_for<double>(OpCode);
+template KernelFn<int64_t> kernel_for<int64_t>(OpCode);
 
-template <class C>
-void load_row(DType t, const char* base, int64_t off, int64_t stride, int64_t n, C* dst) {
-  visit_dtype(t, [&](auto s) {
-    using S = decltype(s);
-    const S* p = reinterpret_cast<const S*>(base) + off;
-    for (int64_t i = 0; i < n; ++i) dst[i] = to_compute<S, C>(p[i * stride]);
-  });
-}
-
-template <class C>
-void store_row(DType t, char* base, int64_t off, int64_t stride, int64_t n, const C* src) {
-  visit_dtype(t, [&](auto s) {
-    using S = decltype(s);
-    S* p = reinterpret_cast<S*>(base) + off;
-    for (int64_t i = 0; i < n; ++i) p[i * stride] = from_compute<S, C>(src[i]);
-  });
-}
+namespace {
 
 // Operand 0 of the loop is the output, 1..3 the inputs.
 template <class C>

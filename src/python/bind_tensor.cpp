@@ -173,7 +173,10 @@ void bind_tensor(py::module_& m) {
                             py::handle dl_device, py::handle copy) {
              if (!copy.is_none() && copy.cast<bool>())
                throw tl::Error(tl::ErrorKind::NotImplemented, "__dlpack__(copy=True) is not supported");
-             tl::synchronize(x.device());
+             nogil([&] {
+               (void)x.buffer();
+               tl::synchronize(x.device());
+             });
              TlDLManagedTensor* mt = tl::to_dlpack(x);
              return py::capsule(mt, "dltensor", [](PyObject* cap) {
                if (PyCapsule_IsValid(cap, "dltensor")) {

@@ -178,6 +178,7 @@ Tensor asarray(py::handle obj, py::handle dtype_h, py::handle device_h, py::hand
 }
 
 py::array to_numpy(const Tensor& x) {
+  nogil([&] { (void)x.buffer(); });  // computes a pending tensor without holding the GIL
   py::dtype dt = numpy_dtype(x.dtype());
   const int64_t sz = tl::itemsize(x.dtype());
   std::vector<py::ssize_t> shape(x.shape().begin(), x.shape().end());

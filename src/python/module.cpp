@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include "core/error.h"
+#include "core/graph.h"
 #include "core/profiler.h"
 #include "python/convert.h"
 
@@ -78,6 +79,10 @@ void bind_devices(py::module_& m) {
     std::optional<Device> dev = to_device_opt(d);
     nogil([&] { tl::synchronize(dev); });
   }, py::arg("device") = py::none());
+  m.def("eval", [](const std::vector<Tensor>& ts) { nogil([&] { tl::graph::evaluate(ts); }); });
+  m.def("flush", [] { nogil([] { tl::graph::flush(); }); });
+  m.def("fusion_enabled", &tl::graph::fusion_enabled);
+  m.def("set_fusion", &tl::graph::set_fusion);
   m.def("backend_status", [](const std::string& type) {
     tl::Backend* b = tl::backend_for(Device::parse(type).type);
     if (!b) return std::string("not built");
@@ -121,8 +126,9 @@ void bind_profiler(py::module_& m) {
       launches[prof::kind_name(prof::Kind(i))] = c.launches[size_t(i)];
       seconds[prof::kind_name(prof::Kind(i))] = c.seconds[size_t(i)];
     }
-    return py::make_tuple(launches, seconds);
+    return py::make_tuple(launches, seconds, c.kernels_compiled, c.cache_hits);
   });
+  m.def("last_plan", &tl::graph::last_plan);
   m.def("profiler_set", [](bool timing, bool recording) {
     prof::set_timing(timing);
     prof::set_recording(recording);

@@ -1,0 +1,130 @@
+#include "core/fusion_ir.h"
+
+#include <algorithm>
+
+namespace tl::ir {
+namespace {
+
+const char* reduce_name(ReduceOp op) {
+  static const char* names[] = {"sum", "prod", "max", "min", "any", "all", "argmax", "argmin"};
+  return names[int(op)];
+}
+
+std::string ints(const std::vector<int64_t>& v) {
+  std::string s = "(";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+  return s + (v.size() == 1 ? ",)" : ")");
+}
+
+std::string scalar_str(const Scalar& s) {
+  switch (s.kind) {
+    case Scalar::Kind::Bool: return s.i ? "True" : "False";
+    case Scalar::Kind::Int: return std::to_string(s.i);
+    default: {
+      char b[32];
+      std::snprintf(b, sizeof b, "%.9g", s.f);
+      return b;
+    }
+  }
+}
+
+void mix(uint64_t& h, uint64_t v) { h = (h ^ v) * 0x100000001b3ull; }
+
+}  // namespace
+
+bool Kernel::has_reduction() const {
+  return std::any_of(instrs.begin(), instrs.end(), [](const Instr& i) { return i.op == Op::Reduce; });
+}
+
+int Kernel::passes() const {
+  int p = 0;
+  for (const Instr& i : instrs)
+    if (i.op == Op::Store || i.op == Op::Reduce) p = std::max(p, instrs[size_t(i.args[0])].level);
+  return p + 1;
+}
+
+std::string Kernel::name() const {
+  std::string n = has_reduction() ? "R" : "E";
+  int shown = 0, hidden = 0;
+  for (const Instr& i : instrs) {
+    if (i.op != Op::Alu && i.op != Op::Reduce) continue;
+    if (shown < 4) {
+      n += std::string("_") + (i.op == Op::Alu ? op_info(i.alu).name : reduce_name(i.rop));
+      ++shown;
+    } else {
+      ++hidden;
+    }
+  }
+  if (shown == 0) n += "_copy";
+  if (hidden) n += "_+" + std::to_string(hidden);
+  n += "_";
+  for (size_t d = 0; d < domain.size(); ++d) n += (d ? "x" : "") + std::to_string(domain[d]);
+  if (domain.empty()) n += "1";
+  for (const Instr& i : instrs)
+    if (i.op == Op::Store) return n + "_" + dtype_name(i.dtype);
+  return n;
+}
+
+std::string Kernel::str() const {
+  std::string s = "kernel " + name() + " domain " + ints(domain);
+  if (has_reduction()) {
+    std::vector<int64_t> r;
+    for (size_t d = 0; d < reduced.size(); ++d)
+      if (reduced[d]) r.push_back(int64_t(d));
+    s += " reduce " + ints(r) + ", " + std::to_string(passes()) + " passes";
+  }
+  s += "\n";
+  for (size_t k = 0; k < instrs.size(); ++k) {
+    const Instr& i = instrs[k];
+    std::string line = "  ";
+    auto arg = [&](int j) { return "%" + std::to_string(i.args[j]); };
+    switch (i.op) {
+      case Op::Load:
+        line += "%" + std::to_string(k) + " = load b" + std::to_string(i.slot) + "[" +
+                ints(i.strides) + " + " + std::to_string(i.offset) + "] " + dtype_name(i.dtype);
+        break;
+      case Op::Const:
+        line += "%" + std::to_string(k) + " = const " + scalar_str(params[size_t(i.slot)]) + " " +
+                dtype_name(i.dtype);
+        break;
+      case Op::Alu: {
+        line += "%" + std::to_string(k) + " = " + op_info(i.alu).name + " " + arg(0);
+        for (int j = 1; j < 3 && i.args[j] >= 0; ++j) line += ", " + arg(j);
+        line += std::string(" : ") + dtype_name(i.repr);
+        break;
+      }
+      case Op::Cast:
+        line += "%" + std::to_string(k) + " = cast " + arg(0) + " -> " + dtype_name(i.dtype) +
+                (i.repr != i.dtype ? std::string(" in ") + dtype_name(i.repr) : "");
+        break;
+      case Op::Reduce:
+        line += "%" + std::to_string(k) + " = reduce_" + reduce_name(i.rop) + " " + arg(0) +
+                " : " + dtype_name(i.repr);
+        break;
+      case Op::Store:
+        line += "store b" + std::to_string(i.slot) + "[" + ints(i.strides) + " + " +
+                std::to_string(i.offset) + "] " + dtype_name(i.dtype) + " <- " + arg(0);
+        break;
+    }
+    if (has_reduction() && i.op != Op::Store)
+      line += (i.row ? "  [row" : "  [full") + std::string(", pass ") + std::to_string(i.level) + "]";
+    s += line + "\n";
+  }
+  return s;
+}
+
+uint64_t Kernel::hash() const {
+  uint64_t h = 0xcbf29ce484222325ull;
+  mix(h, domain.size());
+  for (bool r : reduced) mix(h, r);
+  for (const Instr& i : instrs) {
+    mix(h, uint64_t(i.op) | uint64_t(i.dtype) << 8 | uint64_t(i.repr) << 16 |
+               uint64_t(i.alu) << 24 | uint64_t(i.rop) << 32);
+    for (int a : i.args) mix(h, uint64_t(int64_t(a)));
+    mix(h, uint64_t(int64_t(i.slot)));
+    for (int64_t st : i.strides) mix(h, st == 0 ? 0 : st == 1 ? 1 : 2);  // broadcast/unit/strided
+  }
+  return h;
+}
+
+}  // namespace tl::ir

@@ -1,0 +1,183 @@
+#include "core/graph.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+#include "core/planner.h"
+#include "core/profiler.h"
+
+namespace tl {
+namespace graph {
+namespace {
+
+struct State {
+  std::recursive_mutex mu;
+  std::atomic<bool> fusion{!(std::getenv("TENSORLOGIC_NO_FUSION") &&
+                             std::getenv("TENSORLOGIC_NO_FUSION")[0] == '1')};
+  std::vector<std::weak_ptr<Node>> live;  // every recorded node, pruned now and then
+  size_t prune_at = 1024;
+  Plan last;  // with its buffers and nodes dropped
+};
+
+State& state() {
+  static State* s = new State();  // never destroyed: tensors may die during static teardown
+  return *s;
+}
+
+Tensor tensor_of(const Source& s) {
+  return Tensor(s.buffer ? s.buffer : s.node->result, s.shape, s.strides, s.offset, s.dtype);
+}
+
+void run_step(PlanStep& st) {
+  Node& n = *st.node;
+  Backend& be = backend_for(n.device);
+  Tensor out(n.result, n.shape, contiguous_strides(n.shape), 0, n.dtype);
+  switch (st.kind) {
+    case PlanStep::Kind::Matmul:
+      if (out.numel() > 0) be.matmul(tensor_of(n.inputs[0]), tensor_of(n.inputs[1]), out);
+      break;
+    case PlanStep::Kind::Reduce:
+      if (out.numel() > 0) be.reduce(n.rop, tensor_of(n.inputs[0]), n.axes, out);
+      break;
+    case PlanStep::Kind::Fused: {
+      std::vector<BufferPtr> buffers;
+      for (const Source& b : st.bindings) buffers.push_back(b.buffer ? b.buffer : b.node->result);
+      be.fused(st.kernel, buffers);
+      break;
+    }
+  }
+}
+
+void execute(Plan& plan) {
+  size_t done = 0;
+  try {
+    for (; done < plan.steps.size(); ++done) {
+      Node& n = *plan.steps[done].node;
+      const size_t bytes = size_t(numel(n.shape) * itemsize(n.dtype));
+      n.result = backend_for(n.device).allocate(n.device.index, bytes);
+      run_step(plan.steps[done]);
+    }
+  } catch (...) {
+    for (size_t i = 0; i <= done && i < plan.steps.size(); ++i) plan.steps[i].node->result.reset();
+    throw;
+  }
+  for (PlanStep& st : plan.steps) {
+    Node& n = *st.node;
+    n.result->pending_readers.fetch_add(n.consumers.load());
+    n.release_inputs();
+  }
+}
+
+void run_plan(std::span<const NodePtr> roots) {
+  if (roots.empty()) return;
+  Plan plan = make_plan(roots);
+  execute(plan);
+  if (profiler::debug_level() >= 2) std::fprintf(stderr, "[tensorlogic] plan:\n%s", plan.str().c_str());
+  for (PlanStep& st : plan.steps) {
+    st.node.reset();
+    st.bindings.clear();
+  }
+  state().last = std::move(plan);
+}
+
+}  // namespace
+
+std::recursive_mutex& mutex() { return state().mu; }
+
+bool fusion_enabled() { return state().fusion.load(std::memory_order_relaxed); }
+void set_fusion(bool on) { state().fusion = on; }
+
+Tensor record(NodePtr node) {
+  State& s = state();
+  std::lock_guard lock(s.mu);
+  int64_t pending = 1;
+  for (Source& in : node->inputs) {
+    if (in.node && in.node->result) {  // computed since: read its buffer
+      in.buffer = in.node->result;
+      in.node.reset();
+    }
+    if (in.buffer) {
+      in.buffer->pending_readers.fetch_add(1);
+    } else {
+      in.node->consumers.fetch_add(1);
+      pending += in.node->pending;
+    }
+  }
+  node->pending = std::min(pending, kMaxPending + 1);
+  if (s.live.size() >= s.prune_at) {
+    std::erase_if(s.live, [](const std::weak_ptr<Node>& w) {
+      NodePtr n = w.lock();
+      return !n || n->result;
+    });
+    s.prune_at = std::max<size_t>(1024, 2 * s.live.size());
+  }
+  s.live.push_back(node);
+  Tensor t(node, node->shape, contiguous_strides(node->shape), 0, node->dtype, node->device);
+  if (!fusion_enabled() || node->pending > kMaxPending) compute(node);
+  return t;
+}
+
+Tensor constant(const Scalar& value, DType dtype, Device device) {
+  auto n = std::make_shared<Node>();
+  n->kind = NodeKind::Const;
+  n->dtype = dtype;
+  n->device = device;
+  n->value = value;
+  return Tensor(std::move(n), {}, {}, 0, dtype, device);
+}
+
+void compute(const NodePtr& node) {
+  std::lock_guard lock(state().mu);
+  if (node->result) return;
+  const NodePtr roots[1] = {node};
+  run_plan(roots);
+}
+
+void evaluate(std::span<const Tensor> tensors) {
+  std::lock_guard lock(state().mu);
+  std::vector<NodePtr> roots;
+  for (const Tensor& t : tensors) {
+    Source s = t.source();
+    if (s.node && !s.node->result) roots.push_back(std::move(s.node));
+  }
+  run_plan(roots);
+  for (const Tensor& t : tensors) (void)t.buffer();  // drop the handles' node references
+}
+
+void flush() {
+  State& s = state();
+  std::lock_guard lock(s.mu);
+  std::vector<NodePtr> roots;
+  for (const std::weak_ptr<Node>& w : s.live)
+    if (NodePtr n = w.lock(); n && !n->result && n->handles.load() > 0) roots.push_back(std::move(n));
+  s.live.clear();
+  run_plan(roots);
+}
+
+void before_write(const Buffer& buffer) {
+  if (buffer.pending_readers.load() > 0) flush();
+}
+
+std::string last_plan() {
+  std::lock_guard lock(state().mu);
+  return state().last.str();
+}
+
+}  // namespace graph
+
+void Node::release_inputs() {
+  std::lock_guard lock(graph::mutex());
+  for (Source& s : inputs) {
+    if (s.buffer) s.buffer->pending_readers.fetch_sub(1);
+    if (s.node) {
+      s.node->consumers.fetch_sub(1);
+      if (s.node->result) s.node->result->pending_readers.fetch_sub(1);
+    }
+  }
+  inputs.clear();
+}
+
+Node::~Node() { release_inputs(); }
+
+}  // namespace tl

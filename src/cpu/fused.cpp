@@ -1,0 +1,523 @@
+#include "cpu/fused.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "core/scalar_math.h"
+#include "cpu/dtype_dispatch.h"
+#include "cpu/op_kernels.h"
+#include "cpu/thread_pool.h"
+
+namespace tl::cpu {
+namespace {
+
+using ir::Instr;
+using ir::Op;
+
+constexpr int64_t kBlock = 1024;     // elements per instruction loop
+constexpr int64_t kGrain = 1 << 15;  // elements worth a thread
+constexpr int64_t kSplit = 1 << 16;  // reduced elements per partial when outputs are few
+
+// Walks a subset of the domain's dims for several operands (each with its own strides) as
+// rows; dims contiguous in every operand are merged.
+class Walker {
+ public:
+  Walker(const Shape& domain, const std::vector<int>& dims, const std::vector<const Strides*>& st)
+      : k_(st.size()) {
+    for (int d : dims) {
+      if (domain[size_t(d)] == 1) continue;
+      std::vector<int64_t> row(k_);
+      for (size_t j = 0; j < k_; ++j) row[j] = (*st[j])[size_t(d)];
+      if (!shape_.empty()) {
+        bool merge = true;
+        for (size_t j = 0; j < k_; ++j) merge &= strides_.back()[j] == row[j] * domain[size_t(d)];
+        if (merge) {
+          shape_.back() *= domain[size_t(d)];
+          strides_.back() = row;
+          continue;
+        }
+      }
+      shape_.push_back(domain[size_t(d)]);
+      strides_.push_back(row);
+    }
+    int64_t n = 1;
+    for (int d : dims) n *= domain[size_t(d)];
+    if (shape_.empty()) {
+      shape_.push_back(n == 0 ? 0 : 1);
+      strides_.push_back(std::vector<int64_t>(k_, 0));
+    }
+    size_ = n;
+  }
+  int64_t size() const { return size_; }
+  const std::vector<int64_t>& inner_strides() const { return strides_.back(); }
+
+  // fn(offsets, n) for each row piece of linear indices [begin, end); offsets per operand.
+  template <class F>
+  void for_each_row(int64_t begin, int64_t end, F&& fn) const {
+    if (begin >= end) return;
+    const size_t nd = shape_.size();
+    std::vector<int64_t> idx(nd), off(k_, 0);
+    int64_t rest = begin;
+    for (size_t d = nd; d-- > 0;) {
+      idx[d] = rest % shape_[d];
+      rest /= shape_[d];
+    }
+    for (size_t d = 0; d < nd; ++d)
+      for (size_t j = 0; j < k_; ++j) off[j] += idx[d] * strides_[d][j];
+    for (int64_t pos = begin; pos < end;) {
+      const int64_t n = std::min(shape_[nd - 1] - idx[nd - 1], end - pos);
+      fn(off.data(), n);
+      pos += n;
+      idx[nd - 1] += n;
+      for (size_t j = 0; j < k_; ++j) off[j] += n * strides_[nd - 1][j];
+      for (size_t d = nd - 1; d > 0 && idx[d] == shape_[d]; --d) {
+        idx[d] = 0;
+        ++idx[d - 1];
+        for (size_t j = 0; j < k_; ++j) off[j] += strides_[d - 1][j] - shape_[d] * strides_[d][j];
+      }
+    }
+  }
+
+ private:
+  size_t k_;
+  Shape shape_;
+  std::vector<std::vector<int64_t>> strides_;
+  int64_t size_ = 1;
+};
+
+template <class T>
+using Wide = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+
+template <class W>
+W identity_of(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::Sum:
+    case ReduceOp::Any: return W(0);
+    case ReduceOp::Max: return std::is_floating_point_v<W> ? W(-INFINITY) : W(INT64_MIN);
+    case ReduceOp::Min: return std::is_floating_point_v<W> ? W(INFINITY) : W(INT64_MAX);
+    default: return W(1);
+  }
+}
+
+template <class W>
+W combine(ReduceOp op, W a, W x) {
+  switch (op) {
+    case ReduceOp::Sum:
+      if constexpr (std::is_integral_v<W>) return W(uint64_t(a) + uint64_t(x));
+      else return a + x;
+    case ReduceOp::Prod:
+      if constexpr (std::is_integral_v<W>) return W(uint64_t(a) * uint64_t(x));
+      else return a * x;
+    case ReduceOp::Max: return sm::tl_max(a, x);
+    case ReduceOp::Min: return sm::tl_min(a, x);
+    case ReduceOp::Any: return (a != 0 || x != 0) ? W(1) : W(0);
+    default: return (a != 0 && x != 0) ? W(1) : W(0);
+  }
+}
+
+// One reduction of a block of n values into a wide accumulator. Float sums add in 16 float
+// lanes per block (vectorizable) and carry across blocks in double.
+template <class C>
+Wide<C> reduce_block(ReduceOp op, const C* v, int64_t n, Wide<C> acc) {
+  using W = Wide<C>;
+  if (op == ReduceOp::Sum) {
+    constexpr int L = 16;
+    C lanes[L] = {};
+    int64_t i = 0;
+    for (; i + L <= n; i += L)
+      for (int l = 0; l < L; ++l) lanes[l] += v[i + l];
+    W s = 0;
+    for (; i < n; ++i) s = combine(op, s, W(v[i]));
+    for (int l = 0; l < L; ++l) s = combine(op, s, W(lanes[l]));
+    return combine(op, acc, s);
+  }
+  for (int64_t i = 0; i < n; ++i) acc = combine(op, acc, W(v[i]));
+  return acc;
+}
+
+// Everything a run needs that does not change per block.
+struct Program {
+  const ir::Kernel& k;
+  std::vector<char*> base;           // per slot
+  std::vector<int> reduced, kept;    // domain dims
+  bool rows = false;                 // the innermost dim is reduced: walk outputs one by one
+  int passes = 1;
+  std::vector<std::vector<int>> pass_list;  // per pass: full instrs, in order
+  std::vector<std::vector<int>> row_list;   // per level: row instrs (and row stores)
+  std::vector<int> reduces;                 // all Reduce instrs
+  std::vector<int> buf;                     // per instr: its scratch buffer (-1: none)
+  std::vector<int> acc;                     // per instr: its accumulator index (Reduce)
+  std::vector<int> mem;                     // per instr: operand index (Load/Store) or -1
+  std::vector<const Strides*> mem_strides;  // per operand
+  int nbufs = 0;
+
+  Program(const ir::Kernel& kernel, std::span<const BufferPtr> bindings) : k(kernel) {
+    for (const BufferPtr& b : bindings) base.push_back(static_cast<char*>(b->data()));
+    for (size_t d = 0; d < k.domain.size(); ++d) (k.reduced[d] ? reduced : kept).push_back(int(d));
+    rows = !reduced.empty() && k.reduced.back();
+    passes = k.passes();
+    const size_t n = k.instrs.size();
+    buf.assign(n, -1);
+    acc.assign(n, -1);
+    mem.assign(n, -1);
+    for (size_t i = 0; i < n; ++i) {
+      const Instr& in = k.instrs[i];
+      if (in.op == Op::Load || in.op == Op::Store) {
+        mem[i] = int(mem_strides.size());
+        mem_strides.push_back(&in.strides);
+      }
+      if (in.op == Op::Reduce) {
+        acc[i] = int(reduces.size());
+        reduces.push_back(int(i));
+      }
+    }
+    // Values live across blocks (constants, row values, reductions) own a buffer.
+    row_list.resize(size_t(passes) + 1);
+    for (size_t i = 0; i < n; ++i) {
+      const Instr& in = k.instrs[i];
+      const bool row_store = in.op == Op::Store && k.instrs[size_t(in.args[0])].row;
+      if (in.op == Op::Const || in.op == Op::Reduce || (in.row && in.op != Op::Store)) buf[i] = nbufs++;
+      if ((in.row && in.op != Op::Const && in.op != Op::Reduce && in.op != Op::Store) || row_store)
+        row_list[size_t(std::min(in.level, passes))].push_back(int(i));
+    }
+    // Each pass recomputes the full values its reductions and stores need; their buffers are
+    // reused once dead.
+    pass_list.resize(size_t(passes));
+    for (int p = 0; p < passes; ++p) {
+      std::vector<bool> need(n, false);
+      for (size_t i = n; i-- > 0;) {
+        const Instr& in = k.instrs[i];
+        const bool root = (in.op == Op::Reduce && k.instrs[size_t(in.args[0])].level == p) ||
+                          (in.op == Op::Store && !k.instrs[size_t(in.args[0])].row && in.level == p);
+        if (!root && !(need[i] && !in.row && in.op != Op::Const)) continue;
+        need[i] = true;
+        for (int a : in.args)
+          if (a >= 0) need[size_t(a)] = true;
+      }
+      std::vector<int> last(n, -1);
+      for (size_t i = 0; i < n; ++i) {
+        const Instr& in = k.instrs[i];
+        const bool mine = need[i] && (in.op == Op::Reduce || in.op == Op::Store || (!in.row && in.op != Op::Const));
+        if (!mine) continue;
+        pass_list[size_t(p)].push_back(int(i));
+        for (int a : in.args)
+          if (a >= 0) last[size_t(a)] = int(i);
+      }
+      // A buffer is reused once its value is dead, never by the instruction reading it
+      // (a cast may widen). With several passes a value may recur: no reuse then.
+      std::vector<int> free_bufs;
+      for (int i : pass_list[size_t(p)]) {
+        const Instr& in = k.instrs[size_t(i)];
+        if (in.op != Op::Store && in.op != Op::Reduce && buf[size_t(i)] < 0) {
+          if (free_bufs.empty()) {
+            buf[size_t(i)] = nbufs++;
+          } else {
+            buf[size_t(i)] = free_bufs.back();
+            free_bufs.pop_back();
+          }
+        }
+        if (passes > 1) continue;
+        for (int a : in.args)
+          if (a >= 0 && last[size_t(a)] == i && buf[size_t(a)] >= 0 && k.instrs[size_t(a)].op != Op::Const)
+            free_bufs.push_back(buf[size_t(a)]);
+      }
+    }
+  }
+};
+
+// Per-thread state of a run: value buffers and accumulators.
+struct Frame {
+  const Program& p;
+  std::vector<double> scratch;     // nbufs * kBlock values of up to 8 bytes
+  std::vector<const void*> ptr;    // per instr: where its current block is
+  std::vector<double> acc_f;       // per reduce (rows mode) or per reduce * kBlock
+  std::vector<int64_t> acc_i;
+
+  explicit Frame(const Program& prog)
+      : p(prog), scratch(size_t(prog.nbufs) * kBlock), ptr(prog.k.instrs.size(), nullptr) {
+    const size_t na = prog.reduces.size() * size_t(prog.rows ? 1 : kBlock);
+    acc_f.resize(na);
+    acc_i.resize(na);
+    for (size_t i = 0; i < prog.k.instrs.size(); ++i) {
+      const Instr& in = prog.k.instrs[i];
+      if (prog.buf[i] >= 0) ptr[i] = buffer(int(i));
+      if (in.op == Op::Const) fill_const(in, int(i));
+    }
+  }
+
+  void* buffer(int i) { return scratch.data() + size_t(p.buf[size_t(i)]) * kBlock; }
+
+  void fill_const(const Instr& in, int i) {
+    const Scalar& s = p.k.params[size_t(in.slot)];
+    visit_compute(in.repr, [&](auto c) {
+      using C = decltype(c);
+      // Through the constant's dtype, exactly as a stored 0-d tensor would be read.
+      C v = visit_dtype(in.dtype, [&](auto st) {
+        using S = decltype(st);
+        if (s.kind == Scalar::Kind::Float) return to_compute<S, C>(from_compute<S, double>(s.f));
+        return to_compute<S, C>(from_compute<S, int64_t>(s.i));
+      });
+      C* b = static_cast<C*>(buffer(i));
+      std::fill(b, b + kBlock, v);
+    });
+  }
+
+  // Runs instrs over n elements; off[operand] and inc[operand] address memory.
+  void run(const std::vector<int>& list, const int64_t* off, const int64_t* inc, int64_t n) {
+    for (int i : list) step(i, off, inc, n);
+  }
+
+  void step(int i, const int64_t* off, const int64_t* inc, int64_t n) {
+    const Instr& in = p.k.instrs[size_t(i)];
+    switch (in.op) {
+      case Op::Load: {
+        const int m = p.mem[size_t(i)];
+        const char* b = p.base[size_t(in.slot)];
+        if (in.dtype == in.repr && inc[m] == 1) {
+          ptr[size_t(i)] = b + (in.offset + off[m]) * itemsize(in.dtype);
+          return;
+        }
+        visit_compute(in.repr, [&](auto c) {
+          using C = decltype(c);
+          load_row<C>(in.dtype, b, in.offset + off[m], inc[m], n, static_cast<C*>(buffer(i)));
+        });
+        ptr[size_t(i)] = buffer(i);
+        return;
+      }
+      case Op::Const: return;
+      case Op::Alu:
+        visit_compute(in.repr, [&](auto c) {
+          using C = decltype(c);
+          const C* args[3] = {};
+          for (int a = 0; a < 3 && in.args[a] >= 0; ++a) args[a] = static_cast<const C*>(ptr[size_t(in.args[a])]);
+          kernel_for<C>(in.alu)(args, static_cast<C*>(buffer(i)), n);
+        });
+        return;
+      case Op::Cast: {
+        const Instr& src = p.k.instrs[size_t(in.args[0])];
+        const void* from = ptr[size_t(in.args[0])];
+        void* to = buffer(i);
+        visit_compute(src.repr, [&](auto a) {
+          using A = decltype(a);
+          visit_compute(in.repr, [&](auto b) {
+            using B = decltype(b);
+            visit_dtype(in.dtype, [&](auto t) {
+              using T = decltype(t);
+              const A* x = static_cast<const A*>(from);
+              B* y = static_cast<B*>(to);
+              for (int64_t j = 0; j < n; ++j) y[j] = to_compute<T, B>(from_compute<T, A>(x[j]));
+            });
+          });
+        });
+        return;
+      }
+      case Op::Reduce:
+        accumulate(in, i, n);
+        return;
+      case Op::Store: {
+        const int m = p.mem[size_t(i)];
+        const Instr& src = p.k.instrs[size_t(in.args[0])];
+        visit_compute(src.repr, [&](auto c) {
+          using C = decltype(c);
+          store_row<C>(in.dtype, p.base[size_t(in.slot)], in.offset + off[m], inc[m], n,
+                       static_cast<const C*>(ptr[size_t(in.args[0])]));
+        });
+        return;
+      }
+    }
+  }
+
+  void reset_acc(int pass) {
+    for (int r : p.reduces) {
+      const Instr& in = p.k.instrs[size_t(r)];
+      if (p.k.instrs[size_t(in.args[0])].level != pass) continue;
+      const size_t a = size_t(p.acc[size_t(r)]) * (p.rows ? 1 : kBlock);
+      const size_t len = p.rows ? 1 : kBlock;
+      if (in.repr == DType::Int64) std::fill_n(acc_i.begin() + long(a), len, identity_of<int64_t>(in.rop));
+      else std::fill_n(acc_f.begin() + long(a), len, identity_of<double>(in.rop));
+    }
+  }
+
+  void accumulate(const Instr& in, int i, int64_t n) {
+    const size_t a = size_t(p.acc[size_t(i)]) * (p.rows ? 1 : kBlock);
+    visit_compute(in.repr, [&](auto c) {
+      using C = decltype(c);
+      using W = Wide<C>;
+      W* acc = reinterpret_cast<W*>(std::is_integral_v<W> ? static_cast<void*>(acc_i.data() + a)
+                                                          : static_cast<void*>(acc_f.data() + a));
+      const C* v = static_cast<const C*>(ptr[size_t(in.args[0])]);
+      if (p.rows) {
+        acc[0] = reduce_block<C>(in.rop, v, n, acc[0]);
+      } else {
+        for (int64_t j = 0; j < n; ++j) acc[j] = combine(in.rop, acc[j], W(v[j]));
+      }
+    });
+  }
+
+  // Writes finished accumulators of `pass` into their reductions' buffers (n values, or
+  // one value broadcast over the block in rows mode).
+  void finish_acc(int pass, int64_t n) {
+    for (int r : p.reduces) {
+      const Instr& in = p.k.instrs[size_t(r)];
+      if (p.k.instrs[size_t(in.args[0])].level != pass) continue;
+      const size_t a = size_t(p.acc[size_t(r)]) * (p.rows ? 1 : kBlock);
+      visit_compute(in.repr, [&](auto c) {
+        using C = decltype(c);
+        using W = Wide<C>;
+        const W* acc = reinterpret_cast<const W*>(
+            std::is_integral_v<W> ? static_cast<const void*>(acc_i.data() + a)
+                                  : static_cast<const void*>(acc_f.data() + a));
+        C* out = static_cast<C*>(buffer(r));
+        if (p.rows) std::fill(out, out + kBlock, C(acc[0]));
+        else
+          for (int64_t j = 0; j < n; ++j) out[j] = C(acc[j]);
+      });
+    }
+  }
+
+  // Row values of `level` for one output (rows mode: computed once, then broadcast).
+  void run_rows(int level, const int64_t* off, const int64_t* inc, int64_t n) {
+    for (int i : p.row_list[size_t(level)]) {
+      step(i, off, inc, p.rows ? 1 : n);
+      const Instr& in = p.k.instrs[size_t(i)];
+      if (!p.rows || in.op == Op::Store) continue;
+      if (ptr[size_t(i)] != buffer(i)) {  // a direct load: copy its one value
+        visit_compute(in.repr, [&](auto c) {
+          using C = decltype(c);
+          *static_cast<C*>(buffer(i)) = *static_cast<const C*>(ptr[size_t(i)]);
+        });
+        ptr[size_t(i)] = buffer(i);
+      }
+      visit_compute(in.repr, [&](auto c) {
+        using C = decltype(c);
+        C* b = static_cast<C*>(buffer(i));
+        std::fill(b + 1, b + kBlock, b[0]);
+      });
+    }
+  }
+};
+
+// Kept dims walked in blocks of up to kBlock outputs; for each block, every pass loops over
+// the reduced index (none for a plain elementwise kernel).
+void run_columns(const Program& p) {
+  const size_t nm = p.mem_strides.size();
+  const Walker outer(p.k.domain, p.kept, p.mem_strides);
+  const Walker inner(p.k.domain, p.reduced, p.mem_strides);
+  const int64_t inner_n = inner.size();
+  const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, inner_n));
+  parallel_for(outer.size(), grain, [&](int64_t begin, int64_t end) {
+    Frame f(p);
+    std::vector<int64_t> off(nm), o(nm), inc(outer.inner_strides());
+    outer.for_each_row(begin, end, [&](const int64_t* o0, int64_t n) {
+      for (int64_t done = 0; done < n; done += kBlock) {
+        const int64_t m = std::min(kBlock, n - done);
+        for (size_t j = 0; j < nm; ++j) off[j] = o0[j] + done * inc[j];
+        f.run_rows(0, off.data(), inc.data(), m);
+        for (int pass = 0; pass < p.passes; ++pass) {
+          f.reset_acc(pass);
+          inner.for_each_row(0, inner_n, [&](const int64_t* r0, int64_t rn) {
+            for (int64_t r = 0; r < rn; ++r) {
+              for (size_t j = 0; j < nm; ++j) o[j] = off[j] + r0[j] + r * inner.inner_strides()[j];
+              f.run(p.pass_list[size_t(pass)], o.data(), inc.data(), m);
+            }
+          });
+          f.finish_acc(pass, m);
+          f.run_rows(pass + 1, off.data(), inc.data(), m);
+        }
+      }
+    });
+  });
+}
+
+// One output at a time; each pass walks its reduced elements in blocks. With few outputs
+// and one pass, the reduced range is split into fixed-size partials run in parallel.
+void run_rows(const Program& p) {
+  const size_t nm = p.mem_strides.size();
+  const Walker outer(p.k.domain, p.kept, p.mem_strides);
+  const Walker inner(p.k.domain, p.reduced, p.mem_strides);
+  const int64_t inner_n = inner.size(), outer_n = outer.size();
+  const std::vector<int64_t> one(nm, 0);
+
+  auto pass_over = [&](Frame& f, int pass, const int64_t* base, int64_t begin, int64_t end) {
+    std::vector<int64_t> off(nm);
+    const auto& inc = inner.inner_strides();
+    inner.for_each_row(begin, end, [&](const int64_t* r0, int64_t n) {
+      for (int64_t done = 0; done < n; done += kBlock) {
+        for (size_t j = 0; j < nm; ++j) off[j] = base[j] + r0[j] + done * inc[j];
+        f.run(p.pass_list[size_t(pass)], off.data(), inc.data(), std::min(kBlock, n - done));
+      }
+    });
+  };
+  auto offsets_of = [&](int64_t o, std::vector<int64_t>& base) {
+    outer.for_each_row(o, o + 1, [&](const int64_t* o0, int64_t) { base.assign(o0, o0 + nm); });
+  };
+
+  const int64_t splits = (inner_n + kSplit - 1) / kSplit;
+  if (p.passes == 1 && outer_n < 4 * num_threads() && splits > 1) {
+    // partials[o][s][reduce] in double or int64, combined in order: reproducible.
+    const size_t nr = p.reduces.size();
+    std::vector<double> part_f(size_t(outer_n * splits) * nr);
+    std::vector<int64_t> part_i(part_f.size());
+    parallel_for(outer_n * splits, 1, [&](int64_t b, int64_t e) {
+      Frame f(p);
+      std::vector<int64_t> base;
+      for (int64_t t = b; t < e; ++t) {
+        offsets_of(t / splits, base);
+        f.run_rows(0, base.data(), one.data(), 1);
+        f.reset_acc(0);
+        const int64_t s = t % splits;
+        pass_over(f, 0, base.data(), s * kSplit, std::min(inner_n, (s + 1) * kSplit));
+        for (size_t r = 0; r < nr; ++r) {
+          part_f[size_t(t) * nr + r] = f.acc_f[r];
+          part_i[size_t(t) * nr + r] = f.acc_i[r];
+        }
+      }
+    });
+    Frame f(p);
+    std::vector<int64_t> base;
+    for (int64_t o = 0; o < outer_n; ++o) {
+      offsets_of(o, base);
+      f.run_rows(0, base.data(), one.data(), 1);
+      f.reset_acc(0);
+      for (size_t r = 0; r < nr; ++r) {
+        const ReduceOp op = p.k.instrs[size_t(p.reduces[r])].rop;
+        for (int64_t s = 0; s < splits; ++s) {
+          const size_t at = size_t(o * splits + s) * nr + r;
+          f.acc_f[r] = combine(op, f.acc_f[r], part_f[at]);
+          f.acc_i[r] = combine(op, f.acc_i[r], part_i[at]);
+        }
+      }
+      f.finish_acc(0, 1);
+      f.run_rows(1, base.data(), one.data(), 1);
+    }
+    return;
+  }
+
+  const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, inner_n));
+  parallel_for(outer_n, grain, [&](int64_t begin, int64_t end) {
+    Frame f(p);
+    std::vector<int64_t> base;
+    for (int64_t o = begin; o < end; ++o) {
+      offsets_of(o, base);
+      f.run_rows(0, base.data(), one.data(), 1);
+      for (int pass = 0; pass < p.passes; ++pass) {
+        f.reset_acc(pass);
+        pass_over(f, pass, base.data(), 0, inner_n);
+        f.finish_acc(pass, 1);
+        f.run_rows(pass + 1, base.data(), one.data(), 1);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void run_fused(const ir::Kernel& kernel, std::span<const BufferPtr> bindings) {
+  if (numel(kernel.domain) == 0 && std::find(kernel.reduced.begin(), kernel.reduced.end(), true) == kernel.reduced.end())
+    return;
+  const Program p(kernel, bindings);
+  if (p.rows) run_rows(p);
+  else run_columns(p);
+}
+
+}  // namespace tl::cpu
