@@ -3,9 +3,11 @@
     python bench/compare.py [--device cpu] [--quick] [--out bench/results/NAME.json]
 
 Each case prints our time, the anchor's, the ratio anchor/ours (> 1: we are faster) and the
-fraction of the case's floor we reach (bytes moved / measured bandwidth for memory-bound
-cases, FLOPs / estimated peak for matmul). Only ratios from one run mean anything: these
-machines differ up to 3x in speed.
+fraction of the case's floor we reach (bytes the kernel must move / the bandwidth of a large
+np.copyto measured just before, for memory-bound cases; FLOPs / estimated peak for matmul).
+"x floor" is its inverse: how many times the floor our time is. Ops are lazy, so each timed
+call evaluates its result (tl.eval). Only ratios from one run mean anything: these machines
+differ up to 3x in speed.
 """
 
 import argparse
@@ -40,14 +42,14 @@ def timeit(fn, sync=lambda: None, min_time=0.3, min_runs=5):
 
 
 def copy_bandwidth(dev):
-    """Bytes/s (read + write) of the fastest large copy either library makes: NumPy's copy is
-    single-threaded, ours uses every core. The memory floor's yardstick."""
+    """Bytes/s (read + write) of a large np.copyto (the memory floor's yardstick), and of the
+    fastest large copy either library makes (ours uses every core)."""
     a = np.ones(1 << 26, np.float32)
     b = np.empty_like(a)
     t_np = timeit(lambda: np.copyto(b, a))
     ta = tl.asarray(a, device=dev)
-    t_tl = timeit(lambda: tl.asarray(ta, copy=True), lambda: tl.synchronize(dev))
-    return 2 * a.nbytes / min(t_np, t_tl)
+    t_tl = timeit(lambda: tl.eval(tl.asarray(ta, copy=True)), lambda: tl.synchronize(dev))
+    return 2 * a.nbytes / t_np, 2 * a.nbytes / min(t_np, t_tl)
 
 
 def cpu_peak_flops():
@@ -79,28 +81,73 @@ def cases(dev, quick):
         return out
 
     (x, tx), (w, tw), (b, tb) = arrays((n16,), (n16,), (n16,))
-    c = np.sqrt(2 / np.pi)
-
-    def np_chain():
+    def chain(lib, x, w, b):
+        # The issue's 8-op chain, as plain code (Python floats are weak scalars in both).
         y = x * w + b
-        y = 0.5 * y * (1 + np.tanh(c * (y + 0.044715 * y**3)))
+        y = 0.5 * y * (1 + lib.tanh(0.7978845608 * (y + 0.044715 * y * y * y)))
         y = y * 0.5 + 1
-        y = np.tanh(y) * w
+        y = lib.tanh(y) * w
         return y - b
 
-    def tl_chain():
-        y = tx * tw + tb
-        y = tl.gelu(y, approximate="tanh")
-        y = y * 0.5 + 1
-        y = tl.tanh(y) * tw
-        return y - tb
+    np_chain = lambda: chain(np, x, w, b)  # noqa: E731
+    tl_chain = lambda: chain(tl, tx, tw, tb)  # noqa: E731
+
+    def unfused(fn):
+        def run():
+            with tl.no_fusion():
+                return fn()
+        return run
 
     yield dict(case=f"add f32 {n16 >> 20}M", bytes=3 * 4 * n16,
                ours=lambda: tx + tw, anchor=lambda: x + w)
     yield dict(case=f"sum f32 {n16 >> 20}M", bytes=4 * n16,
                ours=lambda: tl.sum(tx), anchor=lambda: np.sum(x))
+    # 3 inputs read, 1 output written: the fused kernel's floor.
     yield dict(case=f"chain8 f32 {n16 >> 20}M", bytes=4 * 4 * n16,
                ours=tl_chain, anchor=np_chain)
+    yield dict(case=f"chain8 unfused {n16 >> 20}M", bytes=4 * 4 * n16,
+               ours=unfused(tl_chain), anchor=np_chain)
+    try:
+        import numexpr as ne
+        expr = ("tanh((0.5 * (x*w+b) * (1 + tanh(0.7978845608 * ((x*w+b) + 0.044715 * (x*w+b)**3))))"
+                " * 0.5 + 1) * w - b")
+        yield dict(case=f"chain8 {n16 >> 20}M vs numexpr", bytes=4 * 4 * n16, anchor_name="numexpr",
+                   ours=tl_chain, anchor=lambda: ne.evaluate(expr, local_dict=dict(x=x, w=w, b=b)))
+    except ImportError:
+        print("numexpr not installed: its chain8 row is skipped")
+
+    rows = 1024 if quick else 4096
+    (m, tm), (g, tg) = arrays((rows, rows), (rows,))
+
+    def np_softmax():
+        e = np.exp(m - m.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def layernorm(lib, a, gamma):
+        mu = a.mean(axis=1, keepdims=True)
+        d = a - mu
+        var = (d * d).mean(axis=1, keepdims=True)
+        return d / lib.sqrt(var + 1e-5) * gamma
+
+    # Two reads of each row (the second from cache when the row fits) and one write: counted
+    # as 2 reads + 1 write of the matrix, as the issue states the floor.
+    yield dict(case=f"softmax rows {rows}^2", bytes=3 * 4 * rows * rows,
+               ours=lambda: tl.softmax(tm, axis=1), anchor=np_softmax)
+    yield dict(case=f"layernorm rows {rows}^2", bytes=3 * 4 * rows * rows,
+               ours=lambda: layernorm(tl, tm, tg), anchor=lambda: layernorm(np, m, g))
+
+    small, tsmall = arrays((1024,))[0]
+
+    def loop(lib_x, scale):
+        def run():
+            y = lib_x
+            for _ in range(500):
+                y = y * scale + scale
+            return y
+        return run
+
+    yield dict(case="1000 small ops (1024)", per_op=1000,
+               ours=loop(tsmall, 0.999), anchor=loop(small, np.float32(0.999)))
     for n in ([256, 512] if quick else [512, 1024, 2048]):
         (ma, tma), (mb, tmb) = arrays((n, n), (n, n))
         yield dict(case=f"matmul f32 {n}", flops=2 * n**3,
@@ -115,26 +162,35 @@ def main():
     args = p.parse_args()
     dev = tl.Device(args.device)
     sync = lambda: tl.synchronize(dev)  # noqa: E731
-    bw, peak = copy_bandwidth(dev), cpu_peak_flops()
+    (bw, bw_best), peak = copy_bandwidth(dev), cpu_peak_flops()
     print(f"tensorlogic {tl.__version__} on {dev}; NumPy {np.__version__}; threads "
           f"{os.environ.get('TENSORLOGIC_NUM_THREADS', os.cpu_count())}")
-    print(f"floors: copy bandwidth {bw / 1e9:.1f} GB/s (best large copy), f32 peak ~{peak / 1e9:.0f} GFLOP/s "
-          "(nominal clock: boost can exceed it)")
-    print(f"{'case':22s} {'ours ms':>9s} {'numpy ms':>9s} {'ratio':>6s} {'of floor':>8s}")
+    print(f"floors: np.copyto bandwidth {bw / 1e9:.1f} GB/s (best large copy {bw_best / 1e9:.1f}), "
+          f"f32 peak ~{peak / 1e9:.0f} GFLOP/s (nominal clock: boost can exceed it)")
+    print(f"{'case':26s} {'ours ms':>9s} {'anchor ms':>9s} {'ratio':>6s} {'of floor':>8s} {'x floor':>7s}")
     rows = []
     for c in cases(dev, args.quick):
-        ours = timeit(c["ours"], sync)
+        ours = timeit(lambda: tl.eval(c["ours"]()), sync)
         anchor = timeit(c["anchor"])
-        floor = c["bytes"] / bw if "bytes" in c else c["flops"] / peak
-        row = dict(case=c["case"], ours_s=ours, anchor="numpy", anchor_s=anchor,
-                   ratio=anchor / ours, floor_s=floor, fraction_of_floor=floor / ours)
+        row = dict(case=c["case"], ours_s=ours, anchor=c.get("anchor_name", "numpy"),
+                   anchor_s=anchor, ratio=anchor / ours)
+        line = f"{c['case']:26s} {ours * 1e3:9.3f} {anchor * 1e3:9.3f} {anchor / ours:6.2f}"
+        if "per_op" in c:
+            row.update(ours_us_per_op=ours / c["per_op"] * 1e6, anchor_us_per_op=anchor / c["per_op"] * 1e6)
+            line += f"   {ours / c['per_op'] * 1e6:.2f} us/op (anchor {anchor / c['per_op'] * 1e6:.2f})"
+        else:
+            floor = c["bytes"] / bw if "bytes" in c else c["flops"] / peak
+            row.update(floor_s=floor, fraction_of_floor=floor / ours, times_floor=ours / floor,
+                       anchor_times_floor=anchor / floor)
+            line += f" {floor / ours:8.2f} {ours / floor:7.2f}"
         if "flops" in c:
             row.update(ours_gflops=c["flops"] / ours / 1e9, anchor_gflops=c["flops"] / anchor / 1e9)
         rows.append(row)
-        print(f"{c['case']:22s} {ours * 1e3:9.3f} {anchor * 1e3:9.3f} {anchor / ours:6.2f} {floor / ours:8.2f}")
+        print(line)
     result = dict(device=str(dev), machine=platform.processor() or platform.machine(),
                   cpu_count=os.cpu_count(), numpy=np.__version__, date=time.strftime("%Y-%m-%d"),
-                  copy_bandwidth_gbs=bw / 1e9, peak_gflops_estimate=peak / 1e9, rows=rows)
+                  copy_bandwidth_gbs=bw / 1e9, best_copy_bandwidth_gbs=bw_best / 1e9,
+                  peak_gflops_estimate=peak / 1e9, rows=rows)
     out = args.out or os.path.join(os.path.dirname(__file__), "results",
                                    f"{dev.type}-{time.strftime('%Y%m%d-%H%M')}.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)

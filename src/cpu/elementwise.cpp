@@ -39,7 +39,7 @@ TL_FLOAT_OVERLOAD(tl_gelu_tanh)
 #undef TL_FLOAT_OVERLOAD
 #define TL_UNARY(name, rule, types, expr)                                   \
   template <class C>                                                        \
-  void k_##name(const C* const* in, C* o, int64_t n) {                      \
+  TL_CPU_CLONES void k_##name(const C* const* in, C* o, int64_t n) {                      \
     if constexpr (defined_for<C>(#types)) {                                 \
       const C* A = in[0];                                                   \
       for (int64_t i = 0; i < n; ++i) {                                     \
@@ -50,7 +50,7 @@ TL_FLOAT_OVERLOAD(tl_gelu_tanh)
   }
 #define TL_BINARY(name, rule, types, expr)                                  \
   template <class C>                                                        \
-  void k_##name(const C* const* in, C* o, int64_t n) {                      \
+  TL_CPU_CLONES void k_##name(const C* const* in, C* o, int64_t n) {                      \
     if constexpr (defined_for<C>(#types)) {                                 \
       const C *A = in[0], *B = in[1];                                       \
       for (int64_t i = 0; i < n; ++i) {                                     \
@@ -61,7 +61,7 @@ TL_FLOAT_OVERLOAD(tl_gelu_tanh)
   }
 #define TL_TERNARY(name, rule, types, expr)                                 \
   template <class C>                                                        \
-  void k_##name(const C* const* in, C* o, int64_t n) {                      \
+  TL_CPU_CLONES void k_##name(const C* const* in, C* o, int64_t n) {                      \
     if constexpr (defined_for<C>(#types)) {                                 \
       const C *A = in[0], *B = in[1], *Cc = in[2];                          \
       for (int64_t i = 0; i < n; ++i) {                                     \

@@ -115,24 +115,36 @@ W combine(ReduceOp op, W a, W x) {
   }
 }
 
-// One reduction of a block of n values into a wide accumulator. Float sums add in 16 float
-// lanes per block (vectorizable) and carry across blocks in double.
+// One reduction of a block of n values into a wide accumulator, in 16 lanes of C per block
+// (vectorizable), carried across blocks in double (floats) or int64.
+template <class C, ReduceOp OP>
+TL_CPU_CLONES Wide<C> reduce_lanes(const C* v, int64_t n, Wide<C> acc) {
+  using W = Wide<C>;
+  constexpr int L = 16;
+  C lanes[L];
+  for (int l = 0; l < L; ++l) lanes[l] = C(identity_of<W>(OP));
+  int64_t i = 0;
+  for (; i + L <= n; i += L)
+    for (int l = 0; l < L; ++l) {
+      if constexpr (OP == ReduceOp::Sum) lanes[l] += v[i + l];
+      else if constexpr (OP == ReduceOp::Max) lanes[l] = sm::tl_max(lanes[l], v[i + l]);
+      else lanes[l] = sm::tl_min(lanes[l], v[i + l]);
+    }
+  for (; i < n; ++i) acc = combine(OP, acc, W(v[i]));
+  for (int l = 0; l < L; ++l) acc = combine(OP, acc, W(lanes[l]));
+  return acc;
+}
+
 template <class C>
 Wide<C> reduce_block(ReduceOp op, const C* v, int64_t n, Wide<C> acc) {
-  using W = Wide<C>;
-  if (op == ReduceOp::Sum) {
-    constexpr int L = 16;
-    C lanes[L] = {};
-    int64_t i = 0;
-    for (; i + L <= n; i += L)
-      for (int l = 0; l < L; ++l) lanes[l] += v[i + l];
-    W s = 0;
-    for (; i < n; ++i) s = combine(op, s, W(v[i]));
-    for (int l = 0; l < L; ++l) s = combine(op, s, W(lanes[l]));
-    return combine(op, acc, s);
+  switch (op) {
+    case ReduceOp::Sum: return reduce_lanes<C, ReduceOp::Sum>(v, n, acc);
+    case ReduceOp::Max: return reduce_lanes<C, ReduceOp::Max>(v, n, acc);
+    case ReduceOp::Min: return reduce_lanes<C, ReduceOp::Min>(v, n, acc);
+    default:
+      for (int64_t i = 0; i < n; ++i) acc = combine(op, acc, Wide<C>(v[i]));
+      return acc;
   }
-  for (int64_t i = 0; i < n; ++i) acc = combine(op, acc, W(v[i]));
-  return acc;
 }
 
 // Everything a run needs that does not change per block.
@@ -228,13 +240,21 @@ struct Program {
 // Per-thread state of a run: value buffers and accumulators.
 struct Frame {
   const Program& p;
-  std::vector<double> scratch;     // nbufs * kBlock values of up to 8 bytes
+  double* scratch;                 // nbufs * kBlock values of up to 8 bytes
   std::vector<const void*> ptr;    // per instr: where its current block is
   std::vector<double> acc_f;       // per reduce (rows mode) or per reduce * kBlock
   std::vector<int64_t> acc_i;
 
+  // The thread's scratch, kept between runs (grown, never cleared: every value is written
+  // before it is read).
+  static double* thread_scratch(size_t n) {
+    thread_local std::vector<double> s;
+    if (s.size() < n) s.resize(n);
+    return s.data();
+  }
+
   explicit Frame(const Program& prog)
-      : p(prog), scratch(size_t(prog.nbufs) * kBlock), ptr(prog.k.instrs.size(), nullptr) {
+      : p(prog), scratch(thread_scratch(size_t(prog.nbufs) * kBlock)), ptr(prog.k.instrs.size(), nullptr) {
     const size_t na = prog.reduces.size() * size_t(prog.rows ? 1 : kBlock);
     acc_f.resize(na);
     acc_i.resize(na);
@@ -245,7 +265,7 @@ struct Frame {
     }
   }
 
-  void* buffer(int i) { return scratch.data() + size_t(p.buf[size_t(i)]) * kBlock; }
+  void* buffer(int i) { return scratch + size_t(p.buf[size_t(i)]) * kBlock; }
 
   void fill_const(const Instr& in, int i) {
     const Scalar& s = p.k.params[size_t(in.slot)];

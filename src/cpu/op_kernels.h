@@ -6,6 +6,14 @@
 
 #include "core/op_table.h"
 
+// Hot loops are compiled for AVX-512, AVX2 and baseline x86-64 and picked at load time
+// (GCC function multi-versioning); elsewhere they are compiled once.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define TL_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define TL_CPU_CLONES
+#endif
+
 namespace tl::cpu {
 
 template <class C>
