@@ -34,14 +34,23 @@ Map identity(size_t rank) {
   return m;
 }
 
+// Dims of size 1 are always at index 0, however a view reached them: one spelling, so that
+// equal maps compare (and key values) equal.
+Map normalized(Map m, const Shape& shape) {
+  for (size_t e = 0; e < shape.size(); ++e)
+    if (shape[e] == 1) m.src[e] = -1, m.step[e] = 0, m.start[e] = 0;
+  return m;
+}
+
 // A reduction's output index over the domain: the kept dims, in order.
-Map row_map(const std::vector<bool>& reduced) {
+Map row_map(const Shape& domain, const std::vector<bool>& reduced) {
   Map m;
+  Shape kept;
   for (size_t d = 0; d < reduced.size(); ++d)
-    if (!reduced[d]) m.src.push_back(int(d));
+    if (!reduced[d]) m.src.push_back(int(d)), kept.push_back(domain[d]);
   m.step.assign(m.src.size(), 1);
   m.start.assign(m.src.size(), 0);
-  return m;
+  return normalized(std::move(m), kept);
 }
 
 // The map from a view's index to the index of the contiguous output it views, when every
@@ -145,13 +154,13 @@ class KernelBuilder {
     if (!r) {
       k_.domain = root->shape;
       k_.reduced.assign(root->shape.size(), false);
-      return identity(root->shape.size());
+      return normalized(identity(root->shape.size()), root->shape);
     }
     k_.domain = r->inputs[0].shape;
     k_.reduced.assign(k_.domain.size(), false);
     for (int a : r->axes) k_.reduced[size_t(a)] = true;
-    if (root == r || root->shape == kept_shape(k_.domain, k_.reduced)) return row_map(k_.reduced);
-    if (root->shape == k_.domain) return identity(k_.domain.size());
+    if (root == r || root->shape == kept_shape(k_.domain, k_.reduced)) return row_map(k_.domain, k_.reduced);
+    if (root->shape == k_.domain) return normalized(identity(k_.domain.size()), k_.domain);
     throw Restart{r};
   }
 
@@ -217,7 +226,8 @@ class KernelBuilder {
     return value(s.node.get(), compose(*m, map));
   }
 
-  int value(Node* n, const Map& map) {
+  int value(Node* n, const Map& raw) {
+    const Map map = normalized(raw, n->shape);
     auto key = std::make_pair(n, std::vector<int64_t>{});
     for (size_t e = 0; e < map.src.size(); ++e)
       key.second.insert(key.second.end(), {map.src[e], map.step[e], map.start[e]});
@@ -261,8 +271,9 @@ class KernelBuilder {
     const Shape& in_shape = n->inputs[0].shape;
     std::vector<bool> mask(in_shape.size(), false);
     for (int a : n->axes) mask[size_t(a)] = true;
-    if (in_shape != k_.domain || mask != k_.reduced || !(map == row_map(k_.reduced))) throw Restart{n};
-    int a = source_value(n->inputs[0], identity(k_.domain.size()));
+    if (in_shape != k_.domain || mask != k_.reduced || !(map == row_map(k_.domain, k_.reduced)))
+      throw Restart{n};
+    int a = source_value(n->inputs[0], normalized(identity(k_.domain.size()), k_.domain));
     const bool logical = n->rop == ReduceOp::Any || n->rop == ReduceOp::All;
     const DType repr = logical ? at(a).repr : compute_dtype(n->dtype);
     a = cast(a, at(a).dtype, repr);
@@ -345,10 +356,16 @@ Plan make_plan(std::span<const NodePtr> roots) {
       if (!stored.insert(r.node).second) throw_value("internal error: the fusion planner made no progress");
       continue;
     }
+    // The most downstream dear node recomputed by several kernels is stored first (it
+    // covers the nodes above it); topological order keeps the plan deterministic.
     std::unordered_map<Node*, int> costs;
     Node* dear = nullptr;
-    for (auto [n, count] : inlined)
-      if (count > 1 && !stored.count(n) && cost(n, stored, costs) > kRecomputeCost) dear = n;
+    for (const NodePtr& n : order) {
+      auto it = inlined.find(n.get());
+      if (it != inlined.end() && it->second > 1 && !stored.count(n.get()) &&
+          cost(n.get(), stored, costs) > kRecomputeCost)
+        dear = n.get();
+    }
     if (!dear) return plan;
     stored.insert(dear);
   }

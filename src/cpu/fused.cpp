@@ -5,6 +5,7 @@
 
 #include "core/scalar_math.h"
 #include "cpu/dtype_dispatch.h"
+#include "cpu/jit.h"
 #include "cpu/op_kernels.h"
 #include "cpu/thread_pool.h"
 
@@ -147,6 +148,16 @@ Wide<C> reduce_block(ReduceOp op, const C* v, int64_t n, Wide<C> acc) {
   }
 }
 
+// A constant in representation C, through its dtype (as a stored 0-d tensor would read).
+template <class C>
+C const_value(const Instr& in, const Scalar& s) {
+  return visit_dtype(in.dtype, [&](auto st) {
+    using S = decltype(st);
+    if (s.kind == Scalar::Kind::Float) return to_compute<S, C>(from_compute<S, double>(s.f));
+    return to_compute<S, C>(from_compute<S, int64_t>(s.i));
+  });
+}
+
 // Everything a run needs that does not change per block.
 struct Program {
   const ir::Kernel& k;
@@ -161,6 +172,10 @@ struct Program {
   std::vector<int> acc;                     // per instr: its accumulator index (Reduce)
   std::vector<int> mem;                     // per instr: operand index (Load/Store) or -1
   std::vector<const Strides*> mem_strides;  // per operand
+  std::vector<int64_t> mem_offset;          // per operand
+  std::vector<double> cf;                   // per parameter: its value in a float repr
+  std::vector<int64_t> ci;                  // ... or in int64
+  std::vector<BlockFn> jit;                 // per pass: its compiled loop, or nullptr
   int nbufs = 0;
 
   Program(const ir::Kernel& kernel, std::span<const BufferPtr> bindings) : k(kernel) {
@@ -177,12 +192,23 @@ struct Program {
       if (in.op == Op::Load || in.op == Op::Store) {
         mem[i] = int(mem_strides.size());
         mem_strides.push_back(&in.strides);
+        mem_offset.push_back(in.offset);
       }
       if (in.op == Op::Reduce) {
         acc[i] = int(reduces.size());
         reduces.push_back(int(i));
       }
     }
+    cf.resize(k.params.size());
+    ci.resize(k.params.size());
+    for (const Instr& in : k.instrs)
+      if (in.op == Op::Const)
+        visit_compute(in.repr, [&](auto c) {
+          using C = decltype(c);
+          const C v = const_value<C>(in, k.params[size_t(in.slot)]);
+          if constexpr (std::is_integral_v<C>) ci[size_t(in.slot)] = v;
+          else cf[size_t(in.slot)] = double(v);
+        });
     // Values live across blocks (constants, row values, reductions) own a buffer.
     row_list.resize(size_t(passes) + 1);
     for (size_t i = 0; i < n; ++i) {
@@ -196,21 +222,25 @@ struct Program {
     // reused once dead.
     pass_list.resize(size_t(passes));
     for (int p = 0; p < passes; ++p) {
-      std::vector<bool> need(n, false);
+      // The pass's roots (its reductions and full stores) and the full values they read.
+      std::vector<bool> mine(n, false);
       for (size_t i = n; i-- > 0;) {
         const Instr& in = k.instrs[i];
         const bool root = (in.op == Op::Reduce && k.instrs[size_t(in.args[0])].level == p) ||
                           (in.op == Op::Store && !k.instrs[size_t(in.args[0])].row && in.level == p);
-        if (!root && !(need[i] && !in.row && in.op != Op::Const)) continue;
-        need[i] = true;
+        const bool full = !in.row && in.op != Op::Const && in.op != Op::Reduce && in.op != Op::Store;
+        if (!root && !(mine[i] && full)) {
+          mine[i] = false;
+          continue;
+        }
+        mine[i] = true;
         for (int a : in.args)
-          if (a >= 0) need[size_t(a)] = true;
+          if (a >= 0) mine[size_t(a)] = true;
       }
       std::vector<int> last(n, -1);
       for (size_t i = 0; i < n; ++i) {
         const Instr& in = k.instrs[i];
-        const bool mine = need[i] && (in.op == Op::Reduce || in.op == Op::Store || (!in.row && in.op != Op::Const));
-        if (!mine) continue;
+        if (!mine[i]) continue;
         pass_list[size_t(p)].push_back(int(i));
         for (int a : in.args)
           if (a >= 0) last[size_t(a)] = int(i);
@@ -229,10 +259,24 @@ struct Program {
           }
         }
         if (passes > 1) continue;
-        for (int a : in.args)
-          if (a >= 0 && last[size_t(a)] == i && buf[size_t(a)] >= 0 && k.instrs[size_t(a)].op != Op::Const)
+        for (int j = 0; j < 3; ++j) {
+          const int a = in.args[j];
+          const bool repeated = (j > 0 && in.args[0] == a) || (j > 1 && in.args[1] == a);
+          if (a >= 0 && !repeated && last[size_t(a)] == i && buf[size_t(a)] >= 0 &&
+              k.instrs[size_t(a)].op != Op::Const)
             free_bufs.push_back(buf[size_t(a)]);
+        }
       }
+    }
+    // Compiled loops where the JIT takes them: elementwise kernels, and each pass of a
+    // kernel that walks its reduced elements one output at a time.
+    jit.assign(size_t(passes), nullptr);
+    if (reduced.empty() || rows) {
+      const std::vector<int>& walked = rows ? reduced : kept;
+      int inner = -1;
+      for (int d : walked)
+        if (k.domain[size_t(d)] > 1) inner = d;
+      for (int q = 0; q < passes; ++q) jit[size_t(q)] = jit_block(k, pass_list[size_t(q)], inner);
     }
   }
 };
@@ -244,6 +288,8 @@ struct Frame {
   std::vector<const void*> ptr;    // per instr: where its current block is
   std::vector<double> acc_f;       // per reduce (rows mode) or per reduce * kBlock
   std::vector<int64_t> acc_i;
+  std::vector<double> rf;          // rows mode, compiled passes: each row value, by instr
+  std::vector<int64_t> ri;
 
   // The thread's scratch, kept between runs (grown, never cleared: every value is written
   // before it is read).
@@ -265,20 +311,29 @@ struct Frame {
     }
   }
 
+  // Hands the current row values (and finished reductions) to a compiled pass.
+  void export_rows() {
+    const auto& ins = p.k.instrs;
+    rf.resize(ins.size());
+    ri.resize(ins.size());
+    for (size_t i = 0; i < ins.size(); ++i) {
+      if (ins[i].op == Op::Const || p.buf[i] < 0 || !(ins[i].row || ins[i].op == Op::Reduce)) continue;
+      visit_compute(ins[i].repr, [&](auto c) {
+        using C = decltype(c);
+        const C v = *static_cast<const C*>(buffer(int(i)));
+        if constexpr (std::is_integral_v<C>) ri[i] = v;
+        else rf[i] = double(v);
+      });
+    }
+  }
+
   void* buffer(int i) { return scratch + size_t(p.buf[size_t(i)]) * kBlock; }
 
   void fill_const(const Instr& in, int i) {
-    const Scalar& s = p.k.params[size_t(in.slot)];
     visit_compute(in.repr, [&](auto c) {
       using C = decltype(c);
-      // Through the constant's dtype, exactly as a stored 0-d tensor would be read.
-      C v = visit_dtype(in.dtype, [&](auto st) {
-        using S = decltype(st);
-        if (s.kind == Scalar::Kind::Float) return to_compute<S, C>(from_compute<S, double>(s.f));
-        return to_compute<S, C>(from_compute<S, int64_t>(s.i));
-      });
       C* b = static_cast<C*>(buffer(i));
-      std::fill(b, b + kBlock, v);
+      std::fill(b, b + kBlock, const_value<C>(in, p.k.params[size_t(in.slot)]));
     });
   }
 
@@ -422,6 +477,17 @@ struct Frame {
 void run_columns(const Program& p) {
   const size_t nm = p.mem_strides.size();
   const Walker outer(p.k.domain, p.kept, p.mem_strides);
+  if (p.reduced.empty() && p.jit[0]) {  // compiled: each row piece is one call
+    parallel_for(outer.size(), kGrain, [&](int64_t begin, int64_t end) {
+      std::vector<int64_t> off(nm);
+      outer.for_each_row(begin, end, [&](const int64_t* o0, int64_t n) {
+        for (size_t j = 0; j < nm; ++j) off[j] = o0[j] + p.mem_offset[j];
+        p.jit[0](p.base.data(), off.data(), outer.inner_strides().data(), n, p.cf.data(),
+                 p.ci.data(), nullptr, nullptr, nullptr, nullptr);
+      });
+    });
+    return;
+  }
   const Walker inner(p.k.domain, p.reduced, p.mem_strides);
   const int64_t inner_n = inner.size();
   const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, inner_n));
@@ -461,6 +527,15 @@ void run_rows(const Program& p) {
   auto pass_over = [&](Frame& f, int pass, const int64_t* base, int64_t begin, int64_t end) {
     std::vector<int64_t> off(nm);
     const auto& inc = inner.inner_strides();
+    if (BlockFn fn = p.jit[size_t(pass)]) {
+      f.export_rows();
+      inner.for_each_row(begin, end, [&](const int64_t* r0, int64_t n) {
+        for (size_t j = 0; j < nm; ++j) off[j] = base[j] + r0[j] + p.mem_offset[j];
+        fn(p.base.data(), off.data(), inc.data(), n, p.cf.data(), p.ci.data(), f.rf.data(),
+           f.ri.data(), f.acc_f.data(), f.acc_i.data());
+      });
+      return;
+    }
     inner.for_each_row(begin, end, [&](const int64_t* r0, int64_t n) {
       for (int64_t done = 0; done < n; done += kBlock) {
         for (size_t j = 0; j < nm; ++j) off[j] = base[j] + r0[j] + done * inc[j];

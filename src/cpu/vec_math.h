@@ -71,21 +71,25 @@ inline float tl_log(float x) {
   return sel((x > 0.0f) & (x < __builtin_inff()), y, special);
 }
 
-// tanh: its odd Taylor series to x^15 for |x| < 0.55, else 1 - 2 / (e^(2|x|) + 1).
 inline float tl_tanh(float x) {
+  // x P(x^2) / Q(x^2): a (4, 4) rational fitted for least maximum relative error on [0, 9]
+  // (2e-8 before rounding; within 6 ulp in float32), 13 operations and one division instead
+  // of an exp. Past 9, tanh rounds to +-1.
   const float ax = bits_float(float_bits(x) & 0x7fffffffu);
-  const float x2 = x * x;
-  float p = -929569.0f / 638512875.0f;
-  p = p * x2 + 21844.0f / 6081075.0f;
-  p = p * x2 - 1382.0f / 155925.0f;
-  p = p * x2 + 62.0f / 2835.0f;
-  p = p * x2 - 17.0f / 315.0f;
-  p = p * x2 + 2.0f / 15.0f;
-  p = p * x2 - 1.0f / 3.0f;
-  const float small = x + x * x2 * p;
-  const float large = 1.0f - 2.0f / (tl_exp(2.0f * ax) + 1.0f);
-  const float signed_large = bits_float(float_bits(large) | (float_bits(x) & 0x80000000u));
-  return sel(ax < 0.55f, small, sel(x != x, x, signed_large));
+  const float xc = sel(ax > 9.0f, 9.0f, x);
+  const float s = xc * xc;
+  float p = 1.3354701e-08f;
+  p = p * s + 2.0609114e-05f;
+  p = p * s + 3.4955903e-03f;
+  p = p * s + 1.3381027e-01f;
+  p = p * s + 1.0f;
+  float q = 7.7765753e-07f;
+  q = q * s + 3.2856382e-04f;
+  q = q * s + 2.5876990e-02f;
+  q = q * s + 4.6714342e-01f;
+  q = q * s + 1.0f;
+  const float one = bits_float(0x3f800000u | (float_bits(x) & 0x80000000u));
+  return sel(ax > 9.0f, one, xc * p / q);
 }
 
 // expm1: its Taylor series to x^9 for |x| < 0.35 (where e^x - 1 would cancel), else e^x - 1.

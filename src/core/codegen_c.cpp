@@ -1,0 +1,162 @@
+#include "core/codegen_c.h"
+
+#include <algorithm>
+
+namespace tl::codegen {
+namespace {
+
+const char* ctype(DType t) {
+  switch (t) {
+    case DType::Bool: return "bool";
+    case DType::Int8: return "int8_t";
+    case DType::UInt8: return "uint8_t";
+    case DType::Int32: return "int32_t";
+    case DType::Int64: return "int64_t";
+    case DType::Float32: return "float";
+    case DType::Float64: return "double";
+    default: return nullptr;
+  }
+}
+
+std::string v(int i) { return "v" + std::to_string(i); }
+std::string num(int64_t i) { return std::to_string(i); }
+
+constexpr int kLanes = 16;  // independent partial reductions: the loop vectorizes
+
+const char* combine(ReduceOp op) {
+  return op == ReduceOp::Sum ? "+" : op == ReduceOp::Max ? "tl_max" : "tl_min";
+}
+
+std::string identity(ReduceOp op, DType repr) {
+  if (op == ReduceOp::Sum) return "0";
+  const bool f = repr != DType::Int64;
+  if (op == ReduceOp::Max) return f ? "-INFINITY" : "INT64_MIN";
+  return f ? "INFINITY" : "INT64_MAX";
+}
+
+std::string fold(ReduceOp op, const std::string& acc, const std::string& x) {
+  return op == ReduceOp::Sum ? acc + " + " + x : std::string(combine(op)) + "(" + acc + ", " + x + ")";
+}
+
+}  // namespace
+
+bool printable(const ir::Kernel& k, const std::vector<int>& instrs) {
+  for (int n : instrs) {
+    const ir::Instr& i = k.instrs[size_t(n)];
+    if (!ctype(i.dtype) || !ctype(i.repr)) return false;
+    if (i.op == ir::Op::Reduce && i.rop != ReduceOp::Sum && i.rop != ReduceOp::Max &&
+        i.rop != ReduceOp::Min)
+      return false;
+    for (int a : i.args)
+      if (a >= 0 && !ctype(k.instrs[size_t(a)].repr)) return false;
+  }
+  return true;
+}
+
+const char* cast_prelude() {
+  return R"(
+// from_compute / to_compute of the CPU backend for plain C types: float -> int saturates
+// (NaN -> 0), anything -> bool is != 0.
+template <class S, class C> inline S tl_from(C v) {
+  if constexpr (std::is_same_v<S, bool>) {
+    return v != C(0);
+  } else if constexpr (std::is_integral_v<S> && std::is_floating_point_v<C>) {
+    if (!(v == v)) return S(0);
+    if (v >= C(std::numeric_limits<S>::max())) return std::numeric_limits<S>::max();
+    if (v <= C(std::numeric_limits<S>::min())) return std::numeric_limits<S>::min();
+    return S(v);
+  } else {
+    return S(v);
+  }
+}
+)";
+}
+
+std::string block_function(const ir::Kernel& k, const std::vector<int>& instrs, int inner,
+                           const std::string& name) {
+  std::string head = "extern \"C\" void " + name +
+                     "(char* const* base, const int64_t* off, const int64_t* inc, int64_t n, "
+                     "const double* cf, const int64_t* ci, const double* rf, const int64_t* ri, "
+                     "double* af, int64_t* ai) {\n";
+  std::vector<int> mem_index(k.instrs.size(), -1), acc_index(k.instrs.size(), -1);
+  for (size_t n = 0, m = 0, a = 0; n < k.instrs.size(); ++n) {
+    if (k.instrs[n].op == ir::Op::Load || k.instrs[n].op == ir::Op::Store) mem_index[n] = int(m++);
+    if (k.instrs[n].op == ir::Op::Reduce) acc_index[n] = int(a++);
+  }
+  std::vector<bool> here(k.instrs.size(), false);
+  for (int n : instrs) here[size_t(n)] = true;
+
+  // Values from outside the loop: constants and row values.
+  std::vector<bool> declared(k.instrs.size(), false);
+  for (int n : instrs)
+    for (int a : k.instrs[size_t(n)].args) {
+      if (a < 0 || here[size_t(a)] || declared[size_t(a)]) continue;
+      declared[size_t(a)] = true;
+      const ir::Instr& in = k.instrs[size_t(a)];
+      const bool i64 = in.repr == DType::Int64;
+      const std::string C = ctype(in.repr);
+      head += "  const " + C + " " + v(a) + " = " + C + "(" +
+              (in.op == ir::Op::Const ? (i64 ? "ci[" : "cf[") + num(in.slot)
+                                      : (i64 ? "ri[" : "rf[") + num(a)) + "]);\n";
+    }
+
+  std::string body, lanes_init, lanes_step, tail_step, lanes_fold;
+  for (int n : instrs) {
+    const ir::Instr& in = k.instrs[size_t(n)];
+    const std::string C = ctype(in.repr);
+    switch (in.op) {
+      case ir::Op::Load:
+      case ir::Op::Store: {
+        const int j = mem_index[size_t(n)];
+        const int64_t s = inner < 0 ? 0 : in.strides[size_t(inner)];
+        const std::string p = "p" + num(j), T = ctype(in.dtype);
+        const std::string cst = in.op == ir::Op::Load ? "const " : "";
+        head += "  " + cst + T + "* __restrict " + p + " = (" + cst + T + "*)base[" + num(in.slot) +
+                "] + off[" + num(j) + "];\n";
+        if (s != 0 && s != 1) head += "  const int64_t s" + num(j) + " = inc[" + num(j) + "];\n";
+        const std::string at = s == 0 ? "[0]" : s == 1 ? "[i]" : "[i * s" + num(j) + "]";
+        if (in.op == ir::Op::Load) {
+          body += "    const " + C + " " + v(n) + " = " + C + "(" + p + at + ");\n";
+        } else {
+          const std::string src = ctype(k.instrs[size_t(in.args[0])].repr);
+          body += "    " + p + at + " = tl_from<" + T + ", " + src + ">(" + v(in.args[0]) + ");\n";
+        }
+        break;
+      }
+      case ir::Op::Alu:
+        body += "    " + C + " " + v(n) + ";\n    { const " + C + " a = " + v(in.args[0]);
+        if (in.args[1] >= 0) body += ", b = " + v(in.args[1]);
+        if (in.args[2] >= 0) body += ", c = " + v(in.args[2]);
+        body += "; " + v(n) + " = " + C + "(" + op_info(in.alu).expr + "); }\n";
+        break;
+      case ir::Op::Cast: {
+        const std::string A = ctype(k.instrs[size_t(in.args[0])].repr), T = ctype(in.dtype);
+        body += "    const " + C + " " + v(n) + " = " + C + "(tl_from<" + T + ", " + A + ">(" +
+                v(in.args[0]) + "));\n";
+        break;
+      }
+      case ir::Op::Reduce: {
+        const std::string L = "l" + num(n), A = in.repr == DType::Int64 ? "ai" : "af";
+        const std::string acc = A + "[" + num(acc_index[size_t(n)]) + "]";
+        const std::string W = in.repr == DType::Int64 ? "int64_t" : "double";
+        lanes_init += "  " + C + " " + L + "[" + num(kLanes) + "];\n  for (int l = 0; l < " +
+                      num(kLanes) + "; ++l) " + L + "[l] = " + identity(in.rop, in.repr) + ";\n";
+        lanes_step += "    " + L + "[i - i0] = " + fold(in.rop, L + "[i - i0]", v(in.args[0])) + ";\n";
+        tail_step += "    " + acc + " = " + fold(in.rop, acc, W + "(" + v(in.args[0]) + ")") + ";\n";
+        lanes_fold += "  for (int l = 0; l < " + num(kLanes) + "; ++l) " + acc + " = " +
+                      fold(in.rop, acc, W + "(" + L + "[l])") + ";\n";
+        break;
+      }
+      case ir::Op::Const:
+        break;
+    }
+  }
+  if (lanes_init.empty()) return head + "  for (int64_t i = 0; i < n; ++i) {\n" + body + "  }\n}\n";
+  // Reductions: kLanes partials along the block (vectorizable), then a scalar tail.
+  return head + lanes_init + "  int64_t i0 = 0;\n  for (; i0 + " + num(kLanes) + " <= n; i0 += " +
+         num(kLanes) + ")\n   for (int64_t i = i0; i < i0 + " + num(kLanes) + "; ++i) {\n" + body +
+         lanes_step + "  }\n" + lanes_fold + "  for (int64_t i = i0; i < n; ++i) {\n" + body +
+         tail_step + "  }\n}\n";
+}
+
+}  // namespace tl::codegen

@@ -1,0 +1,33 @@
+#pragma once
+// Prints part of a fused kernel as a C++ loop over a block of elements: the body every
+// source-generating backend builds on (the CPU compiles it with the system compiler). Each
+// IR value becomes a local variable and each op its op-table expression, so a whole chain
+// runs in registers.
+#include <string>
+#include <vector>
+
+#include "core/fusion_ir.h"
+
+namespace tl::codegen {
+
+// Whether these instructions can be printed: every dtype a plain C type (f16 and bf16 go
+// through the interpreter) and reductions only sum, max and min.
+bool printable(const ir::Kernel& k, const std::vector<int>& instrs);
+
+// The function
+//   extern "C" void <name>(char* const* base, const int64_t* off, const int64_t* inc,
+//       int64_t n, const double* cf, const int64_t* ci, const double* rf, const int64_t* ri,
+//       double* af, int64_t* ai)
+// runs `instrs` (in order; a pass of the kernel) over n elements along the domain dim
+// `inner`: memory operand j (the j-th Load/Store of the kernel) is at base[slot] + off[j] +
+// i * stride, the stride being 0, 1 or inc[j] as the IR's stride along `inner` says.
+// Values read but not computed here come in as arguments: constant p as cf[p] / ci[p] (float
+// / int64 representations), any other value v (a row value) as rf[v] / ri[v]. A reduction
+// r folds its n inputs into af[a] / ai[a], a being r's index among the kernel's reductions.
+std::string block_function(const ir::Kernel& k, const std::vector<int>& instrs, int inner,
+                           const std::string& name);
+
+// Definitions the block function needs besides scalar_math.h: storage casts of C types.
+const char* cast_prelude();
+
+}  // namespace tl::codegen
