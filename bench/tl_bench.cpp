@@ -27,6 +27,7 @@ void add(benchmark::State& st, tl::Device dev) {
   tl::Tensor a = random_tensor({n}, dev), b = random_tensor({n}, dev);
   for (auto _ : st) {
     tl::Tensor c = tl::binary(tl::OpCode::add, a, b);
+    benchmark::DoNotOptimize(c.buffer()->data());  // ops are lazy: reading the buffer runs it
     tl::synchronize(dev);
   }
   st.SetBytesProcessed(st.iterations() * n * 12);
@@ -37,6 +38,7 @@ void sum(benchmark::State& st, tl::Device dev) {
   tl::Tensor a = random_tensor({n}, dev);
   for (auto _ : st) {
     tl::Tensor s = tl::reduce(tl::ReduceOp::Sum, a, std::nullopt, false);
+    benchmark::DoNotOptimize(s.buffer()->data());
     tl::synchronize(dev);
   }
   st.SetBytesProcessed(st.iterations() * n * 4);
@@ -47,6 +49,7 @@ void matmul(benchmark::State& st, tl::Device dev) {
   tl::Tensor a = random_tensor({n, n}, dev), b = random_tensor({n, n}, dev);
   for (auto _ : st) {
     tl::Tensor c = tl::matmul(a, b);
+    benchmark::DoNotOptimize(c.buffer()->data());
     tl::synchronize(dev);
   }
   st.counters["FLOPS"] = benchmark::Counter(double(2 * n * n * n), benchmark::Counter::kIsIterationInvariantRate);

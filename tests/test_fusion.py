@@ -173,13 +173,57 @@ def test_reduction_broadcast_along_another_axis_is_split(device, rng):
 
 
 def test_matmul_then_bias_and_relu(device, rng):
-    """No CPU matmul epilogue yet: one matmul, the bias + relu fused into at most one more."""
+    """The bias and relu are the matmul's epilogue: one kernel, named for both."""
     x, w, b = _rand(rng, (33, 65)), _rand(rng, (65, 7)), _rand(rng, (7,))
     with tl.profiler.profile() as p:
         out = tl.relu(_t(x, device) @ _t(w, device) + _t(b, device))
-    _assert_counts(device, p, matmul=1, total_max=2)
+    _assert_counts(device, p, matmul=1, total=1)
+    if device == "cpu":
+        assert [e["name"] for e in p.events] == ["MM_33x7x65_b1_float32_epilogue_add_relu"]
+        assert "matmul with epilogue" in tl.profiler.last_plan()
     want = np.maximum(to_f64(x) @ to_f64(w) + b, 0)
     np.testing.assert_allclose(np.asarray(out), want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape_a,shape_b", [((3, 70, 33), (33, 129)), ((1, 1), (1, 1)),
+                                             ((300, 257), (257, 1)), ((1, 64), (64, 300)),
+                                             ((2, 1, 9, 0), (0, 5)), ((256, 300), (300, 260))])
+def test_matmul_epilogue_shapes(device, rng, shape_a, shape_b):
+    """Batched, vector-like (GEMV path), K = 0 and blocks split over threads: the epilogue
+    (a residual add of a transposed view, a scale, a cast) sees every element once."""
+    a, b = _rand(rng, shape_a), _rand(rng, shape_b)
+    ta, tb = _t(a, device), _t(b, device)
+    prod_shape = np.broadcast_shapes(shape_a[:-2], shape_b[:-2]) + (shape_a[-2], shape_b[-1])
+    r = _rand(rng, prod_shape[::-1])
+    with tl.profiler.profile() as p:
+        out = (tl.tanh(ta @ tb * 0.5 + _t(r, device).T)).astype(tl.float64)
+    _assert_counts(device, p, matmul=1, total=1)
+    want = np.tanh((to_f64(a) @ to_f64(b)) * 0.5 + r.T)
+    assert out.dtype == tl.float64
+    np.testing.assert_allclose(np.asarray(out), want, rtol=1e-4, atol=1e-4)
+
+
+def test_matmul_product_held_or_shared_is_not_an_epilogue(device, rng):
+    """A product a variable holds, or one read by two kernels, or by a reduction, is stored."""
+    x, w = _t(_rand(rng, (17, 9)), device), _t(_rand(rng, (9, 5)), device)
+    with tl.profiler.profile() as p:
+        y = x @ w
+        z = tl.relu(y)
+    _assert_counts(device, p, matmul=1, total=2)
+    with tl.profiler.profile() as q:
+        y = x @ w
+        a, b = y + 1, y * 2
+        del y
+    _assert_counts(device, q, matmul=1, total=3)
+    with tl.profiler.profile() as r:
+        s = tl.softmax(x @ w, axis=1)
+    _assert_counts(device, r, matmul=1, total=2)
+    xw = to_f64(np.asarray(x)) @ to_f64(np.asarray(w))
+    np.testing.assert_allclose(np.asarray(z), np.maximum(xw, 0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(a), xw + 1, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(b), xw * 2, rtol=1e-5, atol=1e-5)
+    e = np.exp(xw - xw.max(1, keepdims=True))
+    np.testing.assert_allclose(np.asarray(s), e / e.sum(1, keepdims=True), rtol=1e-5, atol=1e-6)
 
 
 def test_held_intermediate_is_stored(device, rng):
@@ -1416,10 +1460,9 @@ def test_last_plan_describes_softmax_and_chain(device, rng):
     for word in ("multiply", "add", "tanh", "subtract", "store"):
         assert word in plan, plan
     assert "reduce_" not in plan and "[1]" not in plan
-    y = x @ x.T
-    tl.eval(tl.relu(y + 1))
+    tl.eval(tl.relu(x @ x.T + 1))
     plan = tl.profiler.last_plan()
-    assert "matmul" in plan and "relu" in plan, plan
+    assert plan.startswith("[0] matmul with epilogue") and "relu" in plan, plan
 
 
 # ---------------------------------------------------------------------------------------------

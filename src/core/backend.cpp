@@ -67,14 +67,16 @@ void Backend::scan(ScanOp op, const Tensor& in, int axis, const Tensor& out) {
   }, [&] { scan_impl(op, in, axis, out); });
 }
 
-void Backend::matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
+void Backend::matmul(const Tensor& a, const Tensor& b, const Tensor& out, const Epilogue* epilogue) {
   prepare({&a, &b}, out);
   launch(*this, Kind::Matmul, out.device(), [&] {
     const int n = out.ndim();
-    return "MM_" + std::to_string(out.dim(n - 2)) + "x" + std::to_string(out.dim(n - 1)) + "x" +
-           std::to_string(a.dim(n - 1)) + "_b" + std::to_string(out.numel() / std::max<int64_t>(1, out.dim(n - 2) * out.dim(n - 1))) +
-           "_" + dtype_name(out.dtype());
-  }, [&] { matmul_impl(a, b, out); });
+    std::string name = "MM_" + std::to_string(out.dim(n - 2)) + "x" + std::to_string(out.dim(n - 1)) +
+                       "x" + std::to_string(a.dim(n - 1)) + "_b" +
+                       std::to_string(out.numel() / std::max<int64_t>(1, out.dim(n - 2) * out.dim(n - 1))) +
+                       "_" + dtype_name(out.dtype());
+    return epilogue ? name + "_epilogue" + epilogue->kernel.op_names() : name;
+  }, [&] { matmul_impl(a, b, out, epilogue); });
 }
 
 void Backend::gather(const Tensor& src, int split, const Tensor& offsets, const Tensor& out) {

@@ -15,6 +15,15 @@ namespace ir {
 struct Kernel;
 }
 
+// A fused elementwise kernel a matmul applies to its result before the result is read by
+// anything else (bias, activation, residual, scale, cast): the matmul's output is binding
+// `acc_slot` of the kernel, read with the output's own contiguous strides.
+struct Epilogue {
+  const ir::Kernel& kernel;
+  std::span<const BufferPtr> bindings;
+  int acc_slot;
+};
+
 enum class ReduceOp : uint8_t { Sum, Prod, Max, Min, Any, All, ArgMax, ArgMin };
 enum class ScanOp : uint8_t { CumSum, CumProd };
 enum class RandomDist : uint8_t { Uniform, Normal, Bits };
@@ -50,8 +59,10 @@ class Backend {
   // ArgMax/ArgMin take exactly one axis and write int64 indices.
   void reduce(ReduceOp op, const Tensor& in, std::span<const int> axes, const Tensor& out);
   void scan(ScanOp op, const Tensor& in, int axis, const Tensor& out);
-  // out[..., m, n] = sum_k a[..., m, k] * b[..., k, n]; batch dims already broadcast.
-  void matmul(const Tensor& a, const Tensor& b, const Tensor& out);
+  // out[..., m, n] = sum_k a[..., m, k] * b[..., k, n]; batch dims already broadcast. With
+  // an epilogue (only where matmul_takes_epilogue()), runs it on each finished block of out.
+  void matmul(const Tensor& a, const Tensor& b, const Tensor& out, const Epilogue* epilogue = nullptr);
+  virtual bool matmul_takes_epilogue() const { return false; }
   // out[p, i, q] = element at src.offset + p.src_strides[:split] + offsets[i] +
   // q.src_strides[split:]; p and q span src's dims before and after `split`, i spans
   // offsets' shape. scatter is the reverse, writing values (shaped like out) into dst.
@@ -71,7 +82,8 @@ class Backend {
   virtual void reduce_impl(ReduceOp op, const Tensor& in, std::span<const int> axes,
                            const Tensor& out) = 0;
   virtual void scan_impl(ScanOp op, const Tensor& in, int axis, const Tensor& out) = 0;
-  virtual void matmul_impl(const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  virtual void matmul_impl(const Tensor& a, const Tensor& b, const Tensor& out,
+                           const Epilogue* epilogue) = 0;
   virtual void gather_impl(const Tensor& src, int split, const Tensor& offsets,
                            const Tensor& out) = 0;
   virtual void scatter_impl(const Tensor& dst, int split, const Tensor& offsets,

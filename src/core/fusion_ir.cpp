@@ -43,8 +43,8 @@ int Kernel::passes() const {
   return p + 1;
 }
 
-std::string Kernel::name() const {
-  std::string n = has_reduction() ? "R" : "E";
+std::string Kernel::op_names() const {
+  std::string n;
   int shown = 0, hidden = 0;
   for (const Instr& i : instrs) {
     if (i.op != Op::Alu && i.op != Op::Reduce) continue;
@@ -57,7 +57,11 @@ std::string Kernel::name() const {
   }
   if (shown == 0) n += "_copy";
   if (hidden) n += "_+" + std::to_string(hidden);
-  n += "_";
+  return n;
+}
+
+std::string Kernel::name() const {
+  std::string n = (has_reduction() ? "R" : "E") + op_names() + "_";
   for (size_t d = 0; d < domain.size(); ++d) n += (d ? "x" : "") + std::to_string(domain[d]);
   if (domain.empty()) n += "1";
   for (const Instr& i : instrs)

@@ -42,6 +42,7 @@ struct Kernel {
   int passes() const;  // 1 + the highest level a Store or Reduce input needs
   // A kernel name for the profiler: kind, ops and shape (E_mul_add_tanh_16777216_float32).
   std::string name() const;
+  std::string op_names() const;  // the ops part: "_mul_add_tanh" (at most four, then "_+N")
   std::string str() const;  // the whole list, one instruction per line
   // Structure, dtypes and stride classes; not data, sizes or constants.
   uint64_t hash() const;

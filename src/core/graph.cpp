@@ -34,9 +34,18 @@ void run_step(PlanStep& st) {
   Backend& be = backend_for(n.device);
   Tensor out(n.result, n.shape, contiguous_strides(n.shape), 0, n.dtype);
   switch (st.kind) {
-    case PlanStep::Kind::Matmul:
-      if (out.numel() > 0) be.matmul(tensor_of(n.inputs[0]), tensor_of(n.inputs[1]), out);
+    case PlanStep::Kind::Matmul: {
+      if (out.numel() == 0) break;
+      if (!st.out) {
+        be.matmul(tensor_of(n.inputs[0]), tensor_of(n.inputs[1]), out);
+        break;
+      }
+      std::vector<BufferPtr> buffers;
+      for (const Source& b : st.bindings) buffers.push_back(b.buffer ? b.buffer : b.node->result);
+      const Epilogue ep{st.kernel, buffers, st.acc_slot};
+      be.matmul(tensor_of(n.inputs[0]), tensor_of(n.inputs[1]), out, &ep);
       break;
+    }
     case PlanStep::Kind::Reduce:
       if (out.numel() > 0) be.reduce(n.rop, tensor_of(n.inputs[0]), n.axes, out);
       break;
@@ -53,29 +62,32 @@ void execute(Plan& plan) {
   size_t done = 0;
   try {
     for (; done < plan.steps.size(); ++done) {
-      Node& n = *plan.steps[done].node;
-      const size_t bytes = size_t(numel(n.shape) * itemsize(n.dtype));
-      n.result = backend_for(n.device).allocate(n.device.index, bytes);
+      for (Node* n : {plan.steps[done].node.get(), plan.steps[done].out.get()})
+        if (n) n->result = backend_for(n->device).allocate(n->device.index, size_t(numel(n->shape) * itemsize(n->dtype)));
       run_step(plan.steps[done]);
     }
   } catch (...) {
-    for (size_t i = 0; i <= done && i < plan.steps.size(); ++i) plan.steps[i].node->result.reset();
+    for (size_t i = 0; i <= done && i < plan.steps.size(); ++i)
+      for (Node* n : {plan.steps[i].node.get(), plan.steps[i].out.get()})
+        if (n) n->result.reset();
     throw;
   }
-  for (PlanStep& st : plan.steps) {
-    Node& n = *st.node;
-    n.result->pending_readers.fetch_add(n.consumers.load());
-    n.release_inputs();
-  }
+  for (PlanStep& st : plan.steps)
+    for (Node* n : {st.node.get(), st.out.get()}) {  // the product's readers, then its reader
+      if (!n) continue;
+      n->result->pending_readers.fetch_add(n->consumers.load());
+      n->release_inputs();
+    }
 }
 
 void run_plan(std::span<const NodePtr> roots) {
   if (roots.empty()) return;
-  Plan plan = make_plan(roots);
+  Plan plan = make_plan(roots, backend_for(roots[0]->device).matmul_takes_epilogue());
   execute(plan);
   if (profiler::debug_level() >= 2) std::fprintf(stderr, "[tensorlogic] plan:\n%s", plan.str().c_str());
   for (PlanStep& st : plan.steps) {
     st.node.reset();
+    st.out.reset();
     st.bindings.clear();
   }
   state().last = std::move(plan);

@@ -320,9 +320,53 @@ bool reads_materialized(const Node& n, const Stored& stored) {
   return !inlinable(n.inputs[0], stored);
 }
 
+// The slot of `node` in a step's bindings, or -1.
+int slot_of(const PlanStep& st, const Node* node) {
+  for (size_t i = 0; i < st.bindings.size(); ++i)
+    if (st.bindings[i].node.get() == node) return int(i);
+  return -1;
+}
+
+// Moves into each matmul step the elementwise kernel that is the only reader of its product
+// and reads it element for element (bias, activation, residual, scale, cast).
+void fold_epilogues(Plan& plan, const std::unordered_set<Node*>& roots) {
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    PlanStep& mm = plan.steps[i];
+    Node* m = mm.node.get();
+    if (mm.kind != PlanStep::Kind::Matmul || m->handles.load() > 0 || roots.count(m) ||
+        m->consumers.load() != 1)
+      continue;
+    size_t reader = 0;
+    int readers = 0;
+    for (size_t j = i + 1; j < plan.steps.size(); ++j)
+      if (slot_of(plan.steps[j], m) >= 0 || plan.steps[j].node.get() == m) ++readers, reader = j;
+    if (readers != 1 || plan.steps[reader].kind != PlanStep::Kind::Fused) continue;
+    PlanStep& ep = plan.steps[reader];
+    const int slot = slot_of(ep, m);
+    if (ep.kernel.has_reduction() || ep.kernel.domain != m->shape) continue;
+    const Strides cs = contiguous_strides(m->shape);
+    int loads = 0;
+    bool elementwise = true;
+    for (const ir::Instr& in : ep.kernel.instrs) {
+      if (in.op != ir::Op::Load || in.slot != slot) continue;
+      ++loads;
+      elementwise = elementwise && in.offset == 0;
+      for (size_t d = 0; d < cs.size(); ++d)
+        elementwise = elementwise && (m->shape[d] == 1 || in.strides[d] == cs[d]);
+    }
+    if (loads != 1 || !elementwise) continue;
+    mm.kernel = std::move(ep.kernel);
+    mm.bindings = std::move(ep.bindings);
+    mm.out = std::move(ep.node);
+    mm.acc_slot = slot;
+    mm.label = label(*mm.out);
+    plan.steps.erase(plan.steps.begin() + long(reader));
+  }
+}
+
 }  // namespace
 
-Plan make_plan(std::span<const NodePtr> roots) {
+Plan make_plan(std::span<const NodePtr> roots, bool epilogues) {
   std::unordered_set<Node*> seen;
   std::vector<NodePtr> order;  // producers first
   for (const NodePtr& r : roots) collect(r, seen, order);
@@ -366,8 +410,16 @@ Plan make_plan(std::span<const NodePtr> roots) {
           cost(n.get(), stored, costs) > kRecomputeCost)
         dear = n.get();
     }
-    if (!dear) return plan;
-    stored.insert(dear);
+    if (dear) {
+      stored.insert(dear);
+      continue;
+    }
+    if (epilogues) {
+      std::unordered_set<Node*> root_set;
+      for (const NodePtr& r : roots) root_set.insert(r.get());
+      fold_epilogues(plan, root_set);
+    }
+    return plan;
   }
 }
 
@@ -377,7 +429,10 @@ std::string Plan::str() const {
     const PlanStep& st = steps[i];
     s += "[" + std::to_string(i) + "] ";
     switch (st.kind) {
-      case PlanStep::Kind::Matmul: s += "matmul (a backend kernel) -> " + st.label + "\n"; break;
+      case PlanStep::Kind::Matmul:
+        if (st.acc_slot >= 0) s += "matmul with epilogue -> " + st.label + ", epilogue " + st.kernel.str();
+        else s += "matmul (a backend kernel) -> " + st.label + "\n";
+        break;
       case PlanStep::Kind::Reduce: s += "reduction of a stored tensor (a backend kernel) -> " + st.label + "\n"; break;
       case PlanStep::Kind::Fused: s += st.kernel.str(); break;
     }

@@ -20,6 +20,10 @@ struct PlanStep {
   ir::Kernel kernel;             // Fused
   std::vector<Source> bindings;  // Fused: per slot, a buffer or a node computed earlier
   std::string label;             // Matmul, Reduce: what it computes, for Plan::str
+  // Matmul with an epilogue: `kernel` (over `bindings`) reads the product as binding
+  // `acc_slot` and computes `out`; the backend applies it to each finished block.
+  NodePtr out;
+  int acc_slot = -1;
 };
 
 struct Plan {
@@ -27,6 +31,7 @@ struct Plan {
   std::string str() const;
 };
 
-Plan make_plan(std::span<const NodePtr> roots);
+// epilogues: whether the device's matmul takes an elementwise epilogue.
+Plan make_plan(std::span<const NodePtr> roots, bool epilogues);
 
 }  // namespace tl

@@ -72,8 +72,10 @@ class CpuBackend final : public Backend {
   void scan_impl(ScanOp op, const Tensor& in, int axis, const Tensor& out) override {
     cpu::scan(op, in, axis, out);
   }
-  void matmul_impl(const Tensor& a, const Tensor& b, const Tensor& out) override {
-    cpu::matmul(a, b, out);
+  bool matmul_takes_epilogue() const override { return true; }
+  void matmul_impl(const Tensor& a, const Tensor& b, const Tensor& out,
+                   const Epilogue* epilogue) override {
+    cpu::matmul(a, b, out, epilogue);
   }
   void gather_impl(const Tensor& src, int split, const Tensor& offsets, const Tensor& out) override {
     cpu::gather(src, split, offsets, out);

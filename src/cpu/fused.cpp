@@ -1,6 +1,8 @@
 #include "cpu/fused.h"
 
 #include <algorithm>
+#include <functional>
+#include <memory>
 #include <vector>
 
 #include "core/scalar_math.h"
@@ -271,7 +273,7 @@ struct Program {
     // Compiled loops where the JIT takes them: elementwise kernels, and each pass of a
     // kernel that walks its reduced elements one output at a time.
     jit.assign(size_t(passes), nullptr);
-    if (reduced.empty() || rows) {
+    if ((reduced.empty() && reduces.empty()) || rows) {
       const std::vector<int>& walked = rows ? reduced : kept;
       int inner = -1;
       for (int d : walked)
@@ -474,30 +476,36 @@ struct Frame {
 
 // Kept dims walked in blocks of up to kBlock outputs; for each block, every pass loops over
 // the reduced index (none for a plain elementwise kernel).
-void run_columns(const Program& p) {
+// `domain` is the kernel's, or a box of it whose first element is `shift` elements into each
+// memory operand; `threaded` splits it over the pool.
+void run_columns(const Program& p, const Shape& domain, const std::vector<int64_t>& shift, bool threaded) {
   const size_t nm = p.mem_strides.size();
-  const Walker outer(p.k.domain, p.kept, p.mem_strides);
-  if (p.reduced.empty() && p.jit[0]) {  // compiled: each row piece is one call
-    parallel_for(outer.size(), kGrain, [&](int64_t begin, int64_t end) {
+  const Walker outer(domain, p.kept, p.mem_strides);
+  auto split = [&](int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+    if (threaded) parallel_for(n, grain, fn);
+    else fn(0, n);
+  };
+  if (p.reduces.empty() && p.jit[0]) {  // compiled: each row piece is one call
+    split(outer.size(), kGrain, [&](int64_t begin, int64_t end) {
       std::vector<int64_t> off(nm);
       outer.for_each_row(begin, end, [&](const int64_t* o0, int64_t n) {
-        for (size_t j = 0; j < nm; ++j) off[j] = o0[j] + p.mem_offset[j];
+        for (size_t j = 0; j < nm; ++j) off[j] = o0[j] + shift[j] + p.mem_offset[j];
         p.jit[0](p.base.data(), off.data(), outer.inner_strides().data(), n, p.cf.data(),
                  p.ci.data(), nullptr, nullptr, nullptr, nullptr);
       });
     });
     return;
   }
-  const Walker inner(p.k.domain, p.reduced, p.mem_strides);
+  const Walker inner(domain, p.reduced, p.mem_strides);
   const int64_t inner_n = inner.size();
   const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, inner_n));
-  parallel_for(outer.size(), grain, [&](int64_t begin, int64_t end) {
+  split(outer.size(), grain, [&](int64_t begin, int64_t end) {
     Frame f(p);
     std::vector<int64_t> off(nm), o(nm), inc(outer.inner_strides());
     outer.for_each_row(begin, end, [&](const int64_t* o0, int64_t n) {
       for (int64_t done = 0; done < n; done += kBlock) {
         const int64_t m = std::min(kBlock, n - done);
-        for (size_t j = 0; j < nm; ++j) off[j] = o0[j] + done * inc[j];
+        for (size_t j = 0; j < nm; ++j) off[j] = o0[j] + shift[j] + done * inc[j];
         f.run_rows(0, off.data(), inc.data(), m);
         for (int pass = 0; pass < p.passes; ++pass) {
           f.reset_acc(pass);
@@ -612,7 +620,25 @@ void run_fused(const ir::Kernel& kernel, std::span<const BufferPtr> bindings) {
     return;
   const Program p(kernel, bindings);
   if (p.rows) run_rows(p);
-  else run_columns(p);
+  else run_columns(p, kernel.domain, std::vector<int64_t>(p.mem_strides.size(), 0), true);
+}
+
+struct BoxRunner::Impl {
+  Program program;
+};
+
+BoxRunner::BoxRunner(const ir::Kernel& kernel, std::span<const BufferPtr> bindings)
+    : impl_(std::make_unique<Impl>(Impl{Program(kernel, bindings)})) {}
+
+BoxRunner::~BoxRunner() = default;
+
+void BoxRunner::run(std::span<const int64_t> start, std::span<const int64_t> extent) const {
+  const Program& p = impl_->program;
+  std::vector<int64_t> shift(p.mem_strides.size(), 0);
+  for (size_t j = 0; j < shift.size(); ++j)
+    for (size_t d = 0; d < start.size(); ++d) shift[j] += start[d] * (*p.mem_strides[j])[d];
+  if (numel(Shape(extent.begin(), extent.end())) > 0)
+    run_columns(p, Shape(extent.begin(), extent.end()), shift, false);
 }
 
 }  // namespace tl::cpu

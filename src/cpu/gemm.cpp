@@ -322,7 +322,8 @@ Grid split_grid(int64_t m, int64_t n, int mr, int nr, int64_t parts) {
 template <class T>
 void run_gemm(const gemm_kernels::KernelFamily<T>& family, DType dtype, int64_t M, int64_t N,
               int64_t K, int64_t batch, GemmMatrix A, const int64_t* a_offsets, GemmMatrix B,
-              const int64_t* b_offsets, GemmMatrix C, const int64_t* c_offsets) {
+              const int64_t* b_offsets, GemmMatrix C, const int64_t* c_offsets,
+              const GemmBlockFn* on_block) {
   const int64_t itemsize = dtype == DType::Float16 || dtype == DType::BFloat16 ? 2 : sizeof(T);
   // A stride along a dimension of length 1 is never used; making it 1 enables the direct path.
   if (N == 1) C.cs = 1;
@@ -339,6 +340,8 @@ void run_gemm(const gemm_kernels::KernelFamily<T>& family, DType dtype, int64_t 
       for (int64_t i = 0; i < M; ++i)
         for (int64_t j = 0; j < N; ++j)
           std::memset(base(C, c_offsets, b) + (i * C.rs + j * C.cs) * itemsize, 0, itemsize);
+    if (on_block)
+      for (int64_t b = 0; b < batch; ++b) (*on_block)(b, 0, 0, M, N);
     return;
   }
 
@@ -361,6 +364,7 @@ void run_gemm(const gemm_kernels::KernelFamily<T>& family, DType dtype, int64_t 
     Output c{base(C, c_offsets, b) + (i0 * C.rs + j0 * C.cs) * itemsize, C.rs, C.cs, dtype,
              itemsize};
     gemm_block(uk, m, n, K, a, bm, c);
+    if (on_block) (*on_block)(b, i0, j0, m, n);
   };
   const int64_t tasks = batch * blocks;
   parallel_for(tasks, threads == 1 ? tasks : 1, [&](int64_t begin, int64_t end) {
@@ -372,11 +376,12 @@ void run_gemm(const gemm_kernels::KernelFamily<T>& family, DType dtype, int64_t 
 
 void gemm(DType dtype, int64_t M, int64_t N, int64_t K, int64_t batch, GemmMatrix A,
           const int64_t* a_offsets, GemmMatrix B, const int64_t* b_offsets, GemmMatrix C,
-          const int64_t* c_offsets) {
+          const int64_t* c_offsets, const GemmBlockFn* on_block) {
   if (M <= 0 || N <= 0 || batch <= 0) return;
   if (dtype == DType::Float64)
-    return run_gemm(kernels().f64, dtype, M, N, K, batch, A, a_offsets, B, b_offsets, C, c_offsets);
-  run_gemm(kernels().f32, dtype, M, N, K, batch, A, a_offsets, B, b_offsets, C, c_offsets);
+    return run_gemm(kernels().f64, dtype, M, N, K, batch, A, a_offsets, B, b_offsets, C, c_offsets,
+                    on_block);
+  run_gemm(kernels().f32, dtype, M, N, K, batch, A, a_offsets, B, b_offsets, C, c_offsets, on_block);
 }
 
 }  // namespace tl::cpu

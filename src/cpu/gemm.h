@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <utility>
 #include "core/dtype.h"
 namespace tl::cpu {
@@ -21,7 +22,10 @@ inline void transpose_product(int64_t& M, int64_t& N, GemmMatrix& A, const int64
   std::swap(B.rs, B.cs);
   std::swap(C.rs, C.cs);
 }
+// on_block, when given, is called (on the thread that computed it) with each finished block
+// of C: batch index, first row, first column, rows, columns. C must then be row-major.
+using GemmBlockFn = std::function<void(int64_t b, int64_t i0, int64_t j0, int64_t m, int64_t n)>;
 void gemm(DType dtype, int64_t M, int64_t N, int64_t K, int64_t batch,
           GemmMatrix A, const int64_t* a_offsets, GemmMatrix B, const int64_t* b_offsets,
-          GemmMatrix C, const int64_t* c_offsets);
+          GemmMatrix C, const int64_t* c_offsets, const GemmBlockFn* on_block = nullptr);
 }
