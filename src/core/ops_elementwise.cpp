@@ -56,8 +56,9 @@ DType op_compute_dtype(OpCode op, std::span<const DType> in, DType result) {
 }
 
 Tensor run(OpCode op, std::vector<Tensor> in, const Tensor* out_or_null) {
-  std::vector<DType> dts;
-  for (const Tensor& t : in) dts.push_back(t.dtype());
+  std::array<DType, 3> dt_store{};
+  for (size_t i = 0; i < in.size(); ++i) dt_store[i] = in[i].dtype();
+  const std::span<const DType> dts(dt_store.data(), in.size());
   DType result = result_dtype(op, dts);
   if (op_info(op).rule == OpRule::Logical)
     for (Tensor& t : in)
@@ -66,6 +67,7 @@ Tensor run(OpCode op, std::vector<Tensor> in, const Tensor* out_or_null) {
   for (size_t i = 1; i < in.size(); ++i) shape = broadcast_shapes(shape, in[i].shape());
   DType compute = op_compute_dtype(op, dts, result);
   if (!out_or_null) {  // recorded: computed when needed, fused with its neighbours
+    (void)numel(shape);  // a broadcast result may not claim more than 2^63 elements
     auto node = std::make_shared<Node>();
     node->kind = NodeKind::Elementwise;
     node->shape = shape;
@@ -73,8 +75,12 @@ Tensor run(OpCode op, std::vector<Tensor> in, const Tensor* out_or_null) {
     node->device = in[0].device();
     node->op = op;
     node->compute = compute;
-    for (const Tensor& t : in)
-      node->inputs.push_back(t.view(shape, broadcast_strides(t.shape(), t.strides(), shape), t.offset()).source());
+    for (const Tensor& t : in) {  // each read through its broadcast view
+      Source src = t.source();
+      src.strides = broadcast_strides(t.shape(), t.strides(), shape);
+      src.shape = shape;
+      node->inputs.push_back(std::move(src));
+    }
     return graph::record(std::move(node));
   }
   const Tensor& out = *out_or_null;
