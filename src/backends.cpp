@@ -3,6 +3,7 @@
 #include "core/backend.h"
 #include "core/error.h"
 #include "cpu/cpu_backend.h"
+#include "cuda/cuda_backend.h"
 
 namespace tl {
 
@@ -11,8 +12,9 @@ Backend* backend_for(DeviceType type) {
     case DeviceType::CPU:
       return &cpu::cpu_backend();
     case DeviceType::CUDA:
+      return &cuda::cuda_backend();
     case DeviceType::Metal:
-      return nullptr;  // added by the CUDA and Metal backend issues
+      return nullptr;  // added by the Metal backend issue
   }
   return nullptr;
 }

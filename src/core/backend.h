@@ -36,6 +36,9 @@ class Backend {
   virtual int device_count() const = 0;  // 0 when unavailable
   virtual std::string device_name(int index) const = 0;
   virtual std::string unavailable_reason() const { return ""; }
+  // A backend still being built: its devices are listed and usable by name, but never the
+  // default device, and tl._core.backend_status() says "preview".
+  virtual bool preview() const { return false; }
 
   // Memory. The pool hands out every buffer.
   virtual BufferPtr allocate(int index, size_t nbytes) = 0;

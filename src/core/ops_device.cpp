@@ -22,7 +22,9 @@ Device default_device() {
     backend_for(d);  // DeviceError when it is absent
     return d;
   }
-  return devices().front();
+  for (Device d : devices())
+    if (!backend_for(d.type)->preview()) return d;
+  return Device{DeviceType::CPU, 0};
 }
 
 void synchronize(std::optional<Device> device) {

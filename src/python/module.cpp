@@ -86,7 +86,8 @@ void bind_devices(py::module_& m) {
   m.def("backend_status", [](const std::string& type) {
     tl::Backend* b = tl::backend_for(Device::parse(type).type);
     if (!b) return std::string("not built");
-    return b->device_count() > 0 ? std::string("available") : "unavailable: " + b->unavailable_reason();
+    if (b->device_count() == 0) return "unavailable: " + b->unavailable_reason();
+    return std::string(b->preview() ? "preview" : "available");
   });
 }
 

@@ -1,0 +1,150 @@
+#include "cuda/cuda_backend.h"
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "core/error.h"
+#include "cuda/cuda_api.h"
+
+namespace tl::cuda {
+namespace {
+
+constexpr size_t kDefaultCacheLimit = size_t(4) << 30;
+
+struct DeviceInfo {
+  CUdevice dev = 0;
+  CUcontext ctx = nullptr;
+  std::string name;
+  int cc_major = 0, cc_minor = 0, sms = 0;
+  size_t total_memory = 0;
+};
+
+// Device memory from cuMemAlloc in the device's primary context.
+class DeviceAllocator final : public RawAllocator {
+ public:
+  explicit DeviceAllocator(const DeviceInfo& d) : d_(d) {}
+  void* allocate(size_t nbytes) override {
+    check(api().cuCtxSetCurrent(d_.ctx), "cuCtxSetCurrent");
+    CUdeviceptr p = 0;
+    const CUresult r = api().cuMemAlloc(&p, nbytes);
+    if (r == CUDA_ERROR_OUT_OF_MEMORY) return nullptr;
+    check(r, "cuMemAlloc");
+    return reinterpret_cast<void*>(p);
+  }
+  void release(void* ptr, size_t) override {
+    api().cuCtxSetCurrent(d_.ctx);
+    api().cuMemFree(reinterpret_cast<CUdeviceptr>(ptr));  // at teardown the driver may be gone
+  }
+
+ private:
+  const DeviceInfo& d_;
+};
+
+struct Device_ {
+  DeviceInfo info;
+  std::unique_ptr<DeviceAllocator> raw;
+  std::unique_ptr<BufferCache> pool;
+};
+
+[[noreturn]] void not_yet(const char* what) {
+  throw_not_implemented(std::string(what) +
+                        " does not run on CUDA yet: this build's CUDA backend is a preview "
+                        "(devices, memory and copies); its kernels come next");
+}
+
+class CudaBackend final : public Backend {
+ public:
+  DeviceType type() const override { return DeviceType::CUDA; }
+  bool preview() const override { return true; }
+  int device_count() const override { return int(devices().size()); }
+  std::string device_name(int index) const override {
+    const DeviceInfo& d = at(index).info;
+    return d.name + " (sm_" + std::to_string(d.cc_major) + std::to_string(d.cc_minor) + ", " +
+           std::to_string(d.sms) + " SMs, " + std::to_string(d.total_memory >> 20) + " MiB)";
+  }
+  std::string unavailable_reason() const override {
+    if (!api().loaded) return api().reason;
+    return devices().empty() ? "no CUDA device found" : "";
+  }
+
+  BufferPtr allocate(int index, size_t nbytes) override {
+    Device_& d = at(index);
+    BufferCache::Block b = d.pool->acquire(nbytes);
+    BufferCache* pool = d.pool.get();
+    // One stream per device so far: a freed block is reused only by later work on that
+    // stream, which runs after everything that used it.
+    return std::make_shared<Buffer>(b.ptr, nbytes, tl::Device{DeviceType::CUDA, index},
+                                    [pool, b] { pool->recycle(b); });
+  }
+  PoolStats memory_stats(int index) override { return at(index).pool->stats(); }
+  void empty_cache(int index) override { at(index).pool->empty_cache(); }
+  void set_memory_limit(int index, size_t bytes) override { at(index).pool->set_memory_limit(bytes); }
+  bool host_visible() const override { return false; }
+  void write(const Buffer& dst, size_t offset, const void* src, size_t n) override {
+    if (!n) return;
+    activate(dst.device().index);
+    check(api().cuMemcpyHtoD(reinterpret_cast<CUdeviceptr>(dst.data()) + offset, src, n), "cuMemcpyHtoD");
+  }
+  void read(const Buffer& src, size_t offset, void* dst, size_t n) override {
+    if (!n) return;
+    activate(src.device().index);
+    check(api().cuMemcpyDtoH(dst, reinterpret_cast<CUdeviceptr>(src.data()) + offset, n), "cuMemcpyDtoH");
+  }
+  void synchronize(int index) override {
+    activate(index);
+    check(api().cuCtxSynchronize(), "cuCtxSynchronize");
+  }
+
+ protected:
+  void elementwise_impl(OpCode, DType, std::span<const Tensor>, const Tensor&) override { not_yet("elementwise"); }
+  void reduce_impl(ReduceOp, const Tensor&, std::span<const int>, const Tensor&) override { not_yet("reduce"); }
+  void scan_impl(ScanOp, const Tensor&, int, const Tensor&) override { not_yet("cumsum/cumprod"); }
+  void matmul_impl(const Tensor&, const Tensor&, const Tensor&, const Epilogue*) override { not_yet("matmul"); }
+  void gather_impl(const Tensor&, int, const Tensor&, const Tensor&) override { not_yet("indexing"); }
+  void scatter_impl(const Tensor&, int, const Tensor&, const Tensor&) override { not_yet("indexed assignment"); }
+  void random_impl(RandomDist, uint64_t, uint64_t, double, double, const Tensor&) override { not_yet("random"); }
+  void arange_impl(double, double, const Tensor&) override { not_yet("arange"); }
+  void fused_impl(const ir::Kernel&, std::span<const BufferPtr>) override { not_yet("a fused kernel"); }
+
+ private:
+  // Every device, found and set up once (thread-safe); empty when CUDA is unavailable.
+  const std::vector<std::unique_ptr<Device_>>& devices() const {
+    static const std::vector<std::unique_ptr<Device_>>* all = [] {
+      auto* v = new std::vector<std::unique_ptr<Device_>>();
+      const Api& a = api();
+      int n = 0;
+      if (!a.loaded || a.cuDeviceGetCount(&n) != CUDA_SUCCESS) return v;
+      for (int i = 0; i < n; ++i) {
+        auto d = std::make_unique<Device_>();
+        DeviceInfo& info = d->info;
+        char name[256] = {};
+        if (a.cuDeviceGet(&info.dev, i) != CUDA_SUCCESS ||
+            a.cuDevicePrimaryCtxRetain(&info.ctx, info.dev) != CUDA_SUCCESS)
+          continue;
+        a.cuDeviceGetName(name, sizeof name, info.dev);
+        info.name = name;
+        a.cuDeviceGetAttribute(&info.cc_major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, info.dev);
+        a.cuDeviceGetAttribute(&info.cc_minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, info.dev);
+        a.cuDeviceGetAttribute(&info.sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, info.dev);
+        a.cuDeviceTotalMem(&info.total_memory, info.dev);
+        d->raw = std::make_unique<DeviceAllocator>(d->info);
+        d->pool = std::make_unique<BufferCache>(*d->raw, kDefaultCacheLimit, "cuda");
+        v->push_back(std::move(d));
+      }
+      return v;
+    }();
+    return *all;
+  }
+  Device_& at(int index) const { return *devices().at(size_t(index)); }
+  void activate(int index) const { check(api().cuCtxSetCurrent(at(index).info.ctx), "cuCtxSetCurrent"); }
+};
+
+}  // namespace
+
+Backend& cuda_backend() {
+  static CudaBackend* b = new CudaBackend();  // never destroyed, as the CPU backend
+  return *b;
+}
+
+}  // namespace tl::cuda

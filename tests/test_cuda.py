@@ -1,0 +1,89 @@
+"""The CUDA backend (a preview: devices, the caching pool, host<->device copies).
+
+Runs where the NVIDIA driver and NVRTC load; elsewhere it checks that CUDA reports itself
+unavailable with a reason and that everything else keeps working."""
+
+import numpy as np
+import pytest
+
+import tensorlogic as tl
+from helpers import ALL, NP, random_array
+
+STATUS = tl._core.backend_status("cuda")
+needs_cuda = pytest.mark.skipif(STATUS.startswith("unavailable"), reason=STATUS)
+
+
+def test_status_names_a_reason_or_a_device():
+    assert STATUS in ("available", "preview") or STATUS.startswith("unavailable: "), STATUS
+    if STATUS.startswith("unavailable"):
+        assert len(STATUS) > len("unavailable: ")
+        assert all(d.type == "cpu" for d in tl.devices())
+        with pytest.raises(tl.DeviceError):
+            tl.asarray([1.0], device="cuda")
+        assert tl.asarray([1.0]).tolist() == [1.0]
+    else:
+        assert tl.Device("cuda:0") in tl.devices()
+    # A preview backend is never the default device.
+    assert tl.default_device() == tl.cpu or STATUS == "available"
+
+
+@needs_cuda
+@pytest.mark.parametrize("dtype", ALL)
+@pytest.mark.parametrize("shape", [(), (1,), (7,), (33, 65), (0, 3), (2, 3, 1000)])
+def test_round_trip(rng, dtype, shape):
+    a = random_array(rng, shape, dtype)
+    t = tl.asarray(a, device="cuda")
+    assert t.device == tl.Device("cuda:0") and t.dtype == dtype and t.shape == shape
+    back = np.asarray(t)
+    assert back.dtype == NP[dtype]
+    np.testing.assert_array_equal(back, a)
+
+
+@needs_cuda
+def test_views_and_transfers(rng):
+    a = random_array(rng, (40, 30), tl.float32)
+    t = tl.asarray(a, device="cuda")
+    np.testing.assert_array_equal(np.asarray(t[5:9]), a[5:9])          # contiguous view
+    np.testing.assert_array_equal(t.to("cpu").numpy(), a)
+    np.testing.assert_array_equal(np.asarray(tl.asarray(a[:, ::3], device="cuda")), a[:, ::3])
+    assert tl.asarray(a, device="cuda")[3, 4].item() == a[3, 4]
+    assert repr(tl.asarray(np.float32([1.5]), device="cuda")).endswith("device='cuda:0')")
+
+
+@needs_cuda
+def test_pool_reuses_and_reports():
+    tl.memory.empty_cache("cuda")
+    before = tl.memory.stats("cuda")
+    for _ in range(20):
+        t = tl.asarray(np.ones(1 << 20, np.float32), device="cuda")
+        del t
+    after = tl.memory.stats("cuda")
+    assert after["bytes_in_use"] == before["bytes_in_use"]          # nothing leaks
+    assert after["pool_hits"] - before["pool_hits"] >= 19           # freed blocks come back
+    assert after["system_allocations"] - before["system_allocations"] <= 1
+    assert after["bytes_cached"] >= 4 << 20
+    tl.memory.empty_cache("cuda")
+    assert tl.memory.stats("cuda")["bytes_cached"] == 0
+
+
+@needs_cuda
+def test_out_of_memory_is_memory_error_and_recoverable():
+    with pytest.raises(MemoryError, match="cuda"):
+        tl.empty((1 << 46,), dtype=tl.uint8, device="cuda")           # 64 TiB
+    tl.memory.set_limit(8 << 20, "cuda")
+    try:
+        with pytest.raises(MemoryError):
+            tl.asarray(np.ones(4 << 20, np.float32), device="cuda")   # 16 MiB over an 8 MiB limit
+    finally:
+        tl.memory.set_limit(0, "cuda")
+    t = tl.asarray(np.arange(10, dtype=np.float32), device="cuda")
+    assert np.asarray(t).tolist() == list(range(10))                   # the next call works
+
+
+@needs_cuda
+def test_unsupported_kernels_say_so():
+    t = tl.asarray(np.ones(3, np.float32), device="cuda")
+    with pytest.raises(NotImplementedError, match="CUDA"):
+        np.asarray(t + 1)
+    tl.synchronize("cuda")
+    assert np.asarray(t).tolist() == [1.0, 1.0, 1.0]
