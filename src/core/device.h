@@ -1,6 +1,7 @@
 #pragma once
 // A device is a backend type plus an index. Backends register themselves in the registry;
 // src/core never includes a backend header.
+#include <cstdint>
 #include <string>
 
 namespace tl {
