@@ -3,8 +3,31 @@
 Metal (Apple Silicon), CUDA and CPU backends share one C++ core. See docs/ for the guide.
 """
 
-from . import _core
-from ._core import (  # noqa: F401
+import glob as _glob
+import os as _os
+
+
+def _nvrtc_from_wheel():
+    """Points the CUDA backend at the NVRTC of the nvidia-cuda-nvrtc wheel (the `cuda` extra)
+    when it is installed and TENSORLOGIC_NVRTC names no other: wheels keep it off the loader's
+    path. Read when CUDA is first used."""
+    if _os.environ.get("TENSORLOGIC_NVRTC"):
+        return
+    try:
+        import nvidia.cuda_nvrtc as wheel
+    except ImportError:
+        return
+    for root in wheel.__path__:
+        found = sorted(_glob.glob(_os.path.join(root, "lib", "libnvrtc.so*")))
+        if found:
+            _os.environ["TENSORLOGIC_NVRTC"] = found[0]
+            return
+
+
+_nvrtc_from_wheel()
+
+from . import _core  # noqa: E402
+from ._core import (  # noqa: E402,F401
     AxisError,
     Device,
     DeviceError,
