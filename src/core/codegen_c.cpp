@@ -55,26 +55,34 @@ bool printable(const ir::Kernel& k, const std::vector<int>& instrs) {
 
 const char* cast_prelude() {
   return R"(
-// from_compute / to_compute of the CPU backend for plain C types: float -> int saturates
-// (NaN -> 0), anything -> bool is != 0.
-template <class S, class C> inline S tl_from(C v) {
-  if constexpr (std::is_same_v<S, bool>) {
-    return v != C(0);
-  } else if constexpr (std::is_integral_v<S> && std::is_floating_point_v<C>) {
+// from_compute of the CPU backend: float -> integer saturates (NaN -> 0), anything -> bool is
+// != 0, everything else converts.
+template <class T> struct tl_int_range { static constexpr bool saturates = false; };
+template <> struct tl_int_range<int8_t> { static constexpr bool saturates = true; static constexpr int8_t lo = -128, hi = 127; };
+template <> struct tl_int_range<uint8_t> { static constexpr bool saturates = true; static constexpr uint8_t lo = 0, hi = 255; };
+template <> struct tl_int_range<int32_t> { static constexpr bool saturates = true; static constexpr int32_t lo = -2147483647 - 1, hi = 2147483647; };
+template <> struct tl_int_range<int64_t> { static constexpr bool saturates = true; static constexpr int64_t lo = -9223372036854775807LL - 1, hi = 9223372036854775807LL; };
+template <class T> struct tl_is_float { static constexpr bool value = false; };
+template <> struct tl_is_float<float> { static constexpr bool value = true; };
+template <> struct tl_is_float<double> { static constexpr bool value = true; };
+template <class S, class C, bool = tl_int_range<S>::saturates && tl_is_float<C>::value>
+struct tl_conv { static TL_HD inline S run(C v) { return S(v); } };
+template <class S, class C> struct tl_conv<S, C, true> {
+  static TL_HD inline S run(C v) {
     if (!(v == v)) return S(0);
-    if (v >= C(std::numeric_limits<S>::max())) return std::numeric_limits<S>::max();
-    if (v <= C(std::numeric_limits<S>::min())) return std::numeric_limits<S>::min();
-    return S(v);
-  } else {
+    if (v >= C(tl_int_range<S>::hi)) return tl_int_range<S>::hi;
+    if (v <= C(tl_int_range<S>::lo)) return tl_int_range<S>::lo;
     return S(v);
   }
-}
+};
+template <class C> struct tl_conv<bool, C, false> { static TL_HD inline bool run(C v) { return v != C(0); } };
+template <class S, class C> TL_HD inline S tl_from(C v) { return tl_conv<S, C>::run(v); }
 )";
 }
 
 std::string block_function(const ir::Kernel& k, const std::vector<int>& instrs, int inner,
-                           const std::string& name) {
-  std::string head = "extern \"C\" void " + name +
+                           const std::string& name, const std::string& qualifiers) {
+  std::string head = qualifiers + " void " + name +
                      "(char* const* base, const int64_t* off, const int64_t* inc, int64_t n, "
                      "const double* cf, const int64_t* ci, const double* rf, const int64_t* ri, "
                      "double* af, int64_t* ai) {\n";
@@ -111,7 +119,7 @@ std::string block_function(const ir::Kernel& k, const std::vector<int>& instrs, 
         const int64_t s = inner < 0 ? 0 : in.strides[size_t(inner)];
         const std::string p = "p" + num(j), T = ctype(in.dtype);
         const std::string cst = in.op == ir::Op::Load ? "const " : "";
-        head += "  " + cst + T + "* __restrict " + p + " = (" + cst + T + "*)base[" + num(in.slot) +
+        head += "  " + cst + T + "* TL_RESTRICT " + p + " = (" + cst + T + "*)base[" + num(in.slot) +
                 "] + off[" + num(j) + "];\n";
         if (s != 0 && s != 1) head += "  const int64_t s" + num(j) + " = inc[" + num(j) + "];\n";
         const std::string at = s == 0 ? "[0]" : s == 1 ? "[i]" : "[i * s" + num(j) + "]";

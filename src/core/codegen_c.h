@@ -24,10 +24,14 @@ bool printable(const ir::Kernel& k, const std::vector<int>& instrs);
 // Values read but not computed here come in as arguments: constant p as cf[p] / ci[p] (float
 // / int64 representations), any other value v (a row value) as rf[v] / ri[v]. A reduction
 // r folds its n inputs into af[a] / ai[a], a being r's index among the kernel's reductions.
+// `qualifiers` go before the return type (`extern "C"` on the CPU, `static __device__` on a
+// GPU); the source before it must define TL_RESTRICT (the compiler's restrict keyword).
 std::string block_function(const ir::Kernel& k, const std::vector<int>& instrs, int inner,
-                           const std::string& name);
+                           const std::string& name, const std::string& qualifiers);
 
-// Definitions the block function needs besides scalar_math.h: storage casts of C types.
+// Definitions the block function needs after scalar_math.h: storage casts of the C types
+// (the CPU backend's from_compute rules), written without the standard library so that
+// GPU compilers take them too. Needs int8_t ... int64_t and TL_HD defined.
 const char* cast_prelude();
 
 }  // namespace tl::codegen

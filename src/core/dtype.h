@@ -41,5 +41,8 @@ struct Scalar {
 DType weak_scalar_dtype(const Scalar& s, DType other);
 // The dtype of a scalar standing alone (tl.asarray(3.0) -> float32, 3 -> int64).
 DType default_scalar_dtype(const Scalar& s);
+// The value `s` has once stored as dtype t (rounded, wrapped or saturated as a cast does),
+// with both f and i set.
+Scalar scalar_as(const Scalar& s, DType t);
 
 }  // namespace tl

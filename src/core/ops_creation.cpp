@@ -48,6 +48,27 @@ DType cast_compute_dtype(DType src, DType dst) {
 
 }  // namespace
 
+Scalar scalar_as(const Scalar& v, DType t) {
+  alignas(8) unsigned char b[8] = {};
+  encode_scalar(v, t, b);
+  auto get = [&](auto x) {
+    std::memcpy(&x, b, sizeof x);
+    return x;
+  };
+  switch (t) {
+    case DType::Bool: return Scalar::from_bool(get(uint8_t()) != 0);
+    case DType::Int8: return Scalar::from_int(get(int8_t()));
+    case DType::UInt8: return Scalar::from_int(get(uint8_t()));
+    case DType::Int32: return Scalar::from_int(get(int32_t()));
+    case DType::Int64: return Scalar::from_int(get(int64_t()));
+    case DType::Float16: return Scalar::from_float(half_to_float(get(uint16_t())));
+    case DType::BFloat16: return Scalar::from_float(bf16_to_float(get(uint16_t())));
+    case DType::Float32: return Scalar::from_float(get(float()));
+    case DType::Float64: return Scalar::from_float(get(double()));
+  }
+  return v;
+}
+
 Tensor empty(const Shape& shape, DType dtype, Device device) {
   for (int64_t d : shape)
     if (d < 0) throw_value("negative dimensions are not allowed: " + shape_str(shape));

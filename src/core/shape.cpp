@@ -87,4 +87,33 @@ std::vector<int> normalize_axes(const std::vector<int64_t>& axes, int ndim) {
   return out;
 }
 
+MergedDims merge_dims(const Shape& domain, const std::vector<int>& dims,
+                      const std::vector<const Strides*>& st) {
+  MergedDims m;
+  const size_t k = st.size();
+  int64_t n = 1;
+  for (int d : dims) {
+    n *= domain[size_t(d)];
+    if (domain[size_t(d)] == 1) continue;
+    std::vector<int64_t> row(k);
+    for (size_t j = 0; j < k; ++j) row[j] = (*st[j])[size_t(d)];
+    if (!m.shape.empty()) {
+      bool merge = true;
+      for (size_t j = 0; j < k; ++j) merge &= m.strides.back()[j] == row[j] * domain[size_t(d)];
+      if (merge) {
+        m.shape.back() *= domain[size_t(d)];
+        m.strides.back() = row;
+        continue;
+      }
+    }
+    m.shape.push_back(domain[size_t(d)]);
+    m.strides.push_back(row);
+  }
+  if (m.shape.empty()) {
+    m.shape.push_back(n == 0 ? 0 : 1);
+    m.strides.push_back(std::vector<int64_t>(k, 0));
+  }
+  return m;
+}
+
 }  // namespace tl

@@ -20,6 +20,16 @@ Shape broadcast_shapes(const Shape& a, const Shape& b);
 // Strides that view `shape`/`strides` as `target` (stride 0 on broadcast dims).
 Strides broadcast_strides(const Shape& shape, const Strides& strides, const Shape& target);
 
+// `dims` of a domain (outermost first) walked by several operands, each with its own strides
+// over the domain: dims of size 1 dropped, and neighbours contiguous in every operand merged.
+// Never empty: a domain of one element (or none) gives one dim of size 1 (or 0).
+struct MergedDims {
+  Shape shape;
+  std::vector<std::vector<int64_t>> strides;  // per merged dim, per operand
+};
+MergedDims merge_dims(const Shape& domain, const std::vector<int>& dims,
+                      const std::vector<const Strides*>& operand_strides);
+
 // Axis in [-ndim, ndim) to [0, ndim); AxisError otherwise.
 int normalize_axis(int64_t axis, int ndim);
 // A set of axes (empty optional means all), normalized, sorted, checked for repeats.

@@ -27,29 +27,10 @@ class Walker {
  public:
   Walker(const Shape& domain, const std::vector<int>& dims, const std::vector<const Strides*>& st)
       : k_(st.size()) {
-    for (int d : dims) {
-      if (domain[size_t(d)] == 1) continue;
-      std::vector<int64_t> row(k_);
-      for (size_t j = 0; j < k_; ++j) row[j] = (*st[j])[size_t(d)];
-      if (!shape_.empty()) {
-        bool merge = true;
-        for (size_t j = 0; j < k_; ++j) merge &= strides_.back()[j] == row[j] * domain[size_t(d)];
-        if (merge) {
-          shape_.back() *= domain[size_t(d)];
-          strides_.back() = row;
-          continue;
-        }
-      }
-      shape_.push_back(domain[size_t(d)]);
-      strides_.push_back(row);
-    }
-    int64_t n = 1;
-    for (int d : dims) n *= domain[size_t(d)];
-    if (shape_.empty()) {
-      shape_.push_back(n == 0 ? 0 : 1);
-      strides_.push_back(std::vector<int64_t>(k_, 0));
-    }
-    size_ = n;
+    MergedDims m = merge_dims(domain, dims, st);
+    shape_ = std::move(m.shape);
+    strides_ = std::move(m.strides);
+    size_ = numel(shape_);
   }
   int64_t size() const { return size_; }
   const std::vector<int64_t>& inner_strides() const { return strides_.back(); }

@@ -13,14 +13,10 @@
 #include <unordered_map>
 
 #include "core/codegen_c.h"
+#include "core/embedded_sources.h"
 #include "core/profiler.h"
 
 namespace tl::cpu {
-namespace jit_sources {
-extern const char* const kScalarMath;
-extern const char* const kVecMath;
-}  // namespace jit_sources
-
 namespace {
 
 namespace fs = std::filesystem;
@@ -60,16 +56,17 @@ std::string strip_pragma_once(std::string s) {
 }
 
 std::string source_of(const ir::Kernel& k, const std::vector<int>& instrs, int inner) {
-  std::string s = "#include <cstdint>\n#include <limits>\n#include <type_traits>\n";
-  s += strip_pragma_once(jit_sources::kScalarMath);
-  s += strip_pragma_once(jit_sources::kVecMath);
+  std::string s = "#include <cstdint>\n";
+  s += strip_pragma_once(embedded::kScalarMath);
+  s += strip_pragma_once(embedded::kVecMath);
   // As in the interpreter: float takes vec_math's overloads, double scalar_math's templates.
   s += "using namespace tl::sm;\n";
   for (const char* f : {"tl_exp", "tl_log", "tl_expm1", "tl_log1p", "tl_softplus", "tl_tanh",
                         "tl_sigmoid", "tl_silu", "tl_gelu_tanh"})
     s += std::string("using tl::sm::") + f + ";\nusing tl::cpu::vm::" + f + ";\n";
   s += codegen::cast_prelude();
-  s += codegen::block_function(k, instrs, inner, "tl_block");
+  s += "#define TL_RESTRICT __restrict\n";
+  s += codegen::block_function(k, instrs, inner, "tl_block", "extern \"C\"");
   return s;
 }
 

@@ -5,7 +5,9 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/fusion_ir.h"
 #include "cuda/cuda_api.h"
+#include "cuda/cuda_kernels.h"
 
 namespace tl::cuda {
 namespace {
@@ -50,7 +52,7 @@ struct Device_ {
 [[noreturn]] void not_yet(const char* what) {
   throw_not_implemented(std::string(what) +
                         " does not run on CUDA yet: this build's CUDA backend is a preview "
-                        "(devices, memory and copies); its kernels come next");
+                        "(devices, memory, copies and elementwise kernels)");
 }
 
 class CudaBackend final : public Backend {
@@ -97,7 +99,36 @@ class CudaBackend final : public Backend {
   }
 
  protected:
-  void elementwise_impl(OpCode, DType, std::span<const Tensor>, const Tensor&) override { not_yet("elementwise"); }
+  // One op over strided operands (copies, casts, in-place updates): a one-op fused kernel.
+  void elementwise_impl(OpCode op, DType compute, std::span<const Tensor> in, const Tensor& out) override {
+    ir::Kernel k;
+    k.domain = out.shape();
+    k.reduced.assign(k.domain.size(), false);
+    std::vector<BufferPtr> bind;
+    auto memory = [&](ir::Op kind, const Tensor& t, DType repr) {
+      ir::Instr m{kind, t.dtype(), repr};
+      m.slot = int(bind.size());
+      m.strides = t.strides();
+      m.offset = t.offset();
+      bind.push_back(t.buffer());
+      k.slots.push_back(t.dtype());
+      return m;
+    };
+    ir::Instr alu{ir::Op::Alu, compute, compute};
+    alu.alu = op;
+    for (size_t i = 0; i < in.size(); ++i) {
+      k.instrs.push_back(memory(ir::Op::Load, in[i], compute_dtype(in[i].dtype())));
+      ir::Instr cast{ir::Op::Cast, in[i].dtype(), compute};
+      cast.args[0] = int(k.instrs.size() - 1);
+      k.instrs.push_back(cast);
+      alu.args[i] = int(k.instrs.size() - 1);
+    }
+    k.instrs.push_back(alu);
+    ir::Instr store = memory(ir::Op::Store, out, compute);
+    store.args[0] = int(k.instrs.size() - 1);
+    k.instrs.push_back(store);
+    launch_fused(target(out.device().index), k, bind);
+  }
   void reduce_impl(ReduceOp, const Tensor&, std::span<const int>, const Tensor&) override { not_yet("reduce"); }
   void scan_impl(ScanOp, const Tensor&, int, const Tensor&) override { not_yet("cumsum/cumprod"); }
   void matmul_impl(const Tensor&, const Tensor&, const Tensor&, const Epilogue*) override { not_yet("matmul"); }
@@ -105,7 +136,9 @@ class CudaBackend final : public Backend {
   void scatter_impl(const Tensor&, int, const Tensor&, const Tensor&) override { not_yet("indexed assignment"); }
   void random_impl(RandomDist, uint64_t, uint64_t, double, double, const Tensor&) override { not_yet("random"); }
   void arange_impl(double, double, const Tensor&) override { not_yet("arange"); }
-  void fused_impl(const ir::Kernel&, std::span<const BufferPtr>) override { not_yet("a fused kernel"); }
+  void fused_impl(const ir::Kernel& kernel, std::span<const BufferPtr> bindings) override {
+    launch_fused(target(bindings.empty() ? 0 : bindings[0]->device().index), kernel, bindings);
+  }
 
  private:
   // Every device, found and set up once (thread-safe); empty when CUDA is unavailable.
@@ -137,6 +170,10 @@ class CudaBackend final : public Backend {
     return *all;
   }
   Device_& at(int index) const { return *devices().at(size_t(index)); }
+  Target target(int index) const {
+    const DeviceInfo& d = at(index).info;
+    return Target{d.cc_major, d.cc_minor, d.sms, d.ctx};
+  }
   void activate(int index) const { check(api().cuCtxSetCurrent(at(index).info.ctx), "cuCtxSetCurrent"); }
 };
 

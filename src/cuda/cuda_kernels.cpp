@@ -1,0 +1,195 @@
+#include "cuda/cuda_kernels.h"
+
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <numeric>
+#include <unordered_map>
+#include <vector>
+
+#include "core/codegen_c.h"
+#include "core/embedded_sources.h"
+#include "core/error.h"
+#include "core/profiler.h"
+
+namespace tl::cuda {
+namespace {
+
+// NVRTC has no standard library: fixed-width types and the math scalar_math.h calls (as
+// std::f, renamed tl_math::f) map onto CUDA's device math functions.
+constexpr const char* kPrelude = R"(
+typedef signed char int8_t; typedef unsigned char uint8_t; typedef int int32_t;
+typedef long long int64_t; typedef unsigned long long uint64_t;
+#define TL_HD __device__
+#define TL_RESTRICT __restrict__
+namespace tl_math {
+#define TL_F1(f) __device__ inline float f(float x) { return ::f##f(x); } \
+                 __device__ inline double f(double x) { return ::f(x); }
+TL_F1(ceil) TL_F1(cos) TL_F1(erf) TL_F1(exp) TL_F1(expm1) TL_F1(floor) TL_F1(log)
+TL_F1(log1p) TL_F1(sin) TL_F1(sqrt) TL_F1(tan) TL_F1(tanh) TL_F1(trunc)
+#undef TL_F1
+__device__ inline float nearbyint(float x) { return ::rintf(x); }
+__device__ inline double nearbyint(double x) { return ::rint(x); }
+__device__ inline float fmod(float a, float b) { return ::fmodf(a, b); }
+__device__ inline double fmod(double a, double b) { return ::fmod(a, b); }
+__device__ inline float pow(float a, float b) { return ::powf(a, b); }
+__device__ inline double pow(double a, double b) { return ::pow(a, b); }
+template <class T> __device__ inline bool isfinite(T x) { return x - x == T(0); }
+template <class T> __device__ inline bool isinf(T x) { return x == x && !isfinite(x); }
+}  // namespace tl_math
+)";
+
+std::string scalar_math_for_nvrtc() {
+  std::string s = embedded::kScalarMath;
+  for (const char* line : {"#pragma once", "#include <cmath>", "#include <cstdint>"})
+    if (auto at = s.find(line); at != std::string::npos) s.erase(at, std::strlen(line));
+  for (size_t at = 0; (at = s.find("std::", at)) != std::string::npos;) s.replace(at, 5, "tl_math::");
+  return s;
+}
+
+// Per-thread element loop: the domain (merged to `rank` dims) unravelled per element.
+std::string kernel_wrapper(const ir::Kernel& k, int rank, int nmem) {
+  const int nslots = std::max<int>(1, int(k.slots.size())), nparams = std::max<int>(1, int(k.params.size()));
+  const std::string R = std::to_string(rank), M = std::to_string(std::max(1, nmem));
+  return "struct Args {\n  char* base[" + std::to_string(nslots) + "];\n  int64_t off[" + M +
+         "];\n  int64_t st[" + M + "][" + R + "];\n  int64_t shape[" + R + "];\n  double cf[" +
+         std::to_string(nparams) + "];\n  int64_t ci[" + std::to_string(nparams) +
+         "];\n  int64_t total;\n};\n"
+         "extern \"C\" __global__ void tl_kernel(const Args a) {\n"
+         "  const int64_t step = int64_t(gridDim.x) * blockDim.x;\n"
+         "  for (int64_t lin = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; lin < a.total; lin += step) {\n"
+         "    int64_t off[" + M + "];\n"
+         "    for (int j = 0; j < " + M + "; ++j) off[j] = a.off[j];\n"
+         "    int64_t rest = lin;\n"
+         "    for (int d = " + R + " - 1; d >= 0; --d) {\n"
+         "      const int64_t i = rest % a.shape[d];\n"
+         "      rest /= a.shape[d];\n"
+         "      for (int j = 0; j < " + M + "; ++j) off[j] += i * a.st[j][d];\n"
+         "    }\n"
+         "    tl_block(a.base, off, nullptr, 1, a.cf, a.ci, nullptr, nullptr, nullptr, nullptr);\n"
+         "  }\n}\n";
+}
+
+std::vector<int> all_instrs(const ir::Kernel& k) {
+  std::vector<int> v;
+  for (size_t i = 0; i < k.instrs.size(); ++i)
+    if (k.instrs[i].op != ir::Op::Const) v.push_back(int(i));
+  return v;
+}
+
+struct Compiled {
+  CUmodule module = nullptr;
+  CUfunction fn = nullptr;
+};
+
+struct Cache {
+  std::mutex mu;
+  std::unordered_map<std::string, Compiled> kernels;  // by arch + source
+};
+
+Cache& cache() {
+  static Cache* c = new Cache();
+  return *c;
+}
+
+void check_rtc(nvrtcResult r, const char* what) {
+  if (r != 0) throw_device(std::string(what) + " failed (NVRTC error " + std::to_string(r) + ")");
+}
+
+Compiled compile(const Target& t, const std::string& src) {
+  const Api& a = api();
+  nvrtcProgram prog = nullptr;
+  check_rtc(a.nvrtcCreateProgram(&prog, src.c_str(), "tl_kernel.cu", 0, nullptr, nullptr), "nvrtcCreateProgram");
+  const std::string arch = "--gpu-architecture=sm_" + std::to_string(t.cc_major) + std::to_string(t.cc_minor);
+  const char* opts[] = {arch.c_str(), "--std=c++17", "-default-device"};
+  const nvrtcResult r = a.nvrtcCompileProgram(prog, 3, opts);
+  size_t log_size = 0;
+  a.nvrtcGetProgramLogSize(prog, &log_size);
+  std::string log(log_size, '\0');
+  if (log_size) a.nvrtcGetProgramLog(prog, log.data());
+  if (r != 0) {
+    a.nvrtcDestroyProgram(&prog);
+    std::fprintf(stderr, "[tensorlogic] CUDA kernel failed to compile:\n%s\n--- source ---\n%s\n", log.c_str(), src.c_str());
+    throw_device("NVRTC could not compile a fused kernel (source and log printed above): " + log.substr(0, 400));
+  }
+  size_t size = 0;
+  check_rtc(a.nvrtcGetCUBINSize(prog, &size), "nvrtcGetCUBINSize");
+  std::vector<char> cubin(size);
+  check_rtc(a.nvrtcGetCUBIN(prog, cubin.data()), "nvrtcGetCUBIN");
+  a.nvrtcDestroyProgram(&prog);
+  Compiled c;
+  check(a.cuCtxSetCurrent(t.ctx), "cuCtxSetCurrent");
+  check(a.cuModuleLoadData(&c.module, cubin.data()), "cuModuleLoadData");
+  check(a.cuModuleGetFunction(&c.fn, c.module, "tl_kernel"), "cuModuleGetFunction");
+  return c;
+}
+
+}  // namespace
+
+std::string fused_source(const ir::Kernel& k, int rank) {
+  int nmem = 0;
+  for (const ir::Instr& i : k.instrs) nmem += i.op == ir::Op::Load || i.op == ir::Op::Store;
+  return std::string(kPrelude) + scalar_math_for_nvrtc() + "using namespace tl::sm;\n" +
+         codegen::cast_prelude() +
+         codegen::block_function(k, all_instrs(k), -1, "tl_block", "static __device__ __forceinline__") +
+         kernel_wrapper(k, rank, nmem);
+}
+
+void launch_fused(const Target& t, const ir::Kernel& k, std::span<const BufferPtr> bindings) {
+  if (k.has_reduction())
+    throw_not_implemented("reductions do not run on CUDA yet (the CUDA backend is a preview)");
+  if (!codegen::printable(k, all_instrs(k)))
+    throw_not_implemented("float16/bfloat16 kernels do not run on CUDA yet (the CUDA backend is a preview)");
+  std::vector<const Strides*> st;
+  std::vector<int64_t> offsets;
+  for (const ir::Instr& i : k.instrs)
+    if (i.op == ir::Op::Load || i.op == ir::Op::Store) st.push_back(&i.strides), offsets.push_back(i.offset);
+  std::vector<int> dims(k.domain.size());
+  std::iota(dims.begin(), dims.end(), 0);
+  const MergedDims m = merge_dims(k.domain, dims, st);
+  const int64_t total = numel(m.shape);
+  if (total == 0) return;
+  const int rank = int(m.shape.size());
+  const std::string src = fused_source(k, rank);
+  if (profiler::debug_level() >= 3) std::fprintf(stderr, "[tensorlogic] CUDA source:\n%s\n", src.c_str());
+
+  Compiled fn;
+  {
+    Cache& c = cache();
+    std::lock_guard lock(c.mu);
+    const std::string key = std::to_string(t.cc_major * 10 + t.cc_minor) + "\n" + src;
+    auto it = c.kernels.find(key);
+    if (it == c.kernels.end()) it = c.kernels.emplace(key, compile(t, src)).first;
+    fn = it->second;
+  }
+  // Args, as the kernel declares it: every field is 8 bytes wide.
+  const size_t nmem = std::max<size_t>(1, st.size()), nparams = std::max<size_t>(1, k.params.size());
+  std::vector<uint64_t> args;
+  auto put = [&](auto v) { uint64_t w; std::memcpy(&w, &v, 8); args.push_back(w); };
+  for (size_t s = 0; s < std::max<size_t>(1, bindings.size()); ++s)
+    put(s < bindings.size() ? bindings[s]->data() : nullptr);
+  for (size_t j = 0; j < nmem; ++j) put(j < offsets.size() ? offsets[j] : int64_t(0));
+  for (size_t j = 0; j < nmem; ++j)
+    for (int d = 0; d < rank; ++d) put(j < st.size() ? m.strides[size_t(d)][j] : int64_t(0));
+  for (int d = 0; d < rank; ++d) put(m.shape[size_t(d)]);
+  std::vector<double> cf(nparams, 0.0);
+  std::vector<int64_t> ci(nparams, 0);
+  for (const ir::Instr& i : k.instrs) {
+    if (i.op != ir::Op::Const) continue;
+    const Scalar s = scalar_as(k.params[size_t(i.slot)], i.dtype);  // as a stored 0-d tensor holds it
+    cf[size_t(i.slot)] = s.f;
+    ci[size_t(i.slot)] = s.i;
+  }
+  for (double v : cf) put(v);
+  for (int64_t v : ci) put(v);
+  put(total);
+
+  const unsigned threads = 256;
+  const int64_t blocks = std::min<int64_t>((total + threads - 1) / threads, int64_t(t.sms) * 32);
+  void* params[] = {args.data()};
+  check(api().cuCtxSetCurrent(t.ctx), "cuCtxSetCurrent");
+  check(api().cuLaunchKernel(fn.fn, unsigned(blocks), 1, 1, threads, 1, 1, 0, nullptr, params, nullptr),
+        "cuLaunchKernel");
+}
+
+}  // namespace tl::cuda
