@@ -23,8 +23,8 @@ typedef long long int64_t; typedef unsigned long long uint64_t;
 #define TL_HD __device__
 #define TL_RESTRICT __restrict__
 namespace tl_math {
-#define TL_F1(f) __device__ inline float f(float x) { return ::f##f(x); } \
-                 __device__ inline double f(double x) { return ::f(x); }
+#define TL_F1(name) __device__ inline float name(float x) { return ::name##f(x); } \
+                    __device__ inline double name(double x) { return ::name(x); }
 TL_F1(ceil) TL_F1(cos) TL_F1(erf) TL_F1(exp) TL_F1(expm1) TL_F1(floor) TL_F1(log)
 TL_F1(log1p) TL_F1(sin) TL_F1(sqrt) TL_F1(tan) TL_F1(tanh) TL_F1(trunc)
 #undef TL_F1
