@@ -69,6 +69,50 @@ def cpu_peak_flops():
     return (os.cpu_count() or 1) * (mhz or 2500.0) * 1e6 * flops_per_cycle
 
 
+def cuda_cases(dev, quick):
+    """The CUDA preview's cases (elementwise only so far) against PyTorch eager and
+    torch.compile on the same card. Floors use the device copy bandwidth measured by PyTorch."""
+    import torch
+    n = 1 << 22 if quick else 1 << 24
+
+    def pair(size):
+        a = np.random.default_rng(size).standard_normal(size).astype(np.float32)
+        return tl.asarray(a, device=dev), torch.from_numpy(a).cuda()
+
+    sizes = [n] if quick else [n, 4 * n]
+    for size in sizes:
+        (ta, pa), (tb, pb) = pair(size), pair(size + 1)
+        yield dict(case=f"add f32 {size >> 20}M", bytes=3 * 4 * size, anchor_name="torch eager",
+                   ours=lambda ta=ta, tb=tb: ta + tb, anchor=lambda pa=pa, pb=pb: pa + pb)
+    (tx, px), (tw, pw), (tb, pb) = pair(n), pair(n + 1), pair(n + 2)
+
+    def chain(lib, x, w, b):
+        y = x * w + b
+        y = 0.5 * y * (1 + lib.tanh(0.7978845608 * (y + 0.044715 * y * y * y)))
+        y = y * 0.5 + 1
+        y = lib.tanh(y) * w
+        return y - b
+
+    yield dict(case=f"chain8 f32 {n >> 20}M", bytes=4 * 4 * n, anchor_name="torch eager",
+               ours=lambda: chain(tl, tx, tw, tb), anchor=lambda: chain(torch, px, pw, pb))
+    try:
+        compiled = torch.compile(lambda x, w, b: chain(torch, x, w, b))
+        compiled(px, pw, pb)
+        yield dict(case=f"chain8 f32 {n >> 20}M vs compile", bytes=4 * 4 * n,
+                   anchor_name="torch.compile", ours=lambda: chain(tl, tx, tw, tb),
+                   anchor=lambda: compiled(px, pw, pb))
+    except Exception as e:  # noqa: BLE001  (no Triton/compiler on the machine)
+        print(f"torch.compile unavailable ({type(e).__name__}): its row is skipped")
+
+
+def cuda_bandwidth():
+    import torch
+    a = torch.empty(1 << 28, dtype=torch.float32, device="cuda")
+    b = torch.empty_like(a)
+    t = timeit(lambda: b.copy_(a), torch.cuda.synchronize)
+    return 2 * a.numel() * 4 / t
+
+
 def cases(dev, quick):
     rng = np.random.default_rng(0)
     n16 = 1 << 22 if quick else 1 << 24
@@ -162,16 +206,24 @@ def main():
     args = p.parse_args()
     dev = tl.Device(args.device)
     sync = lambda: tl.synchronize(dev)  # noqa: E731
-    (bw, bw_best), peak = copy_bandwidth(dev), cpu_peak_flops()
-    print(f"tensorlogic {tl.__version__} on {dev}; NumPy {np.__version__}; threads "
-          f"{os.environ.get('TENSORLOGIC_NUM_THREADS', os.cpu_count())}")
+    cuda = dev.type == "cuda"
+    if cuda:
+        import torch
+        bw = bw_best = cuda_bandwidth()
+        peak = 0.0
+        anchor_sync = torch.cuda.synchronize
+    else:
+        (bw, bw_best), peak = copy_bandwidth(dev), cpu_peak_flops()
+        anchor_sync = lambda: None  # noqa: E731
+    print(f"tensorlogic {tl.__version__} on {dev} ({tl._core.device_name(str(dev))}); NumPy "
+          f"{np.__version__}; threads {os.environ.get('TENSORLOGIC_NUM_THREADS', os.cpu_count())}")
     print(f"floors: np.copyto bandwidth {bw / 1e9:.1f} GB/s (best large copy {bw_best / 1e9:.1f}), "
           f"f32 peak ~{peak / 1e9:.0f} GFLOP/s (nominal clock: boost can exceed it)")
     print(f"{'case':26s} {'ours ms':>9s} {'anchor ms':>9s} {'ratio':>6s} {'of floor':>8s} {'x floor':>7s}")
     rows = []
-    for c in cases(dev, args.quick):
+    for c in (cuda_cases if cuda else cases)(dev, args.quick):
         ours = timeit(lambda: tl.eval(c["ours"]()), sync)
-        anchor = timeit(c["anchor"])
+        anchor = timeit(c["anchor"], anchor_sync)
         row = dict(case=c["case"], ours_s=ours, anchor=c.get("anchor_name", "numpy"),
                    anchor_s=anchor, ratio=anchor / ours)
         line = f"{c['case']:26s} {ours * 1e3:9.3f} {anchor * 1e3:9.3f} {anchor / ours:6.2f}"
@@ -187,7 +239,8 @@ def main():
             row.update(ours_gflops=c["flops"] / ours / 1e9, anchor_gflops=c["flops"] / anchor / 1e9)
         rows.append(row)
         print(line)
-    result = dict(device=str(dev), machine=platform.processor() or platform.machine(),
+    result = dict(device=str(dev), device_name=tl._core.device_name(str(dev)),
+                  machine=platform.processor() or platform.machine(),
                   cpu_count=os.cpu_count(), numpy=np.__version__, date=time.strftime("%Y-%m-%d"),
                   copy_bandwidth_gbs=bw / 1e9, best_copy_bandwidth_gbs=bw_best / 1e9,
                   peak_gflops_estimate=peak / 1e9, rows=rows)

@@ -58,14 +58,16 @@ std::string kernel_wrapper(const ir::Kernel& k, int rank, int nmem) {
          "extern \"C\" __global__ void tl_kernel(const Args a) {\n"
          "  const int64_t step = int64_t(gridDim.x) * blockDim.x;\n"
          "  for (int64_t lin = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; lin < a.total; lin += step) {\n"
-         "    int64_t off[" + M + "];\n"
-         "    for (int j = 0; j < " + M + "; ++j) off[j] = a.off[j];\n"
-         "    int64_t rest = lin;\n"
-         "    for (int d = " + R + " - 1; d >= 0; --d) {\n"
-         "      const int64_t i = rest % a.shape[d];\n"
-         "      rest /= a.shape[d];\n"
-         "      for (int j = 0; j < " + M + "; ++j) off[j] += i * a.st[j][d];\n"
-         "    }\n"
+         "    int64_t off[" + M + "];\n" +
+         (rank == 1  // one merged dim (any contiguous kernel): no division per element
+              ? "    for (int j = 0; j < " + M + "; ++j) off[j] = a.off[j] + lin * a.st[j][0];\n"
+              : "    for (int j = 0; j < " + M + "; ++j) off[j] = a.off[j];\n"
+                "    int64_t rest = lin;\n"
+                "    for (int d = " + R + " - 1; d >= 0; --d) {\n"
+                "      const int64_t i = rest % a.shape[d];\n"
+                "      rest /= a.shape[d];\n"
+                "      for (int j = 0; j < " + M + "; ++j) off[j] += i * a.st[j][d];\n"
+                "    }\n") +
          "    tl_block(a.base, off, nullptr, 1, a.cf, a.ci, nullptr, nullptr, nullptr, nullptr);\n"
          "  }\n}\n";
 }

@@ -83,6 +83,10 @@ void bind_devices(py::module_& m) {
   m.def("flush", [] { nogil([] { tl::graph::flush(); }); });
   m.def("fusion_enabled", &tl::graph::fusion_enabled);
   m.def("set_fusion", &tl::graph::set_fusion);
+  m.def("device_name", [](py::handle d) {
+    Device dev = to_device(d);
+    return tl::backend_for(dev).device_name(dev.index);
+  }, "The device's name as its backend reports it (model, architecture, memory).");
   m.def("backend_status", [](const std::string& type) {
     tl::Backend* b = tl::backend_for(Device::parse(type).type);
     if (!b) return std::string("not built");
