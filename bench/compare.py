@@ -217,8 +217,11 @@ def main():
         anchor_sync = lambda: None  # noqa: E731
     print(f"tensorlogic {tl.__version__} on {dev} ({tl._core.device_name(str(dev))}); NumPy "
           f"{np.__version__}; threads {os.environ.get('TENSORLOGIC_NUM_THREADS', os.cpu_count())}")
-    print(f"floors: np.copyto bandwidth {bw / 1e9:.1f} GB/s (best large copy {bw_best / 1e9:.1f}), "
-          f"f32 peak ~{peak / 1e9:.0f} GFLOP/s (nominal clock: boost can exceed it)")
+    if cuda:
+        print(f"floor: device copy bandwidth {bw / 1e9:.0f} GB/s (a large torch copy_)")
+    else:
+        print(f"floors: np.copyto bandwidth {bw / 1e9:.1f} GB/s (best large copy {bw_best / 1e9:.1f}), "
+              f"f32 peak ~{peak / 1e9:.0f} GFLOP/s (nominal clock: boost can exceed it)")
     print(f"{'case':26s} {'ours ms':>9s} {'anchor ms':>9s} {'ratio':>6s} {'of floor':>8s} {'x floor':>7s}")
     rows = []
     for c in (cuda_cases if cuda else cases)(dev, args.quick):
