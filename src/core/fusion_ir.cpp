@@ -1,6 +1,7 @@
 #include "core/fusion_ir.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace tl::ir {
 namespace {
@@ -41,6 +42,37 @@ int Kernel::passes() const {
   for (const Instr& i : instrs)
     if (i.op == Op::Store || i.op == Op::Reduce) p = std::max(p, instrs[size_t(i.args[0])].level);
   return p + 1;
+}
+
+Schedule Kernel::schedule() const {
+  const int np = passes();
+  const size_t n = instrs.size();
+  Schedule s;
+  s.rows.resize(size_t(np) + 1);
+  for (size_t i = 0; i < n; ++i) {
+    const Instr& in = instrs[i];
+    const bool row_store = in.op == Op::Store && instrs[size_t(in.args[0])].row;
+    if ((in.row && in.op != Op::Const && in.op != Op::Reduce && in.op != Op::Store) || row_store)
+      s.rows[size_t(std::min(in.level, np))].push_back(int(i));
+  }
+  s.passes.resize(size_t(np));
+  for (int p = 0; p < np; ++p) {
+    // The pass's roots (its reductions and full stores) and the full values they read.
+    std::vector<bool> mine(n, false);
+    for (size_t i = n; i-- > 0;) {
+      const Instr& in = instrs[i];
+      const bool root = (in.op == Op::Reduce && instrs[size_t(in.args[0])].level == p) ||
+                        (in.op == Op::Store && !instrs[size_t(in.args[0])].row && in.level == p);
+      const bool full = !in.row && in.op != Op::Const && in.op != Op::Reduce && in.op != Op::Store;
+      mine[i] = root || (mine[i] && full);
+      if (mine[i])
+        for (int a : in.args)
+          if (a >= 0) mine[size_t(a)] = true;
+    }
+    for (size_t i = 0; i < n; ++i)
+      if (mine[i]) s.passes[size_t(p)].push_back(int(i));
+  }
+  return s;
 }
 
 std::string Kernel::op_names() const {

@@ -31,6 +31,16 @@ struct Instr {
   bool row = false;  // constant along the reduced axes
 };
 
+// The order a kernel's instructions run in, pass by pass (see Kernel::schedule()).
+struct Schedule {
+  // Per pass: the full values its reductions and full stores need (recomputed in every pass
+  // that needs them), then those reductions and stores, in instruction order.
+  std::vector<std::vector<int>> passes;
+  // Per level 0..passes: the row values (and row stores) computable once the reductions of
+  // the passes before are done; level 0 before the first pass.
+  std::vector<std::vector<int>> rows;
+};
+
 struct Kernel {
   Shape domain;
   std::vector<bool> reduced;   // per domain dim
@@ -40,6 +50,7 @@ struct Kernel {
 
   bool has_reduction() const;
   int passes() const;  // 1 + the highest level a Store or Reduce input needs
+  Schedule schedule() const;
   // A kernel name for the profiler: kind, ops and shape (E_mul_add_tanh_16777216_float32).
   std::string name() const;
   std::string op_names() const;  // the ops part: "_mul_add_tanh" (at most four, then "_+N")

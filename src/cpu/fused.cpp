@@ -192,42 +192,21 @@ struct Program {
           if constexpr (std::is_integral_v<C>) ci[size_t(in.slot)] = v;
           else cf[size_t(in.slot)] = double(v);
         });
+    const ir::Schedule sched = k.schedule();
+    row_list = sched.rows;
+    pass_list = sched.passes;
     // Values live across blocks (constants, row values, reductions) own a buffer.
-    row_list.resize(size_t(passes) + 1);
     for (size_t i = 0; i < n; ++i) {
       const Instr& in = k.instrs[i];
-      const bool row_store = in.op == Op::Store && k.instrs[size_t(in.args[0])].row;
       if (in.op == Op::Const || in.op == Op::Reduce || (in.row && in.op != Op::Store)) buf[i] = nbufs++;
-      if ((in.row && in.op != Op::Const && in.op != Op::Reduce && in.op != Op::Store) || row_store)
-        row_list[size_t(std::min(in.level, passes))].push_back(int(i));
     }
     // Each pass recomputes the full values its reductions and stores need; their buffers are
     // reused once dead.
-    pass_list.resize(size_t(passes));
     for (int p = 0; p < passes; ++p) {
-      // The pass's roots (its reductions and full stores) and the full values they read.
-      std::vector<bool> mine(n, false);
-      for (size_t i = n; i-- > 0;) {
-        const Instr& in = k.instrs[i];
-        const bool root = (in.op == Op::Reduce && k.instrs[size_t(in.args[0])].level == p) ||
-                          (in.op == Op::Store && !k.instrs[size_t(in.args[0])].row && in.level == p);
-        const bool full = !in.row && in.op != Op::Const && in.op != Op::Reduce && in.op != Op::Store;
-        if (!root && !(mine[i] && full)) {
-          mine[i] = false;
-          continue;
-        }
-        mine[i] = true;
-        for (int a : in.args)
-          if (a >= 0) mine[size_t(a)] = true;
-      }
       std::vector<int> last(n, -1);
-      for (size_t i = 0; i < n; ++i) {
-        const Instr& in = k.instrs[i];
-        if (!mine[i]) continue;
-        pass_list[size_t(p)].push_back(int(i));
-        for (int a : in.args)
-          if (a >= 0) last[size_t(a)] = int(i);
-      }
+      for (int i : pass_list[size_t(p)])
+        for (int a : k.instrs[size_t(i)].args)
+          if (a >= 0) last[size_t(a)] = i;
       // A buffer is reused once its value is dead, never by the instruction reading it
       // (a cast may widen). With several passes a value may recur: no reuse then.
       std::vector<int> free_bufs;
