@@ -85,7 +85,7 @@ def test_out_of_memory_is_memory_error_and_recoverable():
 def test_unsupported_kernels_say_so():
     t = tl.asarray(np.ones(3, np.float32), device="cuda")
     with pytest.raises(NotImplementedError, match="CUDA"):
-        np.asarray(t.sum())
+        np.asarray(t.cumsum())
     tl.synchronize("cuda")
     assert np.asarray(t).tolist() == [1.0, 1.0, 1.0]
 
@@ -134,3 +134,44 @@ def test_broadcast_views_casts_and_writes(rng):
     e = tl.where(ta > 0, tl.exp(ta), -ta * ta)
     np.testing.assert_allclose(np.asarray(e), np.where(a > 0, np.exp(a), -a * a), rtol=1e-6)
     assert np.asarray(tl.zeros((0, 3), device="cuda") + 1).shape == (0, 3)
+
+
+@needs_cuda
+@pytest.mark.parametrize("shape,axis", [((7,), None), ((33, 1000), 1), ((33, 1000), 0),
+                                        ((4, 5, 6), (0, 2)), ((1, 1), None), ((3, 0), 1),
+                                        ((1 << 20,), None)])
+def test_reductions_match_numpy(rng, shape, axis):
+    a = random_array(rng, shape, tl.float32)
+    i = random_array(rng, shape, tl.int32)
+    ta, ti = tl.asarray(a, device="cuda"), tl.asarray(i, device="cuda")
+    a64 = a.astype(np.float64)
+    np.testing.assert_allclose(np.asarray(ta.sum(axis=axis)), a64.sum(axis=axis), rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(np.asarray(ti.sum(axis=axis)), i.astype(np.int64).sum(axis=axis))
+    if a.size:
+        np.testing.assert_array_equal(np.asarray(ta.max(axis=axis)), a.max(axis=axis))
+        np.testing.assert_array_equal(np.asarray(ti.min(axis=axis)), i.min(axis=axis))
+        np.testing.assert_allclose(np.asarray((ta * ta).mean(axis=axis)), (a64 * a64).mean(axis=axis),
+                                   rtol=1e-5)
+
+
+@needs_cuda
+def test_softmax_and_layernorm_are_one_kernel(rng):
+    a = random_array(rng, (65, 1000), tl.float32)
+    ta = tl.asarray(a, device="cuda")
+    with tl.profiler.profile() as p:
+        s = tl.softmax(ta, axis=1)
+    assert p.kernels == 1, p.summary()
+    e = np.exp(a - a.max(1, keepdims=True))
+    np.testing.assert_allclose(np.asarray(s), e / e.sum(1, keepdims=True), rtol=1e-5, atol=1e-7)
+    with tl.profiler.profile() as q:
+        m = ta.mean(axis=1, keepdims=True)
+        d = ta - m
+        ln = d / tl.sqrt((d * d).mean(axis=1, keepdims=True) + 1e-5)
+        del m, d
+    assert q.kernels == 1, q.summary()
+    a64 = a.astype(np.float64)
+    dd = a64 - a64.mean(1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(ln), dd / np.sqrt((dd * dd).mean(1, keepdims=True) + 1e-5),
+                               rtol=1e-4, atol=1e-5)
+    nan = tl.asarray(np.array([[1.0, np.nan, 3.0]], np.float32), device="cuda")
+    assert np.isnan(np.asarray(nan.max(axis=1))).all()             # NaN propagates

@@ -81,7 +81,8 @@ template <class S, class C> TL_HD inline S tl_from(C v) { return tl_conv<S, C>::
 }
 
 std::string block_function(const ir::Kernel& k, const std::vector<int>& instrs, int inner,
-                           const std::string& name, const std::string& qualifiers) {
+                           const std::string& name, const std::string& qualifiers,
+                           bool export_values) {
   std::string head = qualifiers + " void " + name +
                      "(char* const* base, const int64_t* off, const int64_t* inc, int64_t n, "
                      "const double* cf, const int64_t* ci, const double* rf, const int64_t* ri, "
@@ -158,6 +159,9 @@ std::string block_function(const ir::Kernel& k, const std::vector<int>& instrs, 
       case ir::Op::Const:
         break;
     }
+    if (export_values && in.op != ir::Op::Store && in.op != ir::Op::Reduce && in.op != ir::Op::Const)
+      body += std::string("    ") + (in.repr == DType::Int64 ? "ri[" : "rf[") + num(n) + "] = " +
+              (in.repr == DType::Int64 ? "int64_t(" : "double(") + v(n) + ");\n";
   }
   if (lanes_init.empty()) return head + "  for (int64_t i = 0; i < n; ++i) {\n" + body + "  }\n}\n";
   // Reductions: kLanes partials along the block (vectorizable), then a scalar tail.

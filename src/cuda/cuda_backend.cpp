@@ -129,7 +129,40 @@ class CudaBackend final : public Backend {
     k.instrs.push_back(store);
     launch_fused(target(out.device().index), k, bind);
   }
-  void reduce_impl(ReduceOp, const Tensor&, std::span<const int>, const Tensor&) override { not_yet("reduce"); }
+  // A reduction of a stored tensor: load -> reduce -> store as a fused kernel.
+  void reduce_impl(ReduceOp op, const Tensor& in, std::span<const int> axes, const Tensor& out) override {
+    if (op == ReduceOp::ArgMax || op == ReduceOp::ArgMin) not_yet("argmax/argmin");
+    ir::Kernel k;
+    k.domain = in.shape();
+    k.reduced.assign(k.domain.size(), false);
+    for (int a : axes) k.reduced[size_t(a)] = true;
+    std::vector<BufferPtr> bind{in.buffer(), out.buffer()};
+    k.slots = {in.dtype(), out.dtype()};
+    const bool logical = op == ReduceOp::Any || op == ReduceOp::All;
+    const DType load_repr = compute_dtype(in.dtype());
+    const DType repr = logical ? load_repr : compute_dtype(out.dtype());
+    ir::Instr load{ir::Op::Load, in.dtype(), load_repr};
+    load.slot = 0;
+    load.strides = in.strides();
+    load.offset = in.offset();
+    ir::Instr cast{ir::Op::Cast, in.dtype(), repr};
+    cast.args[0] = 0;
+    ir::Instr red{ir::Op::Reduce, logical ? DType::Bool : repr, repr};
+    red.rop = op;
+    red.args[0] = 1;
+    red.level = 1;
+    red.row = true;
+    ir::Instr store{ir::Op::Store, out.dtype(), repr};
+    store.args[0] = 2;
+    store.slot = 1;
+    store.offset = out.offset();
+    store.level = 1;
+    store.row = true;
+    for (size_t d = 0, kept = 0; d < k.domain.size(); ++d)
+      store.strides.push_back(k.reduced[d] ? 0 : out.strides()[kept++]);
+    k.instrs = {load, cast, red, store};
+    launch_fused(target(out.device().index), k, bind);
+  }
   void scan_impl(ScanOp, const Tensor&, int, const Tensor&) override { not_yet("cumsum/cumprod"); }
   void matmul_impl(const Tensor&, const Tensor&, const Tensor&, const Epilogue*) override { not_yet("matmul"); }
   void gather_impl(const Tensor&, int, const Tensor&, const Tensor&) override { not_yet("indexing"); }

@@ -1,6 +1,7 @@
 #include "cuda/cuda_kernels.h"
 
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <numeric>
@@ -37,6 +38,32 @@ __device__ inline double pow(double a, double b) { return ::pow(a, b); }
 template <class T> __device__ inline bool isfinite(T x) { return x - x == T(0); }
 template <class T> __device__ inline bool isinf(T x) { return x == x && !isfinite(x); }
 }  // namespace tl_math
+#define INFINITY __int_as_float(0x7f800000)
+#define INT64_MIN (-9223372036854775807LL - 1)
+#define INT64_MAX 9223372036854775807LL
+)";
+
+// Reductions: each block reduces one output; its threads' partials meet through warp
+// shuffles and shared memory. OP: 0 sum, 1 max, 2 min (NaN-propagating, as on the CPU).
+constexpr const char* kBlockReduce = R"(
+template <int OP, class T> __device__ inline T tl_combine(T a, T b) {
+  return OP == 0 ? a + b : OP == 1 ? tl::sm::tl_max(a, b) : tl::sm::tl_min(a, b);
+}
+template <int OP, class T> __device__ T tl_block_reduce(T v, T* shared) {
+  for (int s = 16; s > 0; s >>= 1) v = tl_combine<OP>(v, __shfl_down_sync(0xffffffffu, v, s));
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+  if (lane == 0) shared[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    v = lane < warps ? shared[lane] : shared[0];
+    for (int s = 16; s > 0; s >>= 1) v = tl_combine<OP>(v, __shfl_down_sync(0xffffffffu, v, s));
+    if (lane == 0) shared[32] = v;
+  }
+  __syncthreads();
+  v = shared[32];
+  __syncthreads();
+  return v;
+}
 )";
 
 std::string scalar_math_for_nvrtc() {
@@ -126,33 +153,112 @@ Compiled compile(const Target& t, const std::string& src) {
   return c;
 }
 
+
+std::string common_source() {
+  return std::string(kPrelude) + scalar_math_for_nvrtc() + "using namespace tl::sm;\n" +
+         codegen::cast_prelude();
+}
+
+int memory_operands(const ir::Kernel& k) {
+  int nmem = 0;
+  for (const ir::Instr& i : k.instrs) nmem += i.op == ir::Op::Load || i.op == ir::Op::Store;
+  return nmem;
+}
+
+// A kernel with reductions: one block per output (grid-stride over outputs), its threads
+// striding over the reduced elements; row values computed by every thread of the block.
+std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red) {
+  const ir::Schedule sched = k.schedule();
+  const int nmem = std::max(1, memory_operands(k)), ni = std::max<int>(1, int(k.instrs.size()));
+  const int nslots = std::max<int>(1, int(k.slots.size())), nparams = std::max<int>(1, int(k.params.size()));
+  std::vector<int> acc(k.instrs.size(), -1);
+  int nacc = 0;
+  for (size_t i = 0; i < k.instrs.size(); ++i)
+    if (k.instrs[i].op == ir::Op::Reduce) acc[i] = nacc++;
+  const std::string M = std::to_string(nmem), RK = std::to_string(rank_kept), RR = std::to_string(rank_red);
+  std::string src = common_source() + kBlockReduce;
+  const std::string q = "static __device__ __forceinline__";
+  for (size_t l = 0; l < sched.rows.size(); ++l)
+    src += codegen::block_function(k, sched.rows[l], -1, "tl_row" + std::to_string(l), q, true);
+  for (size_t p = 0; p < sched.passes.size(); ++p)
+    src += codegen::block_function(k, sched.passes[p], -1, "tl_pass" + std::to_string(p), q);
+  src += "struct Args {\n  char* base[" + std::to_string(nslots) + "];\n  int64_t off[" + M +
+         "];\n  int64_t kst[" + M + "][" + RK + "];\n  int64_t kshape[" + RK + "];\n  int64_t rst[" + M +
+         "][" + RR + "];\n  int64_t rshape[" + RR + "];\n  double cf[" + std::to_string(nparams) +
+         "];\n  int64_t ci[" + std::to_string(nparams) + "];\n  int64_t outputs, inner;\n};\n";
+  src += "extern \"C\" __global__ void tl_kernel(const Args a) {\n"
+         "  __shared__ double shf[33];\n  __shared__ int64_t shi[33];\n"
+         "  for (int64_t o = blockIdx.x; o < a.outputs; o += gridDim.x) {\n"
+         "    int64_t base[" + M + "];\n    for (int j = 0; j < " + M + "; ++j) base[j] = a.off[j];\n"
+         "    int64_t rest = o;\n"
+         "    for (int d = " + RK + " - 1; d >= 0; --d) {\n"
+         "      const int64_t i = rest % a.kshape[d];\n      rest /= a.kshape[d];\n"
+         "      for (int j = 0; j < " + M + "; ++j) base[j] += i * a.kst[j][d];\n    }\n"
+         "    double rf[" + std::to_string(ni) + "];\n    int64_t ri[" + std::to_string(ni) + "];\n"
+         "    tl_row0(a.base, base, nullptr, 1, a.cf, a.ci, rf, ri, nullptr, nullptr);\n";
+  for (size_t p = 0; p < sched.passes.size(); ++p) {
+    const std::string P = std::to_string(p);
+    src += "    {\n      double af[" + std::to_string(std::max(1, nacc)) + "];\n      int64_t ai[" +
+           std::to_string(std::max(1, nacc)) + "];\n";
+    for (int r : sched.passes[p]) {
+      const ir::Instr& in = k.instrs[size_t(r)];
+      if (in.op != ir::Op::Reduce) continue;
+      const bool i64 = in.repr == DType::Int64;
+      const std::string id = in.rop == ReduceOp::Sum ? "0" : in.rop == ReduceOp::Max ? (i64 ? "INT64_MIN" : "-INFINITY") : (i64 ? "INT64_MAX" : "INFINITY");
+      src += std::string("      ") + (i64 ? "ai[" : "af[") + std::to_string(acc[size_t(r)]) + "] = " + id + ";\n";
+    }
+    src += "      for (int64_t r = threadIdx.x; r < a.inner; r += blockDim.x) {\n"
+           "        int64_t off[" + M + "];\n        for (int j = 0; j < " + M + "; ++j) off[j] = base[j];\n"
+           "        int64_t rest = r;\n"
+           "        for (int d = " + RR + " - 1; d >= 0; --d) {\n"
+           "          const int64_t i = rest % a.rshape[d];\n          rest /= a.rshape[d];\n"
+           "          for (int j = 0; j < " + M + "; ++j) off[j] += i * a.rst[j][d];\n        }\n"
+           "        tl_pass" + P + "(a.base, off, nullptr, 1, a.cf, a.ci, rf, ri, af, ai);\n      }\n";
+    for (int r : sched.passes[p]) {
+      const ir::Instr& in = k.instrs[size_t(r)];
+      if (in.op != ir::Op::Reduce) continue;
+      const bool i64 = in.repr == DType::Int64;
+      const std::string op = in.rop == ReduceOp::Sum ? "0" : in.rop == ReduceOp::Max ? "1" : "2";
+      const std::string a = std::to_string(acc[size_t(r)]), id = std::to_string(r);
+      src += i64 ? "      ri[" + id + "] = tl_block_reduce<" + op + ">(ai[" + a + "], shi);\n"
+                 : "      rf[" + id + "] = tl_block_reduce<" + op + ">(af[" + a + "], shf);\n";
+    }
+    src += "    }\n    tl_row" + std::to_string(p + 1) + "(a.base, base, nullptr, 1, a.cf, a.ci, rf, ri, nullptr, nullptr);\n";
+  }
+  return src + "  }\n}\n";
+}
+
 }  // namespace
 
 std::string fused_source(const ir::Kernel& k, int rank) {
-  int nmem = 0;
-  for (const ir::Instr& i : k.instrs) nmem += i.op == ir::Op::Load || i.op == ir::Op::Store;
-  return std::string(kPrelude) + scalar_math_for_nvrtc() + "using namespace tl::sm;\n" +
-         codegen::cast_prelude() +
+  return common_source() +
          codegen::block_function(k, all_instrs(k), -1, "tl_block", "static __device__ __forceinline__") +
-         kernel_wrapper(k, rank, nmem);
+         kernel_wrapper(k, rank, memory_operands(k));
 }
 
 void launch_fused(const Target& t, const ir::Kernel& k, std::span<const BufferPtr> bindings) {
-  if (k.has_reduction())
-    throw_not_implemented("reductions do not run on CUDA yet (the CUDA backend is a preview)");
   if (!codegen::printable(k, all_instrs(k)))
-    throw_not_implemented("float16/bfloat16 kernels do not run on CUDA yet (the CUDA backend is a preview)");
+    throw_not_implemented("float16/bfloat16 kernels, and reductions other than sum, max and min, "
+                          "do not run on CUDA yet (the CUDA backend is a preview)");
   std::vector<const Strides*> st;
   std::vector<int64_t> offsets;
   for (const ir::Instr& i : k.instrs)
     if (i.op == ir::Op::Load || i.op == ir::Op::Store) st.push_back(&i.strides), offsets.push_back(i.offset);
-  std::vector<int> dims(k.domain.size());
-  std::iota(dims.begin(), dims.end(), 0);
-  const MergedDims m = merge_dims(k.domain, dims, st);
-  const int64_t total = numel(m.shape);
-  if (total == 0) return;
-  const int rank = int(m.shape.size());
-  const std::string src = fused_source(k, rank);
+  std::vector<int> kept, reduced;
+  for (size_t d = 0; d < k.domain.size(); ++d) (k.reduced[d] ? reduced : kept).push_back(int(d));
+  const bool reduction = k.has_reduction();
+  // Elementwise: every dim walked per element. Reduction: kept dims per block, reduced dims
+  // per thread.
+  const MergedDims outer = merge_dims(k.domain, reduction ? kept : [&] {
+    std::vector<int> all(k.domain.size());
+    std::iota(all.begin(), all.end(), 0);
+    return all;
+  }(), st);
+  const MergedDims inner = merge_dims(k.domain, reduced, st);
+  const int64_t outputs = numel(outer.shape), inner_n = numel(inner.shape);
+  if (outputs == 0) return;
+  const std::string src = reduction ? reduction_source(k, int(outer.shape.size()), int(inner.shape.size()))
+                                    : fused_source(k, int(outer.shape.size()));
   if (profiler::debug_level() >= 3) std::fprintf(stderr, "[tensorlogic] CUDA source:\n%s\n", src.c_str());
 
   Compiled fn;
@@ -168,12 +274,16 @@ void launch_fused(const Target& t, const ir::Kernel& k, std::span<const BufferPt
   const size_t nmem = std::max<size_t>(1, st.size()), nparams = std::max<size_t>(1, k.params.size());
   std::vector<uint64_t> args;
   auto put = [&](auto v) { uint64_t w; std::memcpy(&w, &v, 8); args.push_back(w); };
+  auto put_dims = [&](const MergedDims& m) {
+    for (size_t j = 0; j < nmem; ++j)
+      for (size_t d = 0; d < m.shape.size(); ++d) put(j < st.size() ? m.strides[d][j] : int64_t(0));
+    for (int64_t e : m.shape) put(e);
+  };
   for (size_t s = 0; s < std::max<size_t>(1, bindings.size()); ++s)
     put(s < bindings.size() ? bindings[s]->data() : nullptr);
   for (size_t j = 0; j < nmem; ++j) put(j < offsets.size() ? offsets[j] : int64_t(0));
-  for (size_t j = 0; j < nmem; ++j)
-    for (int d = 0; d < rank; ++d) put(j < st.size() ? m.strides[size_t(d)][j] : int64_t(0));
-  for (int d = 0; d < rank; ++d) put(m.shape[size_t(d)]);
+  put_dims(outer);
+  if (reduction) put_dims(inner);
   std::vector<double> cf(nparams, 0.0);
   std::vector<int64_t> ci(nparams, 0);
   for (const ir::Instr& i : k.instrs) {
@@ -184,10 +294,15 @@ void launch_fused(const Target& t, const ir::Kernel& k, std::span<const BufferPt
   }
   for (double v : cf) put(v);
   for (int64_t v : ci) put(v);
-  put(total);
+  put(outputs);
+  if (reduction) put(inner_n);
 
-  const unsigned threads = 256;
-  const int64_t blocks = std::min<int64_t>((total + threads - 1) / threads, int64_t(t.sms) * 32);
+  unsigned threads = 256;
+  int64_t blocks = std::min<int64_t>((outputs + threads - 1) / threads, int64_t(t.sms) * 32);
+  if (reduction) {  // a block per output; no more threads than reduced elements (in warps)
+    threads = unsigned(std::clamp<int64_t>((inner_n + 31) / 32 * 32, 32, 256));
+    blocks = std::min<int64_t>(outputs, int64_t(t.sms) * 16);
+  }
   void* params[] = {args.data()};
   check(api().cuCtxSetCurrent(t.ctx), "cuCtxSetCurrent");
   check(api().cuLaunchKernel(fn.fn, unsigned(blocks), 1, 1, threads, 1, 1, 0, nullptr, params, nullptr),
