@@ -49,13 +49,13 @@ constexpr const char* kBlockReduce = R"(
 template <int OP, class T> __device__ inline T tl_combine(T a, T b) {
   return OP == 0 ? a + b : OP == 1 ? tl::sm::tl_max(a, b) : tl::sm::tl_min(a, b);
 }
-template <int OP, class T> __device__ T tl_block_reduce(T v, T* shared) {
+template <int OP, class T> __device__ T tl_block_reduce(T v, T identity, T* shared) {
   for (int s = 16; s > 0; s >>= 1) v = tl_combine<OP>(v, __shfl_down_sync(0xffffffffu, v, s));
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
   if (lane == 0) shared[warp] = v;
   __syncthreads();
   if (warp == 0) {
-    v = lane < warps ? shared[lane] : shared[0];
+    v = lane < warps ? shared[lane] : identity;
     for (int s = 16; s > 0; s >>= 1) v = tl_combine<OP>(v, __shfl_down_sync(0xffffffffu, v, s));
     if (lane == 0) shared[32] = v;
   }
@@ -165,6 +165,13 @@ int memory_operands(const ir::Kernel& k) {
   return nmem;
 }
 
+std::string identity_of(const ir::Instr& r) {
+  const bool i64 = r.repr == DType::Int64;
+  if (r.rop == ReduceOp::Sum) return "0";
+  if (r.rop == ReduceOp::Max) return i64 ? "INT64_MIN" : "-INFINITY";
+  return i64 ? "INT64_MAX" : "INFINITY";
+}
+
 // A kernel with reductions: one block per output (grid-stride over outputs), its threads
 // striding over the reduced elements; row values computed by every thread of the block.
 std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red) {
@@ -203,9 +210,8 @@ std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red) {
     for (int r : sched.passes[p]) {
       const ir::Instr& in = k.instrs[size_t(r)];
       if (in.op != ir::Op::Reduce) continue;
-      const bool i64 = in.repr == DType::Int64;
-      const std::string id = in.rop == ReduceOp::Sum ? "0" : in.rop == ReduceOp::Max ? (i64 ? "INT64_MIN" : "-INFINITY") : (i64 ? "INT64_MAX" : "INFINITY");
-      src += std::string("      ") + (i64 ? "ai[" : "af[") + std::to_string(acc[size_t(r)]) + "] = " + id + ";\n";
+      src += std::string("      ") + (in.repr == DType::Int64 ? "ai[" : "af[") +
+             std::to_string(acc[size_t(r)]) + "] = " + identity_of(in) + ";\n";
     }
     src += "      for (int64_t r = threadIdx.x; r < a.inner; r += blockDim.x) {\n"
            "        int64_t off[" + M + "];\n        for (int j = 0; j < " + M + "; ++j) off[j] = base[j];\n"
@@ -220,8 +226,9 @@ std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red) {
       const bool i64 = in.repr == DType::Int64;
       const std::string op = in.rop == ReduceOp::Sum ? "0" : in.rop == ReduceOp::Max ? "1" : "2";
       const std::string a = std::to_string(acc[size_t(r)]), id = std::to_string(r);
-      src += i64 ? "      ri[" + id + "] = tl_block_reduce<" + op + ">(ai[" + a + "], shi);\n"
-                 : "      rf[" + id + "] = tl_block_reduce<" + op + ">(af[" + a + "], shf);\n";
+      const std::string ident = identity_of(in);
+      src += i64 ? "      ri[" + id + "] = tl_block_reduce<" + op + ">(ai[" + a + "], int64_t(" + ident + "), shi);\n"
+                 : "      rf[" + id + "] = tl_block_reduce<" + op + ">(af[" + a + "], double(" + ident + "), shf);\n";
     }
     src += "    }\n    tl_row" + std::to_string(p + 1) + "(a.base, base, nullptr, 1, a.cf, a.ci, rf, ri, nullptr, nullptr);\n";
   }
