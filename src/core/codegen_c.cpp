@@ -85,7 +85,7 @@ std::string block_function(const ir::Kernel& k, const std::vector<int>& instrs, 
                            bool export_values) {
   std::string head = qualifiers + " void " + name +
                      "(char* const* base, const int64_t* off, const int64_t* inc, int64_t n, "
-                     "const double* cf, const int64_t* ci, const double* rf, const int64_t* ri, "
+                     "const double* cf, const int64_t* ci, double* rf, int64_t* ri, "
                      "double* af, int64_t* ai) {\n";
   std::vector<int> mem_index(k.instrs.size(), -1), acc_index(k.instrs.size(), -1);
   for (size_t n = 0, m = 0, a = 0; n < k.instrs.size(); ++n) {

@@ -16,7 +16,7 @@ bool printable(const ir::Kernel& k, const std::vector<int>& instrs);
 
 // The function
 //   extern "C" void <name>(char* const* base, const int64_t* off, const int64_t* inc,
-//       int64_t n, const double* cf, const int64_t* ci, const double* rf, const int64_t* ri,
+//       int64_t n, const double* cf, const int64_t* ci, double* rf, int64_t* ri,
 //       double* af, int64_t* ai)
 // runs `instrs` (in order; a pass of the kernel) over n elements along the domain dim
 // `inner`: memory operand j (the j-th Load/Store of the kernel) is at base[slot] + off[j] +

@@ -14,7 +14,7 @@
 namespace tl::cpu {
 
 using BlockFn = void (*)(char* const* base, const int64_t* off, const int64_t* inc, int64_t n,
-                         const double* cf, const int64_t* ci, const double* rf, const int64_t* ri,
+                         const double* cf, const int64_t* ci, double* rf, int64_t* ri,
                          double* af, int64_t* ai);
 
 // The compiled loop of `instrs` of `kernel` along domain dim `inner` (see
