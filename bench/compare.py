@@ -95,6 +95,26 @@ def cuda_cases(dev, quick):
 
     yield dict(case=f"chain8 f32 {n >> 20}M", bytes=4 * 4 * n, anchor_name="torch eager",
                ours=lambda: chain(tl, tx, tw, tb), anchor=lambda: chain(torch, px, pw, pb))
+    big = 1 << 24 if quick else 1 << 26
+    (ts, ps) = pair(big, 5)
+    yield dict(case=f"sum f32 {big >> 20}M", bytes=4 * big, anchor_name="torch eager",
+               ours=lambda: ts.sum(), anchor=lambda: ps.sum())
+    rows = 2048 if quick else 8192
+    a = np.random.default_rng(6).standard_normal((rows, rows)).astype(np.float32)
+    tm, pm = tl.asarray(a, device=dev), torch.from_numpy(a).cuda()
+
+    def layernorm(lib, x):
+        mu = x.mean(axis=1, keepdims=True) if lib is tl else x.mean(dim=1, keepdim=True)
+        d = x - mu
+        var = (d * d).mean(axis=1, keepdims=True) if lib is tl else (d * d).mean(dim=1, keepdim=True)
+        return d / lib.sqrt(var + 1e-5)
+
+    yield dict(case=f"sum axis 0 of {rows}^2", bytes=4 * rows * rows, anchor_name="torch eager",
+               ours=lambda: tm.sum(axis=0), anchor=lambda: pm.sum(dim=0))
+    yield dict(case=f"softmax rows {rows}^2", bytes=3 * 4 * rows * rows, anchor_name="torch eager",
+               ours=lambda: tl.softmax(tm, axis=1), anchor=lambda: torch.softmax(pm, dim=1))
+    yield dict(case=f"layernorm rows {rows}^2", bytes=3 * 4 * rows * rows, anchor_name="torch eager",
+               ours=lambda: layernorm(tl, tm), anchor=lambda: layernorm(torch, pm))
     try:
         compiled = torch.compile(lambda x, w, b: chain(torch, x, w, b))
         compiled(px, pw, pb)
