@@ -25,7 +25,7 @@ struct Instr {
   ReduceOp rop{};
   int args[3] = {-1, -1, -1};
   int slot = -1;     // Load/Store: buffer binding; Const: parameter index
-  Strides strides;   // Load/Store: per domain dim
+  Strides strides{};  // Load/Store: per domain dim
   int64_t offset = 0;
   int level = 0;     // the pass that can compute it (a reduction's result: one past its input)
   bool row = false;  // constant along the reduced axes

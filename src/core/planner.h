@@ -22,7 +22,7 @@ struct PlanStep {
   std::string label;             // Matmul, Reduce: what it computes, for Plan::str
   // Matmul with an epilogue: `kernel` (over `bindings`) reads the product as binding
   // `acc_slot` and computes `out`; the backend applies it to each finished block.
-  NodePtr out;
+  NodePtr out{};
   int acc_slot = -1;
 };
 
