@@ -51,6 +51,7 @@ Api load() {
             bind(cu, a.cuMemGetInfo, "cuMemGetInfo", true) &&
             bind(cu, a.cuMemcpyHtoD, "cuMemcpyHtoD", true) &&
             bind(cu, a.cuMemcpyDtoH, "cuMemcpyDtoH", true) &&
+            bind(cu, a.cuMemsetD8, "cuMemsetD8", true) &&
             bind(cu, a.cuGetErrorString, "cuGetErrorString") &&
             bind(cu, a.cuModuleLoadData, "cuModuleLoadData") &&
             bind(cu, a.cuModuleGetFunction, "cuModuleGetFunction") &&

@@ -205,7 +205,8 @@ class CudaBackend final : public Backend {
   Device_& at(int index) const { return *devices().at(size_t(index)); }
   Target target(int index) const {
     const DeviceInfo& d = at(index).info;
-    return Target{d.cc_major, d.cc_minor, d.sms, d.ctx};
+    return Target{d.cc_major, d.cc_minor, d.sms, d.ctx,
+                  [this, index](size_t n) { return const_cast<CudaBackend*>(this)->allocate(index, n); }};
   }
   void activate(int index) const { check(api().cuCtxSetCurrent(at(index).info.ctx), "cuCtxSetCurrent"); }
 };

@@ -174,7 +174,10 @@ std::string identity_of(const ir::Instr& r) {
 
 // A kernel with reductions: one block per output (grid-stride over outputs), its threads
 // striding over the reduced elements; row values computed by every thread of the block.
-std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red) {
+// With `split` (one pass, few outputs), block t reduces chunk t % chunks of output
+// t / chunks into partials; the last block of an output to finish (counted with an atomic)
+// folds its partials in chunk order, so the result does not depend on timing.
+std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, bool split) {
   const ir::Schedule sched = k.schedule();
   const int nmem = std::max(1, memory_operands(k)), ni = std::max<int>(1, int(k.instrs.size()));
   const int nslots = std::max<int>(1, int(k.slots.size())), nparams = std::max<int>(1, int(k.params.size()));
@@ -192,10 +195,13 @@ std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red) {
   src += "struct Args {\n  char* base[" + std::to_string(nslots) + "];\n  int64_t off[" + M +
          "];\n  int64_t kst[" + M + "][" + RK + "];\n  int64_t kshape[" + RK + "];\n  int64_t rst[" + M +
          "][" + RR + "];\n  int64_t rshape[" + RR + "];\n  double cf[" + std::to_string(nparams) +
-         "];\n  int64_t ci[" + std::to_string(nparams) + "];\n  int64_t outputs, inner;\n};\n";
+         "];\n  int64_t ci[" + std::to_string(nparams) + "];\n  int64_t outputs, inner;\n"
+         "  double* pf;\n  int64_t* pi;\n  unsigned int* count;\n  int64_t chunks, chunk;\n};\n";
   src += "extern \"C\" __global__ void tl_kernel(const Args a) {\n"
-         "  __shared__ double shf[33];\n  __shared__ int64_t shi[33];\n"
-         "  for (int64_t o = blockIdx.x; o < a.outputs; o += gridDim.x) {\n"
+         "  __shared__ double shf[33];\n  __shared__ int64_t shi[33];\n  __shared__ bool last;\n"
+         "  for (int64_t t = blockIdx.x; t < a.outputs * a.chunks; t += gridDim.x) {\n"
+         "    const int64_t o = t / a.chunks, c = t % a.chunks;\n"
+         "    const int64_t r_end = c * a.chunk + a.chunk < a.inner ? c * a.chunk + a.chunk : a.inner;\n"
          "    int64_t base[" + M + "];\n    for (int j = 0; j < " + M + "; ++j) base[j] = a.off[j];\n"
          "    int64_t rest = o;\n"
          "    for (int d = " + RK + " - 1; d >= 0; --d) {\n"
@@ -213,7 +219,7 @@ std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red) {
       src += std::string("      ") + (in.repr == DType::Int64 ? "ai[" : "af[") +
              std::to_string(acc[size_t(r)]) + "] = " + identity_of(in) + ";\n";
     }
-    src += "      for (int64_t r = threadIdx.x; r < a.inner; r += blockDim.x) {\n"
+    src += "      for (int64_t r = c * a.chunk + threadIdx.x; r < r_end; r += blockDim.x) {\n"
            "        int64_t off[" + M + "];\n        for (int j = 0; j < " + M + "; ++j) off[j] = base[j];\n"
            "        int64_t rest = r;\n"
            "        for (int d = " + RR + " - 1; d >= 0; --d) {\n"
@@ -230,7 +236,32 @@ std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red) {
       src += i64 ? "      ri[" + id + "] = tl_block_reduce<" + op + ">(ai[" + a + "], int64_t(" + ident + "), shi);\n"
                  : "      rf[" + id + "] = tl_block_reduce<" + op + ">(af[" + a + "], double(" + ident + "), shf);\n";
     }
-    src += "    }\n    tl_row" + std::to_string(p + 1) + "(a.base, base, nullptr, 1, a.cf, a.ci, rf, ri, nullptr, nullptr);\n";
+    src += "    }\n";
+    const std::string next = "tl_row" + std::to_string(p + 1) + "(a.base, base, nullptr, 1, a.cf, a.ci, rf, ri, nullptr, nullptr);\n";
+    if (!split) {
+      src += "    " + next;
+      continue;
+    }
+    // Partials out; the output's last block folds them and finishes the row.
+    const std::string N = std::to_string(std::max(1, nacc));
+    std::string publish, fold;
+    for (int r : sched.passes[p]) {
+      const ir::Instr& in = k.instrs[size_t(r)];
+      if (in.op != ir::Op::Reduce) continue;
+      const bool i64 = in.repr == DType::Int64;
+      const std::string op = in.rop == ReduceOp::Sum ? "0" : in.rop == ReduceOp::Max ? "1" : "2";
+      const std::string a = std::to_string(acc[size_t(r)]), id = std::to_string(r);
+      const std::string arr = i64 ? "a.pi" : "a.pf", T = i64 ? "int64_t" : "double", V = i64 ? "ri" : "rf";
+      publish += "      " + arr + "[(o * a.chunks + c) * " + N + " + " + a + "] = " + V + "[" + id + "];\n";
+      fold += "      { " + T + " v = " + T + "(" + identity_of(in) + ");\n"
+              "        for (int64_t q = 0; q < a.chunks; ++q) v = tl_combine<" + op + ">(v, ((volatile " + T +
+              "*)" + arr + ")[(o * a.chunks + q) * " + N + " + " + a + "]);\n"
+              "        " + V + "[" + id + "] = v; }\n";
+    }
+    src += "    if (threadIdx.x == 0) {\n" + publish +
+           "      __threadfence();\n      last = atomicAdd(&a.count[o], 1u) == a.chunks - 1;\n    }\n"
+           "    __syncthreads();\n    if (last && threadIdx.x == 0) {\n      __threadfence();\n" + fold +
+           "      a.count[o] = 0;\n      " + next + "    }\n    __syncthreads();\n";
   }
   return src + "  }\n}\n";
 }
@@ -264,7 +295,12 @@ void launch_fused(const Target& t, const ir::Kernel& k, std::span<const BufferPt
   const MergedDims inner = merge_dims(k.domain, reduced, st);
   const int64_t outputs = numel(outer.shape), inner_n = numel(inner.shape);
   if (outputs == 0) return;
-  const std::string src = reduction ? reduction_source(k, int(outer.shape.size()), int(inner.shape.size()))
+  // Few outputs of one pass: split each output's reduced range over several blocks.
+  const bool split = reduction && k.passes() == 1 && outputs < t.sms && inner_n >= (1 << 16);
+  const int64_t chunk = !reduction ? 0 : split ? std::max<int64_t>(1 << 14, (inner_n * outputs + t.sms * 4 - 1) / (t.sms * 4))
+                                               : std::max<int64_t>(1, inner_n);
+  const int64_t chunks = reduction ? (inner_n + chunk - 1) / chunk : 1;
+  const std::string src = reduction ? reduction_source(k, int(outer.shape.size()), int(inner.shape.size()), split)
                                     : fused_source(k, int(outer.shape.size()));
   if (profiler::debug_level() >= 3) std::fprintf(stderr, "[tensorlogic] CUDA source:\n%s\n", src.c_str());
 
@@ -302,13 +338,29 @@ void launch_fused(const Target& t, const ir::Kernel& k, std::span<const BufferPt
   for (double v : cf) put(v);
   for (int64_t v : ci) put(v);
   put(outputs);
-  if (reduction) put(inner_n);
+  BufferPtr partials, counts;  // kept alive until the kernel is queued (the pool is stream-ordered)
+  if (reduction) {
+    put(inner_n);
+    int nacc = 0;
+    for (const ir::Instr& i : k.instrs) nacc += i.op == ir::Op::Reduce;
+    if (split) {
+      partials = t.scratch(size_t(outputs * chunks * std::max(1, nacc)) * 8);
+      counts = t.scratch(size_t(outputs) * 4);
+      check(api().cuCtxSetCurrent(t.ctx), "cuCtxSetCurrent");
+      check(api().cuMemsetD8(reinterpret_cast<CUdeviceptr>(counts->data()), 0, size_t(outputs) * 4), "cuMemsetD8");
+    }
+    put(partials ? partials->data() : nullptr);  // pf and pi share the partials (8 bytes each)
+    put(partials ? partials->data() : nullptr);
+    put(counts ? counts->data() : nullptr);
+    put(chunks);
+    put(chunk);
+  }
 
   unsigned threads = 256;
   int64_t blocks = std::min<int64_t>((outputs + threads - 1) / threads, int64_t(t.sms) * 32);
-  if (reduction) {  // a block per output; no more threads than reduced elements (in warps)
-    threads = unsigned(std::clamp<int64_t>((inner_n + 31) / 32 * 32, 32, 256));
-    blocks = std::min<int64_t>(outputs, int64_t(t.sms) * 16);
+  if (reduction) {  // a block per output (or chunk); no more threads than elements (in warps)
+    threads = unsigned(std::clamp<int64_t>((std::min(inner_n, chunk) + 31) / 32 * 32, 32, 256));
+    blocks = std::min<int64_t>(outputs * chunks, int64_t(t.sms) * 16);
   }
   void* params[] = {args.data()};
   check(api().cuCtxSetCurrent(t.ctx), "cuCtxSetCurrent");

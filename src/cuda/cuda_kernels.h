@@ -2,6 +2,7 @@
 // Fused kernels on CUDA: the fusion IR printed as CUDA C++ (the block loop of
 // core/codegen_c.h inside a grid-stride kernel), compiled by NVRTC for the device's exact
 // architecture, cached in memory by source, and launched on the device's stream.
+#include <functional>
 #include <span>
 #include <string>
 
@@ -13,6 +14,7 @@ namespace tl::cuda {
 struct Target {
   int cc_major, cc_minor, sms;
   CUcontext ctx;
+  std::function<BufferPtr(size_t)> scratch;  // device memory from the pool, for partials
 };
 
 // Runs an elementwise kernel (no reductions; plain C dtypes) over its whole domain.
