@@ -1613,3 +1613,17 @@ def test_zero_d_tensors_through_chains_and_reductions(device, rng):
     np.testing.assert_allclose(np.asarray(out), np.asarray(v) * a0 - a0, rtol=1e-6)
     s = tl.softmax(a[None] + 0, axis=0)
     np.testing.assert_array_equal(np.asarray(s), [1.0])
+
+
+def test_row_values_read_by_every_reduced_step(device, rng):
+    """A value constant along the reduced axis (a broadcast operand, a reduction of another
+    kernel) is read at every reduced index: the executor must not reuse its buffer."""
+    x, b = _rand(rng, (7, 33)), _rand(rng, (33,))
+    tx, tb = _t(x, device), _t(b, device)
+    np.testing.assert_allclose(np.asarray((tx - tb).sum(axis=0)), (to_f64(x) - b).sum(axis=0),
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray((tx * tb + 1).max(axis=0)), (to_f64(x) * b + 1).max(axis=0),
+                               rtol=1e-6)
+    got = tl.logsumexp(tx, axis=0, keepdims=True)
+    want = np.log(np.exp(to_f64(x)).sum(axis=0, keepdims=True))
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6)

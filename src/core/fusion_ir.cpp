@@ -38,9 +38,10 @@ bool Kernel::has_reduction() const {
 }
 
 int Kernel::passes() const {
-  int p = 0;
+  int p = 0;  // row stores happen between passes: they need none of their own
   for (const Instr& i : instrs)
-    if (i.op == Op::Store || i.op == Op::Reduce) p = std::max(p, instrs[size_t(i.args[0])].level);
+    if (i.op == Op::Reduce || (i.op == Op::Store && !instrs[size_t(i.args[0])].row))
+      p = std::max(p, instrs[size_t(i.args[0])].level);
   return p + 1;
 }
 

@@ -49,7 +49,7 @@ struct Kernel {
   std::vector<DType> slots;    // dtype of each buffer binding
 
   bool has_reduction() const;
-  int passes() const;  // 1 + the highest level a Store or Reduce input needs
+  int passes() const;  // 1 + the highest level a Reduce or a full Store needs
   Schedule schedule() const;
   // A kernel name for the profiler: kind, ops and shape (E_mul_add_tanh_16777216_float32).
   std::string name() const;

@@ -224,8 +224,9 @@ struct Program {
         for (int j = 0; j < 3; ++j) {
           const int a = in.args[j];
           const bool repeated = (j > 0 && in.args[0] == a) || (j > 1 && in.args[1] == a);
+          // Only this pass's own full values die here (row values live across blocks).
           if (a >= 0 && !repeated && last[size_t(a)] == i && buf[size_t(a)] >= 0 &&
-              k.instrs[size_t(a)].op != Op::Const)
+              k.instrs[size_t(a)].op != Op::Const && !k.instrs[size_t(a)].row)
             free_bufs.push_back(buf[size_t(a)]);
         }
       }

@@ -299,7 +299,7 @@ void launch_fused(const Target& t, const ir::Kernel& k, std::span<const BufferPt
   const bool split = reduction && k.passes() == 1 && outputs < t.sms && inner_n >= (1 << 16);
   const int64_t chunk = !reduction ? 0 : split ? std::max<int64_t>(1 << 14, (inner_n * outputs + t.sms * 4 - 1) / (t.sms * 4))
                                                : std::max<int64_t>(1, inner_n);
-  const int64_t chunks = reduction ? (inner_n + chunk - 1) / chunk : 1;
+  const int64_t chunks = reduction ? std::max<int64_t>(1, (inner_n + chunk - 1) / chunk) : 1;
   const std::string src = reduction ? reduction_source(k, int(outer.shape.size()), int(inner.shape.size()), split)
                                     : fused_source(k, int(outer.shape.size()));
   if (profiler::debug_level() >= 3) std::fprintf(stderr, "[tensorlogic] CUDA source:\n%s\n", src.c_str());
