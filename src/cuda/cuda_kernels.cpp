@@ -177,7 +177,10 @@ std::string identity_of(const ir::Instr& r) {
 // With `split` (one pass, few outputs), block t reduces chunk t % chunks of output
 // t / chunks into partials; the last block of an output to finish (counted with an atomic)
 // folds its partials in chunk order, so the result does not depend on timing.
-std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, bool split) {
+// With `per_thread` (the innermost axis is kept and outputs are many), each thread reduces
+// one output alone: neighbouring threads read neighbouring elements at every reduced index.
+std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, bool split,
+                             bool per_thread) {
   const ir::Schedule sched = k.schedule();
   const int nmem = std::max(1, memory_operands(k)), ni = std::max<int>(1, int(k.instrs.size()));
   const int nslots = std::max<int>(1, int(k.slots.size())), nparams = std::max<int>(1, int(k.params.size()));
@@ -199,7 +202,9 @@ std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, b
          "  double* pf;\n  int64_t* pi;\n  unsigned int* count;\n  int64_t chunks, chunk;\n};\n";
   src += "extern \"C\" __global__ void tl_kernel(const Args a) {\n"
          "  __shared__ double shf[33];\n  __shared__ int64_t shi[33];\n  __shared__ bool last;\n"
-         "  for (int64_t t = blockIdx.x; t < a.outputs * a.chunks; t += gridDim.x) {\n"
+         + std::string(per_thread
+             ? "  for (int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; t < a.outputs; t += int64_t(gridDim.x) * blockDim.x) {\n"
+             : "  for (int64_t t = blockIdx.x; t < a.outputs * a.chunks; t += gridDim.x) {\n") +
          "    const int64_t o = t / a.chunks, c = t % a.chunks;\n"
          "    const int64_t r_end = c * a.chunk + a.chunk < a.inner ? c * a.chunk + a.chunk : a.inner;\n"
          "    int64_t base[" + M + "];\n    for (int j = 0; j < " + M + "; ++j) base[j] = a.off[j];\n"
@@ -219,7 +224,8 @@ std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, b
       src += std::string("      ") + (in.repr == DType::Int64 ? "ai[" : "af[") +
              std::to_string(acc[size_t(r)]) + "] = " + identity_of(in) + ";\n";
     }
-    src += "      for (int64_t r = c * a.chunk + threadIdx.x; r < r_end; r += blockDim.x) {\n"
+    src += std::string(per_thread ? "      for (int64_t r = 0; r < r_end; ++r) {\n"
+                                  : "      for (int64_t r = c * a.chunk + threadIdx.x; r < r_end; r += blockDim.x) {\n") +
            "        int64_t off[" + M + "];\n        for (int j = 0; j < " + M + "; ++j) off[j] = base[j];\n"
            "        int64_t rest = r;\n"
            "        for (int d = " + RR + " - 1; d >= 0; --d) {\n"
@@ -233,8 +239,11 @@ std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, b
       const std::string op = in.rop == ReduceOp::Sum ? "0" : in.rop == ReduceOp::Max ? "1" : "2";
       const std::string a = std::to_string(acc[size_t(r)]), id = std::to_string(r);
       const std::string ident = identity_of(in);
-      src += i64 ? "      ri[" + id + "] = tl_block_reduce<" + op + ">(ai[" + a + "], int64_t(" + ident + "), shi);\n"
-                 : "      rf[" + id + "] = tl_block_reduce<" + op + ">(af[" + a + "], double(" + ident + "), shf);\n";
+      if (per_thread)
+        src += i64 ? "      ri[" + id + "] = ai[" + a + "];\n" : "      rf[" + id + "] = af[" + a + "];\n";
+      else
+        src += i64 ? "      ri[" + id + "] = tl_block_reduce<" + op + ">(ai[" + a + "], int64_t(" + ident + "), shi);\n"
+                   : "      rf[" + id + "] = tl_block_reduce<" + op + ">(af[" + a + "], double(" + ident + "), shf);\n";
     }
     src += "    }\n";
     const std::string next = "tl_row" + std::to_string(p + 1) + "(a.base, base, nullptr, 1, a.cf, a.ci, rf, ri, nullptr, nullptr);\n";
@@ -300,7 +309,9 @@ void launch_fused(const Target& t, const ir::Kernel& k, std::span<const BufferPt
   const int64_t chunk = !reduction ? 0 : split ? std::max<int64_t>(1 << 14, (inner_n * outputs + t.sms * 4 - 1) / (t.sms * 4))
                                                : std::max<int64_t>(1, inner_n);
   const int64_t chunks = reduction ? std::max<int64_t>(1, (inner_n + chunk - 1) / chunk) : 1;
-  const std::string src = reduction ? reduction_source(k, int(outer.shape.size()), int(inner.shape.size()), split)
+  const bool per_thread = reduction && !split && !k.reduced.back() && outputs >= 4096;
+  const std::string src = reduction ? reduction_source(k, int(outer.shape.size()), int(inner.shape.size()),
+                                                       split, per_thread)
                                     : fused_source(k, int(outer.shape.size()));
   if (profiler::debug_level() >= 3) std::fprintf(stderr, "[tensorlogic] CUDA source:\n%s\n", src.c_str());
 
@@ -358,7 +369,7 @@ void launch_fused(const Target& t, const ir::Kernel& k, std::span<const BufferPt
 
   unsigned threads = 256;
   int64_t blocks = std::min<int64_t>((outputs + threads - 1) / threads, int64_t(t.sms) * 32);
-  if (reduction) {  // a block per output (or chunk); no more threads than elements (in warps)
+  if (reduction && !per_thread) {  // a block per output (or chunk); threads as elements (in warps)
     threads = unsigned(std::clamp<int64_t>((std::min(inner_n, chunk) + 31) / 32 * 32, 32, 256));
     blocks = std::min<int64_t>(outputs * chunks, int64_t(t.sms) * 16);
   }
