@@ -174,5 +174,9 @@ def test_softmax_and_layernorm_are_one_kernel(rng):
     dd = a64 - a64.mean(1, keepdims=True)
     np.testing.assert_allclose(np.asarray(ln), dd / np.sqrt((dd * dd).mean(1, keepdims=True) + 1e-5),
                                rtol=1e-4, atol=1e-5)
+    b = random_array(rng, (9, 5000), tl.float32)                      # columns: a thread each
+    e0 = np.exp(b - b.max(0, keepdims=True))
+    np.testing.assert_allclose(np.asarray(tl.softmax(tl.asarray(b, device="cuda"), axis=0)),
+                               e0 / e0.sum(0, keepdims=True), rtol=1e-5, atol=1e-7)
     nan = tl.asarray(np.array([[1.0, np.nan, 3.0]], np.float32), device="cuda")
     assert np.isnan(np.asarray(nan.max(axis=1))).all()             # NaN propagates
