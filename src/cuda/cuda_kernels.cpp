@@ -309,7 +309,8 @@ void launch_fused(const Target& t, const ir::Kernel& k, std::span<const BufferPt
   const int64_t chunk = !reduction ? 0 : split ? std::max<int64_t>(1 << 14, (inner_n * outputs + t.sms * 4 - 1) / (t.sms * 4))
                                                : std::max<int64_t>(1, inner_n);
   const int64_t chunks = reduction ? std::max<int64_t>(1, (inner_n + chunk - 1) / chunk) : 1;
-  const bool per_thread = reduction && !split && !k.reduced.back() && outputs >= 4096;
+  // (Only with enough outputs to fill the GPU: each thread walks its whole reduced range.)
+  const bool per_thread = reduction && !split && !k.reduced.back() && outputs >= int64_t(t.sms) * 1024;
   const std::string src = reduction ? reduction_source(k, int(outer.shape.size()), int(inner.shape.size()),
                                                        split, per_thread)
                                     : fused_source(k, int(outer.shape.size()));
