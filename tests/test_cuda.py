@@ -180,3 +180,17 @@ def test_softmax_and_layernorm_are_one_kernel(rng):
                                e0 / e0.sum(0, keepdims=True), rtol=1e-5, atol=1e-7)
     nan = tl.asarray(np.array([[1.0, np.nan, 3.0]], np.float32), device="cuda")
     assert np.isnan(np.asarray(nan.max(axis=1))).all()             # NaN propagates
+
+
+@needs_cuda
+def test_random_and_ranges_match_the_cpu():
+    for fn in (lambda d: tl.random.normal(size=(33, 7), device=d),
+               lambda d: tl.random.uniform(-2, 3, size=(1000,), device=d),
+               lambda d: tl.random.randint(0, 10, size=(64,), device=d)):
+        tl.random.seed(11)
+        on_gpu = np.asarray(fn("cuda"))
+        tl.random.seed(11)
+        np.testing.assert_array_equal(on_gpu, np.asarray(fn("cpu")))   # one Philox stream
+    np.testing.assert_array_equal(np.asarray(tl.arange(3, 40, 3, device="cuda")), np.arange(3, 40, 3))
+    np.testing.assert_allclose(np.asarray(tl.linspace(0, 1, 7, device="cuda")), np.linspace(0, 1, 7))
+    np.testing.assert_array_equal(np.asarray(tl.eye(3, 4, 1, device="cuda")), np.eye(3, 4, 1))

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/ops.h"
 #include "core/fusion_ir.h"
 #include "cuda/cuda_api.h"
 #include "cuda/cuda_kernels.h"
@@ -167,8 +168,15 @@ class CudaBackend final : public Backend {
   void matmul_impl(const Tensor&, const Tensor&, const Tensor&, const Epilogue*) override { not_yet("matmul"); }
   void gather_impl(const Tensor&, int, const Tensor&, const Tensor&) override { not_yet("indexing"); }
   void scatter_impl(const Tensor&, int, const Tensor&, const Tensor&) override { not_yet("indexed assignment"); }
-  void random_impl(RandomDist, uint64_t, uint64_t, double, double, const Tensor&) override { not_yet("random"); }
-  void arange_impl(double, double, const Tensor&) override { not_yet("arange"); }
+  // Generated on the host by the CPU backend (the same Philox stream, the same values) and
+  // copied over: correct everywhere, a device kernel is still to come.
+  void random_impl(RandomDist dist, uint64_t seed, uint64_t counter, double a, double b,
+                   const Tensor& out) override {
+    via_host(out, [&](const Tensor& h) { backend_for(h.device()).random(dist, seed, counter, a, b, h); });
+  }
+  void arange_impl(double start, double step, const Tensor& out) override {
+    via_host(out, [&](const Tensor& h) { backend_for(h.device()).arange(start, step, h); });
+  }
   void fused_impl(const ir::Kernel& kernel, std::span<const BufferPtr> bindings) override {
     launch_fused(target(bindings.empty() ? 0 : bindings[0]->device().index), kernel, bindings);
   }
@@ -203,6 +211,13 @@ class CudaBackend final : public Backend {
     return *all;
   }
   Device_& at(int index) const { return *devices().at(size_t(index)); }
+  // Fills a host tensor shaped like `out` (contiguous) and copies it into out.
+  template <class Fill>
+  void via_host(const Tensor& out, Fill&& fill) {
+    const Tensor h = empty(out.shape(), out.dtype(), tl::Device{DeviceType::CPU, 0});
+    fill(h);
+    write(*out.buffer(), size_t(out.offset() * itemsize(out.dtype())), h.data_ptr(), size_t(out.nbytes()));
+  }
   Target target(int index) const {
     const DeviceInfo& d = at(index).info;
     return Target{d.cc_major, d.cc_minor, d.sms, d.ctx,
