@@ -193,4 +193,4 @@ def test_random_and_ranges_match_the_cpu():
         np.testing.assert_array_equal(on_gpu, np.asarray(fn("cpu")))   # one Philox stream
     np.testing.assert_array_equal(np.asarray(tl.arange(3, 40, 3, device="cuda")), np.arange(3, 40, 3))
     np.testing.assert_allclose(np.asarray(tl.linspace(0, 1, 7, device="cuda")), np.linspace(0, 1, 7))
-    np.testing.assert_array_equal(np.asarray(tl.eye(3, 4, 1, device="cuda")), np.eye(3, 4, 1))
+    np.testing.assert_array_equal(np.asarray(tl.eye(3, 4, k=1, device="cuda")), np.eye(3, 4, 1))
