@@ -75,37 +75,26 @@ std::string scalar_math_for_nvrtc() {
 }
 
 // Per-thread element loop: the domain (merged to `rank` dims) unravelled per element.
-// Elements per thread step when the domain merges to one dim: independent loads in flight.
-constexpr int kUnroll = 4;
-
 std::string kernel_wrapper(const ir::Kernel& k, int rank, int nmem) {
   const int nslots = std::max<int>(1, int(k.slots.size())), nparams = std::max<int>(1, int(k.params.size()));
-  const std::string R = std::to_string(rank), M = std::to_string(std::max(1, nmem)), U = std::to_string(kUnroll);
-  const std::string args =
-      "struct Args {\n  char* base[" + std::to_string(nslots) + "];\n  int64_t off[" + M +
-      "];\n  int64_t st[" + M + "][" + R + "];\n  int64_t shape[" + R + "];\n  double cf[" +
-      std::to_string(nparams) + "];\n  int64_t ci[" + std::to_string(nparams) +
-      "];\n  int64_t total;\n};\n"
-      "extern \"C\" __global__ void tl_kernel(const Args a) {\n"
-      "  const int64_t step = int64_t(gridDim.x) * blockDim.x;\n"
-      "  int64_t off[" + M + "];\n";
-  if (rank == 1)  // one merged dim (any contiguous kernel): no division, kUnroll elements a step
-    return args +
-           "  for (int64_t q = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; q * " + U + " < a.total; q += step) {\n"
-           "    const int64_t lin = q * " + U + ";\n"
-           "    for (int j = 0; j < " + M + "; ++j) off[j] = a.off[j] + lin * a.st[j][0];\n"
-           "    const int64_t n = a.total - lin < " + U + " ? a.total - lin : " + U + ";\n"
-           "    tl_block(a.base, off, &a.st[0][0], n, a.cf, a.ci, nullptr, nullptr, nullptr, nullptr);\n"
-           "  }\n}\n";
-  return args +
+  const std::string R = std::to_string(rank), M = std::to_string(std::max(1, nmem));
+  return "struct Args {\n  char* base[" + std::to_string(nslots) + "];\n  int64_t off[" + M +
+         "];\n  int64_t st[" + M + "][" + R + "];\n  int64_t shape[" + R + "];\n  double cf[" +
+         std::to_string(nparams) + "];\n  int64_t ci[" + std::to_string(nparams) +
+         "];\n  int64_t total;\n};\n"
+         "extern \"C\" __global__ void tl_kernel(const Args a) {\n"
+         "  const int64_t step = int64_t(gridDim.x) * blockDim.x;\n"
          "  for (int64_t lin = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; lin < a.total; lin += step) {\n"
-         "    for (int j = 0; j < " + M + "; ++j) off[j] = a.off[j];\n"
-         "    int64_t rest = lin;\n"
-         "    for (int d = " + R + " - 1; d >= 0; --d) {\n"
-         "      const int64_t i = rest % a.shape[d];\n"
-         "      rest /= a.shape[d];\n"
-         "      for (int j = 0; j < " + M + "; ++j) off[j] += i * a.st[j][d];\n"
-         "    }\n"
+         "    int64_t off[" + M + "];\n" +
+         (rank == 1  // one merged dim (any contiguous kernel): no division per element
+              ? "    for (int j = 0; j < " + M + "; ++j) off[j] = a.off[j] + lin * a.st[j][0];\n"
+              : "    for (int j = 0; j < " + M + "; ++j) off[j] = a.off[j];\n"
+                "    int64_t rest = lin;\n"
+                "    for (int d = " + R + " - 1; d >= 0; --d) {\n"
+                "      const int64_t i = rest % a.shape[d];\n"
+                "      rest /= a.shape[d];\n"
+                "      for (int j = 0; j < " + M + "; ++j) off[j] += i * a.st[j][d];\n"
+                "    }\n") +
          "    tl_block(a.base, off, nullptr, 1, a.cf, a.ci, nullptr, nullptr, nullptr, nullptr);\n"
          "  }\n}\n";
 }
@@ -289,13 +278,8 @@ std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, b
 }  // namespace
 
 std::string fused_source(const ir::Kernel& k, int rank) {
-  // One merged dim: the block loop walks it (its innermost dim of more than one element).
-  int inner = -1;
-  if (rank == 1)
-    for (size_t d = 0; d < k.domain.size(); ++d)
-      if (k.domain[d] > 1) inner = int(d);
   return common_source() +
-         codegen::block_function(k, all_instrs(k), inner, "tl_block", "static __device__ __forceinline__") +
+         codegen::block_function(k, all_instrs(k), -1, "tl_block", "static __device__ __forceinline__") +
          kernel_wrapper(k, rank, memory_operands(k));
 }
 
@@ -385,9 +369,7 @@ void launch_fused(const Target& t, const ir::Kernel& k, std::span<const BufferPt
   }
 
   unsigned threads = 256;
-  const int64_t per_thread_items = !reduction && outer.shape.size() == 1 ? kUnroll : 1;
-  int64_t blocks = std::min<int64_t>((outputs + threads * per_thread_items - 1) / (threads * per_thread_items),
-                                     int64_t(t.sms) * 32);
+  int64_t blocks = std::min<int64_t>((outputs + threads - 1) / threads, int64_t(t.sms) * 32);
   if (reduction && !per_thread) {  // a block per output (or chunk); threads as elements (in warps)
     threads = unsigned(std::clamp<int64_t>((std::min(inner_n, chunk) + 31) / 32 * 32, 32, 256));
     blocks = std::min<int64_t>(outputs * chunks, int64_t(t.sms) * 16);
