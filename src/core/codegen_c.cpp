@@ -82,7 +82,7 @@ template <class S, class C> TL_HD inline S tl_from(C v) { return tl_conv<S, C>::
 
 std::string block_function(const ir::Kernel& k, const std::vector<int>& instrs, int inner,
                            const std::string& name, const std::string& qualifiers,
-                           bool export_values, bool runtime_strides) {
+                           bool export_values) {
   std::string head = qualifiers + " void " + name +
                      "(char* const* base, const int64_t* off, const int64_t* inc, int64_t n, "
                      "const double* cf, const int64_t* ci, double* rf, int64_t* ri, "
@@ -117,8 +117,7 @@ std::string block_function(const ir::Kernel& k, const std::vector<int>& instrs, 
       case ir::Op::Load:
       case ir::Op::Store: {
         const int j = mem_index[size_t(n)];
-        int64_t s = inner < 0 ? 0 : in.strides[size_t(inner)];
-        if (runtime_strides && s != 0) s = 2;  // any stride other than 0 and 1: read from inc
+        const int64_t s = inner < 0 ? 0 : in.strides[size_t(inner)];
         const std::string p = "p" + num(j), T = ctype(in.dtype);
         const std::string cst = in.op == ir::Op::Load ? "const " : "";
         head += "  " + cst + T + "* TL_RESTRICT " + p + " = (" + cst + T + "*)base[" + num(in.slot) +

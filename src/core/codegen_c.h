@@ -27,11 +27,10 @@ bool printable(const ir::Kernel& k, const std::vector<int>& instrs);
 // `qualifiers` go before the return type (`extern "C"` on the CPU, `static __device__` on a
 // GPU); the source before it must define TL_RESTRICT (the compiler's restrict keyword).
 // With `export_values`, every value computed is also written to rf[v] / ri[v] (a backend
-// computing row values once and handing them to later passes). With `runtime_strides`, every
-// stride that is not 0 is read from inc[j] (a caller walking elements far apart).
+// computing row values once and handing them to later passes).
 std::string block_function(const ir::Kernel& k, const std::vector<int>& instrs, int inner,
                            const std::string& name, const std::string& qualifiers,
-                           bool export_values = false, bool runtime_strides = false);
+                           bool export_values = false);
 
 // Definitions the block function needs after scalar_math.h: storage casts of the C types
 // (the CPU backend's from_compute rules), written without the standard library so that

@@ -83,31 +83,20 @@ std::string kernel_wrapper(const ir::Kernel& k, int rank, int nmem) {
          std::to_string(nparams) + "];\n  int64_t ci[" + std::to_string(nparams) +
          "];\n  int64_t total;\n};\n"
          "extern \"C\" __global__ void tl_kernel(const Args a) {\n"
-         "  const int64_t step = int64_t(gridDim.x) * blockDim.x;\n" +
-         (rank == 1  // one merged dim (any contiguous kernel): no division; four elements a grid
-                     // step apart per iteration keep four independent loads in flight, coalesced
-              ? "  int64_t lin = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;\n"
-                "  int64_t off[" + M + "], inc[" + M + "];\n"
-                "  for (int j = 0; j < " + M + "; ++j) inc[j] = step * a.st[j][0];\n"
-                "  for (; lin + 3 * step < a.total; lin += 4 * step) {\n"
-                "    for (int j = 0; j < " + M + "; ++j) off[j] = a.off[j] + lin * a.st[j][0];\n"
-                "    tl_block(a.base, off, inc, 4, a.cf, a.ci, nullptr, nullptr, nullptr, nullptr);\n"
-                "  }\n"
-                "  for (; lin < a.total; lin += step) {\n"
-                "    for (int j = 0; j < " + M + "; ++j) off[j] = a.off[j] + lin * a.st[j][0];\n"
-                "    tl_block(a.base, off, inc, 1, a.cf, a.ci, nullptr, nullptr, nullptr, nullptr);\n"
-                "  }\n}\n"
-              : "  for (int64_t lin = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; lin < a.total; lin += step) {\n"
-                "    int64_t off[" + M + "];\n"
-                "    for (int j = 0; j < " + M + "; ++j) off[j] = a.off[j];\n"
+         "  const int64_t step = int64_t(gridDim.x) * blockDim.x;\n"
+         "  for (int64_t lin = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; lin < a.total; lin += step) {\n"
+         "    int64_t off[" + M + "];\n" +
+         (rank == 1  // one merged dim (any contiguous kernel): no division per element
+              ? "    for (int j = 0; j < " + M + "; ++j) off[j] = a.off[j] + lin * a.st[j][0];\n"
+              : "    for (int j = 0; j < " + M + "; ++j) off[j] = a.off[j];\n"
                 "    int64_t rest = lin;\n"
                 "    for (int d = " + R + " - 1; d >= 0; --d) {\n"
                 "      const int64_t i = rest % a.shape[d];\n"
                 "      rest /= a.shape[d];\n"
                 "      for (int j = 0; j < " + M + "; ++j) off[j] += i * a.st[j][d];\n"
-                "    }\n"
-                "    tl_block(a.base, off, nullptr, 1, a.cf, a.ci, nullptr, nullptr, nullptr, nullptr);\n"
-                "  }\n}\n");
+                "    }\n") +
+         "    tl_block(a.base, off, nullptr, 1, a.cf, a.ci, nullptr, nullptr, nullptr, nullptr);\n"
+         "  }\n}\n";
 }
 
 std::vector<int> all_instrs(const ir::Kernel& k) {
@@ -289,15 +278,8 @@ std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, b
 }  // namespace
 
 std::string fused_source(const ir::Kernel& k, int rank) {
-  // One merged dim: the block loop takes four elements a grid step apart (strides from inc),
-  // so their loads are independent and in flight together.
-  int inner = -1;
-  if (rank == 1)
-    for (size_t d = 0; d < k.domain.size(); ++d)
-      if (k.domain[d] > 1) inner = int(d);
   return common_source() +
-         codegen::block_function(k, all_instrs(k), inner, "tl_block", "static __device__ __forceinline__",
-                                 false, true) +
+         codegen::block_function(k, all_instrs(k), -1, "tl_block", "static __device__ __forceinline__") +
          kernel_wrapper(k, rank, memory_operands(k));
 }
 
