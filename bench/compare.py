@@ -69,6 +69,28 @@ def cpu_peak_flops():
     return (os.cpu_count() or 1) * (mhz or 2500.0) * 1e6 * flops_per_cycle
 
 
+def chain(lib, x, w, b):
+    """The fusion issue's 8-op chain as plain code (Python floats are weak scalars in every
+    library measured)."""
+    y = x * w + b
+    y = 0.5 * y * (1 + lib.tanh(0.7978845608 * (y + 0.044715 * y * y * y)))
+    y = y * 0.5 + 1
+    y = lib.tanh(y) * w
+    return y - b
+
+
+def mean_rows(t):
+    """Row means with the axis kept, for tensorlogic and NumPy."""
+    return t.mean(axis=1, keepdims=True)
+
+
+def layernorm(lib, x, mean, gamma=None):
+    """Layer normalization over rows; `mean` is the library's row mean with the axis kept."""
+    d = x - mean(x)
+    y = d / lib.sqrt(mean(d * d) + 1e-5)
+    return y if gamma is None else y * gamma
+
+
 def cuda_cases(dev, quick):
     """The CUDA preview's cases (elementwise only so far) against PyTorch eager and
     torch.compile on the same card. Floors use the device copy bandwidth measured by PyTorch."""
@@ -86,13 +108,6 @@ def cuda_cases(dev, quick):
                    ours=lambda ta=ta, tb=tb: ta + tb, anchor=lambda pa=pa, pb=pb: pa + pb)
     (tx, px), (tw, pw), (tb, pb) = pair(n, 2), pair(n, 3), pair(n, 4)
 
-    def chain(lib, x, w, b):
-        y = x * w + b
-        y = 0.5 * y * (1 + lib.tanh(0.7978845608 * (y + 0.044715 * y * y * y)))
-        y = y * 0.5 + 1
-        y = lib.tanh(y) * w
-        return y - b
-
     yield dict(case=f"chain8 f32 {n >> 20}M", bytes=4 * 4 * n, anchor_name="torch eager",
                ours=lambda: chain(tl, tx, tw, tb), anchor=lambda: chain(torch, px, pw, pb))
     big = 1 << 24 if quick else 1 << 26
@@ -103,18 +118,13 @@ def cuda_cases(dev, quick):
     a = np.random.default_rng(6).standard_normal((rows, rows)).astype(np.float32)
     tm, pm = tl.asarray(a, device=dev), torch.from_numpy(a).cuda()
 
-    def layernorm(lib, x):
-        mu = x.mean(axis=1, keepdims=True) if lib is tl else x.mean(dim=1, keepdim=True)
-        d = x - mu
-        var = (d * d).mean(axis=1, keepdims=True) if lib is tl else (d * d).mean(dim=1, keepdim=True)
-        return d / lib.sqrt(var + 1e-5)
-
     yield dict(case=f"sum axis 0 of {rows}^2", bytes=4 * rows * rows, anchor_name="torch eager",
                ours=lambda: tm.sum(axis=0), anchor=lambda: pm.sum(dim=0))
     yield dict(case=f"softmax rows {rows}^2", bytes=3 * 4 * rows * rows, anchor_name="torch eager",
                ours=lambda: tl.softmax(tm, axis=1), anchor=lambda: torch.softmax(pm, dim=1))
     yield dict(case=f"layernorm rows {rows}^2", bytes=3 * 4 * rows * rows, anchor_name="torch eager",
-               ours=lambda: layernorm(tl, tm), anchor=lambda: layernorm(torch, pm))
+               ours=lambda: layernorm(tl, tm, mean_rows),
+               anchor=lambda: layernorm(torch, pm, lambda t: t.mean(dim=1, keepdim=True)))
     try:
         compiled = torch.compile(lambda x, w, b: chain(torch, x, w, b))
         compiled(px, pw, pb)
@@ -145,14 +155,6 @@ def cases(dev, quick):
         return out
 
     (x, tx), (w, tw), (b, tb) = arrays((n16,), (n16,), (n16,))
-    def chain(lib, x, w, b):
-        # The issue's 8-op chain, as plain code (Python floats are weak scalars in both).
-        y = x * w + b
-        y = 0.5 * y * (1 + lib.tanh(0.7978845608 * (y + 0.044715 * y * y * y)))
-        y = y * 0.5 + 1
-        y = lib.tanh(y) * w
-        return y - b
-
     np_chain = lambda: chain(np, x, w, b)  # noqa: E731
     tl_chain = lambda: chain(tl, tx, tw, tb)  # noqa: E731
 
@@ -187,18 +189,12 @@ def cases(dev, quick):
         e = np.exp(m - m.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
 
-    def layernorm(lib, a, gamma):
-        mu = a.mean(axis=1, keepdims=True)
-        d = a - mu
-        var = (d * d).mean(axis=1, keepdims=True)
-        return d / lib.sqrt(var + 1e-5) * gamma
-
     # Two reads of each row (the second from cache when the row fits) and one write: counted
     # as 2 reads + 1 write of the matrix, as the issue states the floor.
     yield dict(case=f"softmax rows {rows}^2", bytes=3 * 4 * rows * rows,
                ours=lambda: tl.softmax(tm, axis=1), anchor=np_softmax)
     yield dict(case=f"layernorm rows {rows}^2", bytes=3 * 4 * rows * rows,
-               ours=lambda: layernorm(tl, tm, tg), anchor=lambda: layernorm(np, m, g))
+               ours=lambda: layernorm(tl, tm, mean_rows, tg), anchor=lambda: layernorm(np, m, mean_rows, g))
 
     small, tsmall = arrays((1024,))[0]
 
