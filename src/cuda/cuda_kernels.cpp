@@ -74,6 +74,20 @@ std::string scalar_math_for_nvrtc() {
   return s;
 }
 
+// Source declaring int64_t out[m] = from[j] plus the offsets of linear index `index`
+// unravelled over `shape` (rank dims, innermost last) with operand j's strides[j][d].
+std::string unravel(const std::string& out, const std::string& from, const std::string& index,
+                    const std::string& shape, const std::string& strides, int rank, const std::string& m,
+                    const std::string& indent) {
+  return indent + "int64_t " + out + "[" + m + "];\n" +
+         indent + "for (int j = 0; j < " + m + "; ++j) " + out + "[j] = " + from + "[j];\n" +
+         indent + "for (int64_t rest = " + index + ", d = " + std::to_string(rank) + " - 1; d >= 0; --d) {\n" +
+         indent + "  const int64_t i = rest % " + shape + "[d];\n" +
+         indent + "  rest /= " + shape + "[d];\n" +
+         indent + "  for (int j = 0; j < " + m + "; ++j) " + out + "[j] += i * " + strides + "[j][d];\n" +
+         indent + "}\n";
+}
+
 // Per-thread element loop: the domain (merged to `rank` dims) unravelled per element.
 std::string kernel_wrapper(const ir::Kernel& k, int rank, int nmem) {
   const int nslots = std::max<int>(1, int(k.slots.size())), nparams = std::max<int>(1, int(k.params.size()));
@@ -84,17 +98,11 @@ std::string kernel_wrapper(const ir::Kernel& k, int rank, int nmem) {
          "];\n  int64_t total;\n};\n"
          "extern \"C\" __global__ void tl_kernel(const Args a) {\n"
          "  const int64_t step = int64_t(gridDim.x) * blockDim.x;\n"
-         "  for (int64_t lin = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; lin < a.total; lin += step) {\n"
-         "    int64_t off[" + M + "];\n" +
+         "  for (int64_t lin = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; lin < a.total; lin += step) {\n" +
          (rank == 1  // one merged dim (any contiguous kernel): no division per element
-              ? "    for (int j = 0; j < " + M + "; ++j) off[j] = a.off[j] + lin * a.st[j][0];\n"
-              : "    for (int j = 0; j < " + M + "; ++j) off[j] = a.off[j];\n"
-                "    int64_t rest = lin;\n"
-                "    for (int d = " + R + " - 1; d >= 0; --d) {\n"
-                "      const int64_t i = rest % a.shape[d];\n"
-                "      rest /= a.shape[d];\n"
-                "      for (int j = 0; j < " + M + "; ++j) off[j] += i * a.st[j][d];\n"
-                "    }\n") +
+              ? "    int64_t off[" + M + "];\n"
+                "    for (int j = 0; j < " + M + "; ++j) off[j] = a.off[j] + lin * a.st[j][0];\n"
+              : unravel("off", "a.off", "lin", "a.shape", "a.st", rank, M, "    ")) +
          "    tl_block(a.base, off, nullptr, 1, a.cf, a.ci, nullptr, nullptr, nullptr, nullptr);\n"
          "  }\n}\n";
 }
@@ -165,6 +173,11 @@ int memory_operands(const ir::Kernel& k) {
   return nmem;
 }
 
+// tl_combine's OP for a reduction: 0 sum, 1 max, 2 min.
+const char* combine_op(const ir::Instr& r) {
+  return r.rop == ReduceOp::Sum ? "0" : r.rop == ReduceOp::Max ? "1" : "2";
+}
+
 std::string identity_of(const ir::Instr& r) {
   const bool i64 = r.repr == DType::Int64;
   if (r.rop == ReduceOp::Sum) return "0";
@@ -207,11 +220,7 @@ std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, b
              : "  for (int64_t t = blockIdx.x; t < a.outputs * a.chunks; t += gridDim.x) {\n") +
          "    const int64_t o = t / a.chunks, c = t % a.chunks;\n"
          "    const int64_t r_end = c * a.chunk + a.chunk < a.inner ? c * a.chunk + a.chunk : a.inner;\n"
-         "    int64_t base[" + M + "];\n    for (int j = 0; j < " + M + "; ++j) base[j] = a.off[j];\n"
-         "    int64_t rest = o;\n"
-         "    for (int d = " + RK + " - 1; d >= 0; --d) {\n"
-         "      const int64_t i = rest % a.kshape[d];\n      rest /= a.kshape[d];\n"
-         "      for (int j = 0; j < " + M + "; ++j) base[j] += i * a.kst[j][d];\n    }\n"
+         + unravel("base", "a.off", "o", "a.kshape", "a.kst", rank_kept, M, "    ") +
          "    double rf[" + std::to_string(ni) + "];\n    int64_t ri[" + std::to_string(ni) + "];\n"
          "    tl_row0(a.base, base, nullptr, 1, a.cf, a.ci, rf, ri, nullptr, nullptr);\n";
   for (size_t p = 0; p < sched.passes.size(); ++p) {
@@ -226,17 +235,13 @@ std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, b
     }
     src += std::string(per_thread ? "      for (int64_t r = 0; r < r_end; ++r) {\n"
                                   : "      for (int64_t r = c * a.chunk + threadIdx.x; r < r_end; r += blockDim.x) {\n") +
-           "        int64_t off[" + M + "];\n        for (int j = 0; j < " + M + "; ++j) off[j] = base[j];\n"
-           "        int64_t rest = r;\n"
-           "        for (int d = " + RR + " - 1; d >= 0; --d) {\n"
-           "          const int64_t i = rest % a.rshape[d];\n          rest /= a.rshape[d];\n"
-           "          for (int j = 0; j < " + M + "; ++j) off[j] += i * a.rst[j][d];\n        }\n"
+           unravel("off", "base", "r", "a.rshape", "a.rst", rank_red, M, "        ") +
            "        tl_pass" + P + "(a.base, off, nullptr, 1, a.cf, a.ci, rf, ri, af, ai);\n      }\n";
     for (int r : sched.passes[p]) {
       const ir::Instr& in = k.instrs[size_t(r)];
       if (in.op != ir::Op::Reduce) continue;
       const bool i64 = in.repr == DType::Int64;
-      const std::string op = in.rop == ReduceOp::Sum ? "0" : in.rop == ReduceOp::Max ? "1" : "2";
+      const std::string op = combine_op(in);
       const std::string a = std::to_string(acc[size_t(r)]), id = std::to_string(r);
       const std::string ident = identity_of(in);
       if (per_thread)
@@ -258,7 +263,7 @@ std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, b
       const ir::Instr& in = k.instrs[size_t(r)];
       if (in.op != ir::Op::Reduce) continue;
       const bool i64 = in.repr == DType::Int64;
-      const std::string op = in.rop == ReduceOp::Sum ? "0" : in.rop == ReduceOp::Max ? "1" : "2";
+      const std::string op = combine_op(in);
       const std::string a = std::to_string(acc[size_t(r)]), id = std::to_string(r);
       const std::string arr = i64 ? "a.pi" : "a.pf", T = i64 ? "int64_t" : "double", V = i64 ? "ri" : "rf";
       publish += "      " + arr + "[(o * a.chunks + c) * " + N + " + " + a + "] = " + V + "[" + id + "];\n";
