@@ -1,5 +1,6 @@
 """Shared fixtures: every test that takes `device` runs once per device present, so the
-CUDA and Metal backends join the suite by being available."""
+CUDA and Metal backends join the suite by being available (or in preview: tested before
+they become a default)."""
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import tensorlogic as tl
 def _devices():
     found = ["cpu"]
     for kind in ("cuda", "metal"):
-        if tl._core.backend_status(kind) == "available":
+        if tl._core.backend_status(kind) in ("available", "preview"):
             found.append(f"{kind}:0")
     return found
 

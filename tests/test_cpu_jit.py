@@ -42,6 +42,9 @@ out = {
     "layernorm": (tx - tx.mean(1, keepdims=True)) / tl.sqrt(tx.var(1, keepdims=True) + 1e-5),
     "rowsum": (tx * tx).sum(axis=1),
     "colmax": tl.exp(tx).max(axis=0),                        # kept inner axis: interpreted
+    "rowprod": (tx * 0.5).prod(axis=1),
+    "rowany": (tx > 2.9).any(axis=1),
+    "rowall": (ti != 0).all(axis=1),
 }
 tl.eval(*out.values())
 json.dump({k: [str(v.dtype), np.asarray(v).tolist()] for k, v in out.items()}, sys.stdout)

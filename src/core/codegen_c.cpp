@@ -3,8 +3,6 @@
 #include <algorithm>
 
 namespace tl::codegen {
-namespace {
-
 const char* ctype(DType t) {
   switch (t) {
     case DType::Bool: return "bool";
@@ -14,41 +12,56 @@ const char* ctype(DType t) {
     case DType::Int64: return "int64_t";
     case DType::Float32: return "float";
     case DType::Float64: return "double";
-    default: return nullptr;
+    case DType::Float16: return "tl_f16";
+    case DType::BFloat16: return "tl_bf16";
   }
+  return nullptr;
 }
+
+namespace {
+
+bool is_half(DType t) { return t == DType::Float16 || t == DType::BFloat16; }
 
 std::string v(int i) { return "v" + std::to_string(i); }
 std::string num(int64_t i) { return std::to_string(i); }
 
 constexpr int kLanes = 16;  // independent partial reductions: the loop vectorizes
 
-const char* combine(ReduceOp op) {
-  return op == ReduceOp::Sum ? "+" : op == ReduceOp::Max ? "tl_max" : "tl_min";
-}
+}  // namespace
 
 std::string identity(ReduceOp op, DType repr) {
-  if (op == ReduceOp::Sum) return "0";
   const bool f = repr != DType::Int64;
-  if (op == ReduceOp::Max) return f ? "-INFINITY" : "INT64_MIN";
-  return f ? "INFINITY" : "INT64_MAX";
+  switch (op) {
+    case ReduceOp::Sum:
+    case ReduceOp::Any: return "0";
+    case ReduceOp::Max: return f ? "-INFINITY" : "INT64_MIN";
+    case ReduceOp::Min: return f ? "INFINITY" : "INT64_MAX";
+    default: return "1";
+  }
 }
 
 std::string fold(ReduceOp op, const std::string& acc, const std::string& x) {
-  return op == ReduceOp::Sum ? acc + " + " + x : std::string(combine(op)) + "(" + acc + ", " + x + ")";
+  switch (op) {
+    case ReduceOp::Sum: return acc + " + " + x;
+    case ReduceOp::Prod: return acc + " * " + x;
+    case ReduceOp::Max: return "tl_max(" + acc + ", " + x + ")";
+    case ReduceOp::Min: return "tl_min(" + acc + ", " + x + ")";
+    default: {  // any / all: 0 or 1
+      const std::string both = acc + (op == ReduceOp::Any ? " != 0 || " : " != 0 && ") + x + " != 0";
+      return "(" + both + " ? 1 : 0)";
+    }
+  }
 }
 
-}  // namespace
-
-bool printable(const ir::Kernel& k, const std::vector<int>& instrs) {
+bool printable(const ir::Kernel& k, const std::vector<int>& instrs, bool halves) {
+  auto ok = [&](DType t) { return ctype(t) && (halves || !is_half(t)); };
   for (int n : instrs) {
     const ir::Instr& i = k.instrs[size_t(n)];
-    if (!ctype(i.dtype) || !ctype(i.repr)) return false;
-    if (i.op == ir::Op::Reduce && i.rop != ReduceOp::Sum && i.rop != ReduceOp::Max &&
-        i.rop != ReduceOp::Min)
+    if (!ok(i.dtype) || !ok(i.repr)) return false;
+    if (i.op == ir::Op::Reduce && (i.rop == ReduceOp::ArgMax || i.rop == ReduceOp::ArgMin))
       return false;
     for (int a : i.args)
-      if (a >= 0 && !ctype(k.instrs[size_t(a)].repr)) return false;
+      if (a >= 0 && !ok(k.instrs[size_t(a)].repr)) return false;
   }
   return true;
 }

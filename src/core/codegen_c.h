@@ -10,9 +10,17 @@
 
 namespace tl::codegen {
 
-// Whether these instructions can be printed: every dtype a plain C type (f16 and bf16 go
-// through the interpreter) and reductions only sum, max and min.
-bool printable(const ir::Kernel& k, const std::vector<int>& instrs);
+// The C type a dtype is stored as in printed kernels (tl_f16 / tl_bf16 for the halves).
+const char* ctype(DType t);
+
+// Whether these instructions can be printed: every dtype a plain C type, or also float16 /
+// bfloat16 with `halves` (the backend's prelude then defines tl_f16 and tl_bf16: storage
+// types converting to and from float), and no arg reductions.
+bool printable(const ir::Kernel& k, const std::vector<int>& instrs, bool halves = false);
+
+// A reduction's identity and its fold of x into acc, as C expressions over a value of repr.
+std::string identity(ReduceOp op, DType repr);
+std::string fold(ReduceOp op, const std::string& acc, const std::string& x);
 
 // The function
 //   extern "C" void <name>(char* const* base, const int64_t* off, const int64_t* inc,

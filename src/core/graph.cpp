@@ -176,6 +176,14 @@ std::string last_plan() {
   return state().last.str();
 }
 
+std::vector<ir::Kernel> last_kernels() {
+  std::lock_guard lock(state().mu);
+  std::vector<ir::Kernel> out;
+  for (const PlanStep& st : state().last.steps)
+    if (!st.kernel.instrs.empty()) out.push_back(st.kernel);
+  return out;
+}
+
 }  // namespace graph
 
 void Node::release_inputs() {

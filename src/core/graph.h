@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/backend.h"
+#include "core/fusion_ir.h"
 #include "core/tensor.h"
 
 namespace tl {
@@ -63,6 +64,9 @@ void set_fusion(bool on);
 
 // A readable description of how the last evaluation was cut into kernels.
 std::string last_plan();
+// The fused kernels of the last evaluation (matmul epilogues included): for tests that
+// print them for another backend.
+std::vector<ir::Kernel> last_kernels();
 
 }  // namespace graph
 }  // namespace tl

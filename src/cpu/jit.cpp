@@ -1,12 +1,9 @@
 #include "cpu/jit.h"
 
 #include <dlfcn.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -14,6 +11,7 @@
 
 #include "core/codegen_c.h"
 #include "core/embedded_sources.h"
+#include "core/kernel_cache.h"
 #include "core/profiler.h"
 
 namespace tl::cpu {
@@ -40,13 +38,6 @@ std::string compiler() {
   const char* s = std::getenv("TENSORLOGIC_CXX");
   if (!s) s = std::getenv("CXX");
   return s && *s ? s : "c++";
-}
-
-fs::path cache_dir() {
-  if (const char* d = std::getenv("TENSORLOGIC_CACHE_DIR")) return fs::path(d) / "cpu";
-  if (const char* x = std::getenv("XDG_CACHE_HOME")) return fs::path(x) / "tensorlogic" / "cpu";
-  if (const char* h = std::getenv("HOME")) return fs::path(h) / ".cache" / "tensorlogic" / "cpu";
-  return fs::temp_directory_path() / "tensorlogic-cache" / "cpu";
 }
 
 std::string strip_pragma_once(std::string s) {
@@ -90,15 +81,9 @@ BlockFn load(const fs::path& so) {
 // reader never sees a partial file.
 bool build(const std::string& src, const fs::path& so) {
   std::error_code ec;
-  fs::create_directories(so.parent_path(), ec);
-  const std::string tag = std::to_string(getpid()) + "-" + std::to_string(std::hash<std::string>{}(src));
-  const fs::path cpp = so.parent_path() / ("tmp-" + tag + ".cpp");
-  const fs::path tmp = so.parent_path() / ("tmp-" + tag + ".so");
-  {
-    std::ofstream f(cpp);
-    f << src;
-    if (!f) return false;
-  }
+  const fs::path tmp = kernel_cache::temporary_for(so);
+  const fs::path cpp = fs::path(tmp).replace_extension(".cpp");
+  if (!kernel_cache::write(cpp, src)) return false;
   const std::string cmd = compiler() + " " + kFlags + " -o '" + tmp.string() + "' '" + cpp.string() +
                           "' 2>'" + cpp.string() + ".err'";
   const int rc = std::system(cmd.c_str());
@@ -126,10 +111,7 @@ BlockFn jit_block(const ir::Kernel& kernel, const std::vector<int>& instrs, int 
   if (!c.usable) return nullptr;
   const std::string src = source_of(kernel, instrs, inner);
   if (auto it = c.loaded.find(src); it != c.loaded.end()) return it->second;
-  const uint64_t key = std::hash<std::string>{}(src + compiler() + kFlags + TL_VERSION);
-  char name[32];
-  std::snprintf(name, sizeof name, "%016llx.so", static_cast<unsigned long long>(key));
-  const fs::path so = cache_dir() / name;
+  const fs::path so = kernel_cache::file_for("cpu", src + compiler() + kFlags + TL_VERSION, ".so");
   BlockFn fn = fs::exists(so) ? load(so) : nullptr;  // a corrupt file fails to load: rebuilt
   if (!fn && build(src, so)) fn = load(so);
   c.loaded[src] = fn;

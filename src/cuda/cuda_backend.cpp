@@ -9,6 +9,7 @@
 #include "core/fusion_ir.h"
 #include "cuda/cuda_api.h"
 #include "cuda/cuda_kernels.h"
+#include "cuda/cuda_ops.h"
 
 namespace tl::cuda {
 namespace {
@@ -49,12 +50,6 @@ struct Device_ {
   std::unique_ptr<DeviceAllocator> raw;
   std::unique_ptr<BufferCache> pool;
 };
-
-[[noreturn]] void not_yet(const char* what) {
-  throw_not_implemented(std::string(what) +
-                        " does not run on CUDA yet: this build's CUDA backend is a preview "
-                        "(devices, memory, copies and elementwise kernels)");
-}
 
 class CudaBackend final : public Backend {
  public:
@@ -132,7 +127,8 @@ class CudaBackend final : public Backend {
   }
   // A reduction of a stored tensor: load -> reduce -> store as a fused kernel.
   void reduce_impl(ReduceOp op, const Tensor& in, std::span<const int> axes, const Tensor& out) override {
-    if (op == ReduceOp::ArgMax || op == ReduceOp::ArgMin) not_yet("argmax/argmin");
+    if (op == ReduceOp::ArgMax || op == ReduceOp::ArgMin)
+      return cuda::argreduce(target(in.device().index), op, in, axes[0], out);
     ir::Kernel k;
     k.domain = in.shape();
     k.reduced.assign(k.domain.size(), false);
@@ -164,10 +160,18 @@ class CudaBackend final : public Backend {
     k.instrs = {load, cast, red, store};
     launch_fused(target(out.device().index), k, bind);
   }
-  void scan_impl(ScanOp, const Tensor&, int, const Tensor&) override { not_yet("cumsum/cumprod"); }
-  void matmul_impl(const Tensor&, const Tensor&, const Tensor&, const Epilogue*) override { not_yet("matmul"); }
-  void gather_impl(const Tensor&, int, const Tensor&, const Tensor&) override { not_yet("indexing"); }
-  void scatter_impl(const Tensor&, int, const Tensor&, const Tensor&) override { not_yet("indexed assignment"); }
+  void scan_impl(ScanOp op, const Tensor& in, int axis, const Tensor& out) override {
+    cuda::scan(target(in.device().index), op, in, axis, out);
+  }
+  void matmul_impl(const Tensor& a, const Tensor& b, const Tensor& out, const Epilogue*) override {
+    cuda::matmul(target(out.device().index), a, b, out);
+  }
+  void gather_impl(const Tensor& src, int split, const Tensor& offsets, const Tensor& out) override {
+    cuda::gather(target(src.device().index), src, split, offsets, out, false);
+  }
+  void scatter_impl(const Tensor& dst, int split, const Tensor& offsets, const Tensor& values) override {
+    cuda::gather(target(dst.device().index), dst, split, offsets, values, true);
+  }
   // Generated on the host by the CPU backend (the same Philox stream, the same values) and
   // copied over: correct everywhere, a device kernel is still to come.
   void random_impl(RandomDist dist, uint64_t seed, uint64_t counter, double a, double b,

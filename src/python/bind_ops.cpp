@@ -39,20 +39,23 @@ void bind_elementwise(py::module_& m) {
       }, py::arg("x"));
     } else {
       m.def(info.name, [op](py::handle a, py::handle b) {
-        tl::Operand oa = to_operand(a), ob = to_operand(b);
+        const auto near = tensor_device({a, b});
+        tl::Operand oa = to_operand(a, near), ob = to_operand(b, near);
         return nogil([&] { return tl::binary(op, oa, ob); });
       }, py::arg("x1"), py::arg("x2"));
     }
   }
   m.def("where", [](py::handle c, py::handle x, py::handle y) {
-    return tl::where(to_operand(c), to_operand(x), to_operand(y));
+    const auto near = tensor_device({c, x, y});
+    return tl::where(to_operand(c, near), to_operand(x, near), to_operand(y, near));
   }, py::arg("condition"), py::arg("x1"), py::arg("x2"));
   m.def("clip", [](py::handle x, py::handle lo, py::handle hi) {
-    auto opt = [](py::handle h) -> std::optional<tl::Operand> {
+    const Tensor t = to_tensor(x);
+    auto opt = [&](py::handle h) -> std::optional<tl::Operand> {
       if (h.is_none()) return std::nullopt;
-      return to_operand(h);
+      return to_operand(h, t.device());
     };
-    return tl::clip(to_tensor(x), opt(lo), opt(hi));
+    return tl::clip(t, opt(lo), opt(hi));
   }, py::arg("x"), py::arg("min") = py::none(), py::arg("max") = py::none());
   m.def("astype", [](const Tensor& x, py::handle dtype, bool copy) {
     DType d = to_dtype(dtype);

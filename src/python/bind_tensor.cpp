@@ -81,7 +81,7 @@ template <bool Reflected>
 auto binary_op(OpCode op) {
   return [op](const Tensor& self, py::handle other) -> py::object {
     if (!is_operand(other)) return not_implemented();
-    tl::Operand o = to_operand(other);
+    tl::Operand o = to_operand(other, self.device());
     return py::cast(nogil([&] { return Reflected ? tl::binary(op, o, self) : tl::binary(op, self, o); }));
   };
 }
@@ -89,7 +89,7 @@ auto binary_op(OpCode op) {
 auto inplace_op(OpCode op) {
   return [op](const Tensor& self, py::handle other) -> py::object {
     if (!is_operand(other)) return not_implemented();
-    tl::binary_inplace(op, self, to_operand(other));
+    tl::binary_inplace(op, self, to_operand(other, self.device()));
     return py::cast(self);
   };
 }
@@ -167,7 +167,7 @@ void bind_tensor(py::module_& m) {
       })
       .def("__getitem__", [](const Tensor& x, py::handle key) { return tl::index(x, to_index_key(key)); })
       .def("__setitem__", [](const Tensor& x, py::handle key, py::handle value) {
-        tl::index_put(x, to_index_key(key), to_operand(value));
+        tl::index_put(x, to_index_key(key), to_operand(value, x.device()));
       })
       .def("__dlpack__", [](const Tensor& x, py::handle stream, py::handle max_version,
                             py::handle dl_device, py::handle copy) {

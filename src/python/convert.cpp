@@ -126,10 +126,17 @@ bool is_operand(py::handle h) {
          py::hasattr(h, "__dlpack__");
 }
 
-tl::Operand to_operand(py::handle h) {
+tl::Operand to_operand(py::handle h, std::optional<Device> near) {
   if (py::isinstance<Tensor>(h)) return h.cast<Tensor>();
   if (auto s = to_scalar(h)) return *s;
+  if (near) return asarray(h, py::none(), py::cast(near->str()), py::none());
   return to_tensor(h);
+}
+
+std::optional<Device> tensor_device(std::initializer_list<py::handle> hs) {
+  for (py::handle h : hs)
+    if (py::isinstance<Tensor>(h)) return h.cast<Tensor>().device();
+  return std::nullopt;
 }
 
 Tensor to_tensor(py::handle h) {

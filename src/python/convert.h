@@ -20,8 +20,11 @@ std::optional<Device> to_device_opt(py::handle h);
 tl::Axes to_axes(py::handle h);                      // None, int or sequence of ints
 std::vector<int64_t> to_int_list(py::handle h);      // int or sequence of ints
 std::optional<tl::Scalar> to_scalar(py::handle h);   // Python bool/int/float, else nullopt
-// A tensor or a weak Python scalar; anything else goes through asarray.
-tl::Operand to_operand(py::handle h);
+// A tensor or a weak Python scalar; anything else (NumPy arrays, lists) goes through
+// asarray, onto `near` when given: host data next to a tensor joins that tensor's device.
+tl::Operand to_operand(py::handle h, std::optional<Device> near = std::nullopt);
+// The device of the first tl.Tensor among hs, if any.
+std::optional<Device> tensor_device(std::initializer_list<py::handle> hs);
 // Whether h can take part in arithmetic with a tensor (else operators return NotImplemented).
 bool is_operand(py::handle h);
 

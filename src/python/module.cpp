@@ -5,6 +5,8 @@
 #include "core/error.h"
 #include "core/graph.h"
 #include "core/profiler.h"
+#include "cuda/cuda_kernels.h"
+#include "cuda/cuda_ops.h"
 #include "python/convert.h"
 
 namespace tlpy {
@@ -87,6 +89,18 @@ void bind_devices(py::module_& m) {
     Device dev = to_device(d);
     return tl::backend_for(dev).device_name(dev.index);
   }, "The device's name as its backend reports it (model, architecture, memory).");
+  m.def("cuda_kernel_sources", &tl::cuda::static_kernel_sources,
+        "(name, CUDA source) of each static CUDA kernel in one configuration: for nvcc checks.");
+  m.def("cuda_sources_of_last_plan", [](int sms) {
+    std::vector<std::string> out;
+    for (const tl::ir::Kernel& k : tl::graph::last_kernels()) out.push_back(tl::cuda::fused_kernel_source(k, sms));
+    return out;
+  }, py::arg("sms") = 132,
+        "The CUDA source of each fused kernel of the last evaluation, as a GPU of `sms` SMs "
+        "would compile it (\"\" where the generator cannot print it): for nvcc checks.");
+  m.def("fuses_matmul_epilogues", [](py::handle d) {
+    return tl::backend_for(to_device(d)).matmul_takes_epilogue();
+  }, "Whether the device's matmul applies elementwise consumers of its result in the same kernel.");
   m.def("backend_status", [](const std::string& type) {
     tl::Backend* b = tl::backend_for(Device::parse(type).type);
     if (!b) return std::string("not built");

@@ -1,0 +1,51 @@
+#pragma once
+// Compiling and launching CUDA kernels: the source every kernel starts with, NVRTC for the
+// device's exact architecture, a cache in memory and on disk (cubins, see
+// core/kernel_cache.h), and the by-value argument block each kernel takes.
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/buffer.h"
+#include "core/shape.h"
+#include "cuda/cuda_api.h"
+
+namespace tl::cuda {
+
+struct Target {
+  int cc_major, cc_minor, sms;
+  CUcontext ctx;
+  std::function<BufferPtr(size_t)> scratch;  // device memory from the pool, for partials
+};
+
+// Fixed-width types, the scalar math of src/core/scalar_math.h, the float16/bfloat16
+// storage types tl_f16 and tl_bf16, tl_from<S, C> (storage conversions), and tl_unravel.
+const std::string& common_source();
+
+// The kernel `entry` of `source`, compiled for the target (once per process and arch; the
+// cubin is kept on disk too). DeviceError, with NVRTC's log, when it does not compile.
+CUfunction kernel_function(const Target& target, const std::string& source, const char* entry);
+
+// A kernel's single by-value struct argument, every field 8 bytes wide.
+class ArgPack {
+ public:
+  template <class T>
+  void put(T v) {
+    static_assert(sizeof(T) <= 8);
+    uint64_t w = 0;
+    std::memcpy(&w, &v, sizeof(T));
+    words_.push_back(w);
+  }
+  // int64_t st[operands][rank] (operand j's stride along each merged dim), then
+  // int64_t shape[rank]: as tl_unravel reads them.
+  void dims(const MergedDims& m, size_t operands);
+  void launch(const Target& t, CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned threads,
+              unsigned threads_y = 1) const;
+
+ private:
+  std::vector<uint64_t> words_;
+};
+
+}  // namespace tl::cuda

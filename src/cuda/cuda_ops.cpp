@@ -1,0 +1,183 @@
+#include "cuda/cuda_ops.h"
+
+#include <algorithm>
+
+#include "core/codegen_c.h"
+#include "core/error.h"
+#include "cuda/kernel_sources.h"
+
+namespace tl::cuda {
+namespace {
+
+using Defines = std::vector<std::pair<std::string, std::string>>;
+
+std::string configured(const Defines& defines, const char* body) {
+  std::string s = common_source();
+  for (const auto& [name, value] : defines) s += "#define " + name + " " + value + "\n";
+  return s + body;
+}
+
+std::string rank_of(const MergedDims& m) { return std::to_string(m.shape.size()); }
+
+// double for floats, int64_t for integers and bool: exact for every stored value.
+const char* wide_type(DType t) { return is_float(t) ? "double" : "int64_t"; }
+
+unsigned threads_for(int64_t n, int64_t most) {
+  return unsigned(std::clamp<int64_t>((n + 31) / 32 * 32, 32, most));
+}
+
+unsigned blocks_for(const Target& t, int64_t work) {
+  return unsigned(std::clamp<int64_t>(work, 1, int64_t(t.sms) * 16));
+}
+
+// `strides` of a tensor lacking dim `axis` of a domain, with 0 there.
+Strides with_zero_at(const Strides& strides, int axis) {
+  Strides s = strides;
+  s.insert(s.begin() + axis, 0);
+  return s;
+}
+
+std::vector<int> all_but(int ndim, int axis) {
+  std::vector<int> dims;
+  for (int d = 0; d < ndim; ++d)
+    if (d != axis) dims.push_back(d);
+  return dims;
+}
+
+Defines argreduce_defines(ReduceOp op, DType in, const MergedDims& kept) {
+  return {{"TL_RANK", rank_of(kept)}, {"TL_S", codegen::ctype(in)}, {"TL_C", wide_type(in)},
+          {"TL_BETTER(a, b)", op == ReduceOp::ArgMax ? "((a) > (b))" : "((a) < (b))"}};
+}
+
+Defines scan_defines(ScanOp op, DType in, DType out, const MergedDims& lines) {
+  const bool integer = !is_float(out);
+  return {{"TL_RANK", rank_of(lines)}, {"TL_S", codegen::ctype(in)}, {"TL_O", codegen::ctype(out)},
+          {"TL_C", integer ? "int64_t" : out == DType::Float64 ? "double" : "float"},
+          {"TL_INTEGER", integer ? "1" : "0"}, {"TL_PROD", op == ScanOp::CumProd ? "1" : "0"}};
+}
+
+Defines gather_defines(size_t itemsize, const MergedDims& parallel, const MergedDims& serial, bool scatter) {
+  const char* t = itemsize == 1 ? "uint8_t" : itemsize == 2 ? "uint16_t" : itemsize == 4 ? "uint32_t" : "uint64_t";
+  return {{"TL_RANK", rank_of(parallel)}, {"TL_SERIAL_RANK", rank_of(serial)}, {"TL_T", t},
+          {"TL_SCATTER", scatter ? "1" : "0"}};
+}
+
+Defines matmul_defines(DType t, const MergedDims& batch) {
+  return {{"TL_RANK", rank_of(batch)}, {"TL_S", codegen::ctype(t)},
+          {"TL_C", t == DType::Float64 ? "double" : "float"}};
+}
+
+}  // namespace
+
+void argreduce(const Target& t, ReduceOp op, const Tensor& in, int axis, const Tensor& out) {
+  const Strides out_st = with_zero_at(out.strides(), axis);
+  const MergedDims kept = merge_dims(in.shape(), all_but(in.ndim(), axis), {&in.strides(), &out_st});
+  const int64_t outputs = numel(kept.shape), n = in.shape()[size_t(axis)];
+  const CUfunction fn = kernel_function(t, configured(argreduce_defines(op, in.dtype(), kept), sources::kArgReduce),
+                                        "tl_argreduce");
+  ArgPack args;
+  args.put(in.buffer()->data());
+  args.put(out.buffer()->data());
+  args.put(in.offset());
+  args.put(out.offset());
+  args.dims(kept, 2);
+  args.put(n);
+  args.put(in.strides()[size_t(axis)]);
+  args.put(outputs);
+  args.launch(t, fn, blocks_for(t, outputs), 1, 1, threads_for(n, 256));
+}
+
+void scan(const Target& t, ScanOp op, const Tensor& in, int axis, const Tensor& out) {
+  const MergedDims lines = merge_dims(in.shape(), all_but(in.ndim(), axis), {&in.strides(), &out.strides()});
+  const int64_t count = numel(lines.shape), n = in.shape()[size_t(axis)];
+  const CUfunction fn = kernel_function(
+      t, configured(scan_defines(op, in.dtype(), out.dtype(), lines), sources::kScan), "tl_scan");
+  ArgPack args;
+  args.put(in.buffer()->data());
+  args.put(out.buffer()->data());
+  args.put(in.offset());
+  args.put(out.offset());
+  args.dims(lines, 2);
+  args.put(n);
+  args.put(in.strides()[size_t(axis)]);
+  args.put(out.strides()[size_t(axis)]);
+  args.put(count);
+  args.launch(t, fn, blocks_for(t, count), 1, 1, threads_for(n, 512));
+}
+
+void gather(const Target& t, const Tensor& indexed, int split, const Tensor& offsets, const Tensor& dense,
+            bool scatter) {
+  if (dense.numel() == 0) return;
+  // Each operand's strides over the dense domain (P..., I..., Q...).
+  const size_t s = size_t(split), ni = size_t(offsets.ndim()), nd = size_t(dense.ndim());
+  Strides ist(nd, 0), ost(nd, 0);
+  for (size_t d = 0; d < s; ++d) ist[d] = indexed.strides()[d];
+  for (size_t d = s; d < size_t(indexed.ndim()); ++d) ist[d + ni] = indexed.strides()[d];
+  for (size_t d = 0; d < ni; ++d) ost[s + d] = offsets.strides()[d];
+  std::vector<int> pq, i;
+  for (size_t d = 0; d < nd; ++d) (d >= s && d < s + ni ? i : pq).push_back(int(d));
+  std::vector<int> all(nd);
+  for (size_t d = 0; d < nd; ++d) all[d] = int(d);
+  const std::vector<const Strides*> ops{&ist, &ost, &dense.strides()};
+  // A scatter walks I in order in each thread, so that the last of repeated writes wins.
+  const MergedDims parallel = merge_dims(dense.shape(), scatter ? pq : all, ops);
+  const MergedDims serial = merge_dims(dense.shape(), scatter ? i : std::vector<int>{}, ops);
+  const CUfunction fn = kernel_function(
+      t, configured(gather_defines(size_t(itemsize(dense.dtype())), parallel, serial, scatter), sources::kGather),
+      "tl_gather");
+  ArgPack args;
+  args.put(indexed.buffer()->data());
+  args.put(offsets.buffer()->data());
+  args.put(dense.buffer()->data());
+  args.put(indexed.offset());
+  args.put(offsets.offset());
+  args.put(dense.offset());
+  args.dims(parallel, 3);
+  args.dims(serial, 3);
+  const int64_t work = numel(parallel.shape);
+  args.put(work);
+  args.put(numel(serial.shape));
+  args.launch(t, fn, blocks_for(t, (work + 255) / 256), 1, 1, 256);
+}
+
+void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out) {
+  const int nd = out.ndim();
+  const int64_t M = out.shape()[size_t(nd - 2)], N = out.shape()[size_t(nd - 1)], K = a.shape()[size_t(nd - 1)];
+  if (out.numel() == 0) return;
+  if (!is_float(out.dtype()) || a.dtype() != out.dtype() || b.dtype() != out.dtype())
+    throw_type("CUDA matmul: operands must share a float dtype, got " + std::string(dtype_name(a.dtype())) +
+               ", " + dtype_name(b.dtype()) + " -> " + dtype_name(out.dtype()));
+  const unsigned gy = unsigned((M + 63) / 64);
+  if ((M + 63) / 64 > 65535) throw_value("CUDA matmul: " + std::to_string(M) + " rows exceed the grid");
+  std::vector<int> batch_dims;
+  for (int d = 0; d < nd - 2; ++d) batch_dims.push_back(d);
+  const MergedDims batch = merge_dims(out.shape(), batch_dims, {&a.strides(), &b.strides(), &out.strides()});
+  const int64_t batches = numel(batch.shape);
+  const CUfunction fn = kernel_function(t, configured(matmul_defines(out.dtype(), batch), sources::kMatmul),
+                                        "tl_matmul");
+  ArgPack args;
+  args.put(a.buffer()->data());
+  args.put(b.buffer()->data());
+  args.put(out.buffer()->data());
+  args.put(a.offset());
+  args.put(b.offset());
+  args.put(out.offset());
+  args.dims(batch, 3);
+  for (int64_t v : {M, N, K}) args.put(v);
+  const auto st = [](const Tensor& x, int back) { return x.strides()[size_t(x.ndim() - back)]; };
+  for (int64_t v : {st(a, 2), st(a, 1), st(b, 2), st(b, 1), st(out, 2), st(out, 1)}) args.put(v);
+  args.put(batches);
+  args.launch(t, fn, unsigned((N + 63) / 64), gy, unsigned(std::min<int64_t>(batches, 65535)), 256);
+}
+
+std::vector<std::pair<std::string, std::string>> static_kernel_sources() {
+  const MergedDims two{{3, 4}, {{4, 1}, {1, 3}}};
+  return {
+      {"argreduce", configured(argreduce_defines(ReduceOp::ArgMax, DType::Float16, two), sources::kArgReduce)},
+      {"scan", configured(scan_defines(ScanOp::CumSum, DType::Int32, DType::Int64, two), sources::kScan)},
+      {"scatter", configured(gather_defines(2, two, two, true), sources::kGather)},
+      {"matmul", configured(matmul_defines(DType::BFloat16, two), sources::kMatmul)},
+  };
+}
+
+}  // namespace tl::cuda
