@@ -92,9 +92,14 @@ def layernorm(lib, x, mean, gamma=None):
 
 
 def cuda_cases(dev, quick):
-    """The CUDA preview's cases (elementwise only so far) against PyTorch eager and
-    torch.compile on the same card. Floors use the device copy bandwidth measured by PyTorch."""
+    """The CUDA issue's cases against PyTorch eager, torch.compile and CuPy (where installed)
+    on the same card. Floors use the device copy bandwidth measured by PyTorch."""
     import torch
+    try:
+        import cupy
+    except ImportError:
+        cupy = None
+        print("CuPy not installed: its rows are skipped")
     n = 1 << 22 if quick else 1 << 24
 
     def pair(size, seed):
@@ -106,6 +111,10 @@ def cuda_cases(dev, quick):
         (ta, pa), (tb, pb) = pair(size, 0), pair(size, 1)
         yield dict(case=f"add f32 {size >> 20}M", bytes=3 * 4 * size, anchor_name="torch eager",
                    ours=lambda ta=ta, tb=tb: ta + tb, anchor=lambda pa=pa, pb=pb: pa + pb)
+        if cupy is not None:
+            ca, cb = cupy.asarray(pa), cupy.asarray(pb)
+            yield dict(case=f"add f32 {size >> 20}M vs cupy", bytes=3 * 4 * size, anchor_name="cupy",
+                       ours=lambda ta=ta, tb=tb: ta + tb, anchor=lambda ca=ca, cb=cb: ca + cb)
     (tx, px), (tw, pw), (tb, pb) = pair(n, 2), pair(n, 3), pair(n, 4)
 
     yield dict(case=f"chain8 f32 {n >> 20}M", bytes=4 * 4 * n, anchor_name="torch eager",
@@ -114,6 +123,10 @@ def cuda_cases(dev, quick):
     (ts, ps) = pair(big, 5)
     yield dict(case=f"sum f32 {big >> 20}M", bytes=4 * big, anchor_name="torch eager",
                ours=lambda: ts.sum(), anchor=lambda: ps.sum())
+    if cupy is not None:
+        cs = cupy.asarray(ps)
+        yield dict(case=f"sum f32 {big >> 20}M vs cupy", bytes=4 * big, anchor_name="cupy",
+                   ours=lambda: ts.sum(), anchor=lambda: cs.sum())
     rows = 2048 if quick else 8192
     a = np.random.default_rng(6).standard_normal((rows, rows)).astype(np.float32)
     tm, pm = tl.asarray(a, device=dev), torch.from_numpy(a).cuda()
@@ -125,14 +138,58 @@ def cuda_cases(dev, quick):
     yield dict(case=f"layernorm rows {rows}^2", bytes=3 * 4 * rows * rows, anchor_name="torch eager",
                ours=lambda: layernorm(tl, tm, mean_rows),
                anchor=lambda: layernorm(torch, pm, lambda t: t.mean(dim=1, keepdim=True)))
+    yield dict(case=f"transpose copy {rows}^2", bytes=2 * 4 * rows * rows, anchor_name="torch eager",
+               ours=lambda: tm.T.copy(), anchor=lambda: pm.T.contiguous())
     try:
         compiled = torch.compile(lambda x, w, b: chain(torch, x, w, b))
         compiled(px, pw, pb)
         yield dict(case=f"chain8 f32 {n >> 20}M vs compile", bytes=4 * 4 * n,
                    anchor_name="torch.compile", ours=lambda: chain(tl, tx, tw, tb),
                    anchor=lambda: compiled(px, pw, pb))
+        softmax_c = torch.compile(lambda x: torch.softmax(x, dim=1))
+        softmax_c(pm)
+        yield dict(case=f"softmax rows {rows}^2 vs compile", bytes=3 * 4 * rows * rows,
+                   anchor_name="torch.compile", ours=lambda: tl.softmax(tm, axis=1),
+                   anchor=lambda: softmax_c(pm))
     except Exception as e:  # noqa: BLE001  (no Triton/compiler on the machine)
-        print(f"torch.compile unavailable ({type(e).__name__}): its row is skipped")
+        print(f"torch.compile unavailable ({type(e).__name__}): its rows are skipped")
+
+    (tsmall, psmall) = pair(1024, 7)
+
+    def loop(x, scale, ops=1000):
+        def run():
+            y = x
+            for _ in range(ops // 2):
+                y = y * scale + scale
+            return y
+        return run
+
+    # Host cost per op: the lazy recording plus its share of the fused kernel, against one
+    # eager launch per op.
+    yield dict(case="1000 small ops (1024)", per_op=1000, anchor_name="torch eager",
+               ours=loop(tsmall, 0.999), anchor=loop(psmall, 0.999))
+    yield dict(case="1000 small ops, no fusion", per_op=1000, anchor_name="torch eager",
+               ours=lambda: _unfused(loop(tsmall, 0.999)), anchor=loop(psmall, 0.999))
+
+    def allocs(make, count=1000):
+        def run():
+            for _ in range(count):
+                make()
+        return run
+
+    yield dict(case="pool alloc+free 1 MiB", per_op=1000, anchor_name="torch eager",
+               ours=allocs(lambda: tl.empty((1 << 18,), device=dev)),
+               anchor=allocs(lambda: torch.empty(1 << 18, device="cuda")))
+
+
+def _evaluated(result):
+    if isinstance(result, tl.Tensor):
+        tl.eval(result)
+
+
+def _unfused(fn):
+    with tl.no_fusion():
+        return fn()
 
 
 def cuda_bandwidth():
@@ -241,7 +298,7 @@ def main():
     print(f"{'case':26s} {'ours ms':>9s} {'anchor ms':>9s} {'ratio':>6s} {'of floor':>8s} {'x floor':>7s}")
     rows = []
     for c in (cuda_cases if cuda else cases)(dev, args.quick):
-        ours = timeit(lambda: tl.eval(c["ours"]()), sync)
+        ours = timeit(lambda: _evaluated(c["ours"]()), sync)
         anchor = timeit(c["anchor"], anchor_sync)
         row = dict(case=c["case"], ours_s=ours, anchor=c.get("anchor_name", "numpy"),
                    anchor_s=anchor, ratio=anchor / ours)

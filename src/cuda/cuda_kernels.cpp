@@ -58,20 +58,26 @@ std::string unravel(const std::string& out, const std::string& from, const std::
          ">(" + index + ", " + shape + ", " + strides + ", " + out + ");\n";
 }
 
-// Per-thread element loop: the domain (merged to `rank` dims) unravelled per element.
-std::string kernel_wrapper(const ir::Kernel& k, int rank, int nmem) {
+// Copies N bytes (the size of a whole vector of one operand) with one access.
+constexpr const char* kVectorMove = R"(
+template <int N> struct tl_word;
+template <> struct tl_word<1> { typedef unsigned char type; };
+template <> struct tl_word<2> { typedef unsigned short type; };
+template <> struct tl_word<4> { typedef unsigned int type; };
+template <> struct tl_word<8> { typedef uint2 type; };
+template <> struct tl_word<16> { typedef uint4 type; };
+template <int N> __device__ __forceinline__ void tl_move(void* dst, const void* src) {
+  *(typename tl_word<N>::type*)dst = *(const typename tl_word<N>::type*)src;
+}
+)";
+
+std::string elementwise_args(const ir::Kernel& k, int rank, int nmem) {
   const int nslots = std::max<int>(1, int(k.slots.size())), nparams = std::max<int>(1, int(k.params.size()));
   const std::string R = std::to_string(rank), M = std::to_string(std::max(1, nmem));
   return "struct Args {\n  char* base[" + std::to_string(nslots) + "];\n  int64_t off[" + M +
          "];\n  int64_t st[" + M + "][" + R + "];\n  int64_t shape[" + R + "];\n  double cf[" +
          std::to_string(nparams) + "];\n  int64_t ci[" + std::to_string(nparams) +
-         "];\n  int64_t total;\n};\n"
-         "extern \"C\" __global__ void tl_kernel(const Args a) {\n"
-         "  const int64_t step = int64_t(gridDim.x) * blockDim.x;\n"
-         "  for (int64_t lin = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; lin < a.total; lin += step) {\n" +
-         unravel("off", "a.off", "lin", "a.shape", "a.st", rank, M, "    ") +
-         "    tl_block(a.base, off, nullptr, 1, a.cf, a.ci, nullptr, nullptr, nullptr, nullptr);\n"
-         "  }\n}\n";
+         "];\n  int64_t total;\n};\n";
 }
 
 std::vector<int> all_instrs(const ir::Kernel& k) {
@@ -87,6 +93,66 @@ int memory_operands(const ir::Kernel& k) {
   return nmem;
 }
 
+// A vector step over `instrs` of `flat` (the kernel over one dim, memory operand j on slot j):
+// `at[j]` points at operand j's V elements, moved into registers with one access of up to 16
+// bytes when contiguous (loads before the step, stores after), at memory when broadcast.
+// offset(J) is the element offset of operand J's vector; `base` is the kernel's slot array.
+struct VectorMoves {
+  std::string in, out;
+};
+template <class Offset>
+VectorMoves vector_moves(const ir::Kernel& k, const ir::Kernel& flat, const std::vector<int>& instrs, int vector,
+                         const std::string& base, Offset&& offset, const std::string& indent) {
+  std::vector<int> mem(k.instrs.size(), -1);
+  for (size_t i = 0, j = 0; i < k.instrs.size(); ++i)
+    if (k.instrs[i].op == ir::Op::Load || k.instrs[i].op == ir::Op::Store) mem[i] = int(j++);
+  VectorMoves m;
+  const std::string V = std::to_string(vector);
+  for (int i : instrs) {
+    const ir::Instr& in = flat.instrs[size_t(i)];
+    if (mem[size_t(i)] < 0) continue;
+    const std::string J = std::to_string(mem[size_t(i)]), T = codegen::ctype(in.dtype);
+    const std::string global = "((" + T + "*)" + base + "[" + std::to_string(k.instrs[size_t(i)].slot) + "] + " +
+                               offset(J) + ")";
+    if (in.strides[0] == 0) {
+      m.in += indent + "at[" + J + "] = (char*)" + global + ";\n";
+      continue;
+    }
+    m.in += indent + T + " r" + J + "[" + V + "];\n" + indent + "at[" + J + "] = (char*)r" + J + ";\n";
+    if (in.op == ir::Op::Load) m.in += indent + "tl_move<sizeof(r" + J + ")>(r" + J + ", " + global + ");\n";
+    else m.out += indent + "tl_move<sizeof(r" + J + ")>(" + global + ", r" + J + ");\n";
+  }
+  return m;
+}
+
+// Per-thread element loop: the domain (merged to `rank` dims) unravelled per element. With
+// `vector` > 1 (one merged dim, every operand contiguous or broadcast, the contiguous ones
+// aligned to whole vectors), each thread first takes whole vectors (tl_vector runs `flat` on
+// them), then the tail goes element by element.
+std::string kernel_wrapper(const ir::Kernel& k, int rank, int nmem, int vector, const ir::Kernel& flat) {
+  const std::string M = std::to_string(std::max(1, nmem)), V = std::to_string(vector);
+  std::string body = "extern \"C\" __global__ void tl_kernel(const Args a) {\n"
+                     "  const int64_t step = int64_t(gridDim.x) * blockDim.x;\n"
+                     "  const int64_t first = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;\n";
+  std::string tail_start = "first";
+  if (vector > 1) {
+    const VectorMoves m = vector_moves(k, flat, all_instrs(k), vector, "a.base", [&](const std::string& J) {
+      return "a.off[" + J + "] + q * " + V + " * a.st[" + J + "][0]";
+    }, "    ");
+    body += "  const int64_t vectors = a.total / " + V + ";\n"
+            "  const int64_t zero[" + M + "] = {};\n"
+            "  for (int64_t q = first; q < vectors; q += step) {\n"
+            "    char* at[" + M + "];\n" + m.in +
+            "    tl_vector(at, zero, nullptr, " + V + ", a.cf, a.ci, nullptr, nullptr, nullptr, nullptr);\n" +
+            m.out + "  }\n";
+    tail_start = "vectors * " + V + " + first";
+  }
+  return elementwise_args(k, rank, nmem) + body + "  for (int64_t lin = " + tail_start +
+         "; lin < a.total; lin += step) {\n" + unravel("off", "a.off", "lin", "a.shape", "a.st", rank, M, "    ") +
+         "    tl_block(a.base, off, nullptr, 1, a.cf, a.ci, nullptr, nullptr, nullptr, nullptr);\n"
+         "  }\n}\n";
+}
+
 // tl_combine's OP for a reduction.
 std::string combine_op(const ir::Instr& r) { return std::to_string(int(r.rop)); }
 
@@ -100,7 +166,11 @@ std::string identity_of(const ir::Instr& r) { return codegen::identity(r.rop, r.
 // every thread of their output. With `split` (one pass, few outputs), block t reduces chunk
 // t % chunks of group t / chunks into partials; the last block of a group to finish (counted
 // with an atomic) folds them in chunk order, so the result does not depend on timing.
-std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, int X, bool split) {
+// With `vector` > 1 (rows; one merged reduced dim along which every operand is contiguous or
+// broadcast, rows aligned to whole vectors), each thread takes whole vectors of its row first
+// (tl_vpass runs `flat`, the kernel over the reduced dim), then the rest element by element.
+std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, int X, bool split,
+                             int vector, const ir::Kernel& flat) {
   const ir::Schedule sched = k.schedule();
   const int nmem = std::max(1, memory_operands(k)), ni = std::max<int>(1, int(k.instrs.size()));
   const int nslots = std::max<int>(1, int(k.slots.size())), nparams = std::max<int>(1, int(k.params.size()));
@@ -116,6 +186,11 @@ std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, i
     src += codegen::block_function(k, sched.rows[l], -1, "tl_row" + std::to_string(l), q, true);
   for (size_t p = 0; p < sched.passes.size(); ++p)
     src += codegen::block_function(k, sched.passes[p], -1, "tl_pass" + std::to_string(p), q);
+  if (vector > 1) {
+    src += kVectorMove;
+    for (size_t p = 0; p < sched.passes.size(); ++p)
+      src += codegen::block_function(flat, sched.passes[p], 0, "tl_vpass" + std::to_string(p), q);
+  }
   src += "struct Args {\n  char* base[" + std::to_string(nslots) + "];\n  int64_t off[" + M +
          "];\n  int64_t kst[" + M + "][" + RK + "];\n  int64_t kshape[" + RK + "];\n  int64_t rst[" + M +
          "][" + RR + "];\n  int64_t rshape[" + RR + "];\n  double cf[" + std::to_string(nparams) +
@@ -126,6 +201,7 @@ std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, i
   };
   src += "extern \"C\" __global__ void tl_kernel(const Args a) {\n"
          "  __shared__ double shf[256];\n  __shared__ int64_t shi[256];\n  __shared__ bool last;\n"
+         "  const int64_t zero[" + M + "] = {};\n"
          "  const int64_t groups = (a.outputs + " + XS + " - 1) / " + XS + ";\n"
          "  for (int64_t t = blockIdx.x; t < groups * a.chunks; t += gridDim.x) {\n"
          "    const int64_t g = t / a.chunks, c = t % a.chunks, o = g * " + XS + " + threadIdx.x;\n"
@@ -143,7 +219,19 @@ std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, i
       src += std::string("      ") + (in.repr == DType::Int64 ? "ai[" : "af[") +
              std::to_string(acc[size_t(r)]) + "] = " + identity_of(in) + ";\n";
     }
-    src += "      for (int64_t r = c * a.chunk + threadIdx.y; live && r < r_end; r += blockDim.y) {\n" +
+    std::string first = "c * a.chunk";
+    if (vector > 1) {  // (chunks are whole vectors)
+      const std::string V = std::to_string(vector);
+      const VectorMoves m = vector_moves(k, flat, sched.passes[p], vector, "a.base", [&](const std::string& J) {
+        return "base[" + J + "] + r * a.rst[" + J + "][0]";
+      }, "        ");
+      src += "      const int64_t vec_end = c * a.chunk + (r_end - c * a.chunk) / " + V + " * " + V + ";\n"
+             "      for (int64_t r = c * a.chunk + threadIdx.y * " + V + "; live && r < vec_end; r += blockDim.y * " + V +
+             ") {\n        char* at[" + M + "];\n" + m.in + "        tl_vpass" + P + "(at, zero, nullptr, " + V +
+             ", a.cf, a.ci, rf, ri, af, ai);\n" + m.out + "      }\n";
+      first = "vec_end";
+    }
+    src += "      for (int64_t r = " + first + " + threadIdx.y; live && r < r_end; r += blockDim.y) {\n" +
            unravel("off", "base", "r", "a.rshape", "a.rst", rank_red, M, "        ") +
            "        tl_pass" + P + "(a.base, off, nullptr, 1, a.cf, a.ci, rf, ri, af, ai);\n      }\n";
     for (int r : sched.passes[p]) {
@@ -187,10 +275,13 @@ std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, i
   return src + "  }\n}\n";
 }
 
-std::string fused_source(const ir::Kernel& k, int rank) {
-  return common_source() +
-         codegen::block_function(k, all_instrs(k), -1, "tl_block", "static __device__ __forceinline__") +
-         kernel_wrapper(k, rank, memory_operands(k));
+// The elementwise kernel's source; with `vector` > 1 (one merged dim), `flat` is the kernel
+// over that dim, whose strides say which operands are contiguous.
+std::string fused_source(const ir::Kernel& k, int rank, int vector, const ir::Kernel& flat) {
+  const std::string q = "static __device__ __forceinline__";
+  std::string src = common_source() + codegen::block_function(k, all_instrs(k), -1, "tl_block", q);
+  if (vector > 1) src += kVectorMove + codegen::block_function(flat, all_instrs(flat), 0, "tl_vector", q);
+  return src + kernel_wrapper(k, rank, memory_operands(k), vector, flat);
 }
 
 // How a fused kernel is cut over the GPU, and its source.
@@ -199,6 +290,7 @@ struct Launch {
   std::vector<int64_t> offsets;
   MergedDims outer, inner;  // elementwise: every dim outer; reduction: kept / reduced
   bool reduction;
+  int vector = 1;    // elementwise: elements per thread step (16-byte accesses) when > 1
   int x = 1, y = 1;  // reductions: outputs per block side by side, threads per output
   int64_t outputs, inner_n, groups = 0, chunk = 0, chunks = 1;
   std::string source;
@@ -220,7 +312,53 @@ bool columns(const ir::Kernel& k, const Launch& l) {
   return kept_unit && !reduced_unit;
 }
 
-Launch plan_launch(const ir::Kernel& k, int sms) {
+// Elements per 16-byte access of the widest contiguous operand, when every operand of the one
+// merged dim `along` is contiguous or broadcast there and each contiguous one is aligned to a
+// whole vector at every start: its address (bindings empty: assumed aligned) and, for a
+// reduction's rows, each of its strides over the kept dims `rows`. 1 otherwise.
+int vector_width(const ir::Kernel& k, const MergedDims& along, const MergedDims* rows,
+                 std::span<const BufferPtr> bindings) {
+  if (along.shape.size() != 1) return 1;
+  size_t widest = 0;
+  for (size_t i = 0, j = 0; i < k.instrs.size(); ++i) {
+    const ir::Instr& in = k.instrs[i];
+    if (in.op != ir::Op::Load && in.op != ir::Op::Store) continue;
+    const int64_t st = along.strides[0][j++];
+    if (st != 0 && st != 1) return 1;
+    if (st == 1) widest = std::max(widest, size_t(itemsize(in.dtype)));
+  }
+  if (widest == 0) return 1;
+  const int v = int(16 / widest);
+  for (size_t i = 0, j = 0; i < k.instrs.size(); ++i) {
+    const ir::Instr& in = k.instrs[i];
+    if (in.op != ir::Op::Load && in.op != ir::Op::Store) continue;
+    if (along.strides[0][j++] != 1) continue;
+    const size_t bytes = size_t(itemsize(in.dtype));
+    const uintptr_t addr = bindings.empty() ? 0 : reinterpret_cast<uintptr_t>(bindings[size_t(in.slot)]->data());
+    if ((addr + size_t(in.offset) * bytes) % (size_t(v) * bytes) != 0) return 1;
+    if (rows)
+      for (const auto& st : rows->strides)
+        if (st[j - 1] % v != 0) return 1;
+  }
+  return along.shape[0] >= v ? v : 1;
+}
+
+// The kernel over the one merged dim of m, memory operand j reading or writing slot j.
+ir::Kernel flattened(const ir::Kernel& k, const MergedDims& m) {
+  ir::Kernel f = k;
+  f.domain = m.shape;
+  f.reduced = {false};
+  f.slots.clear();
+  for (ir::Instr& in : f.instrs) {
+    if (in.op != ir::Op::Load && in.op != ir::Op::Store) continue;
+    in.strides = {m.strides[0][f.slots.size()]};
+    in.slot = int(f.slots.size());
+    f.slots.push_back(in.dtype);
+  }
+  return f;
+}
+
+Launch plan_launch(const ir::Kernel& k, int sms, std::span<const BufferPtr> bindings) {
   Launch l;
   for (const ir::Instr& i : k.instrs)
     if (i.op == ir::Op::Load || i.op == ir::Op::Store) l.strides.push_back(&i.strides), l.offsets.push_back(i.offset);
@@ -235,7 +373,9 @@ Launch plan_launch(const ir::Kernel& k, int sms) {
   l.outputs = numel(l.outer.shape);
   l.inner_n = numel(l.inner.shape);
   if (!l.reduction) {
-    l.source = fused_source(k, int(l.outer.shape.size()));
+    l.vector = vector_width(k, l.outer, nullptr, bindings);
+    l.source = fused_source(k, int(l.outer.shape.size()), l.vector,
+                            l.vector > 1 ? flattened(k, l.outer) : k);
     return l;
   }
   // Columns: 32 outputs per block, 8 threads each (256 per thread once there are outputs
@@ -255,8 +395,16 @@ Launch plan_launch(const ir::Kernel& k, int sms) {
     l.chunk = std::max(least, (l.inner_n + per_group - 1) / per_group);
     l.chunks = (l.inner_n + l.chunk - 1) / l.chunk;
   }
-  if (l.x == 1) l.y = int(std::clamp<int64_t>((std::min(l.inner_n, l.chunk) + 31) / 32 * 32, 32, 256));
-  l.source = reduction_source(k, int(l.outer.shape.size()), int(l.inner.shape.size()), l.x, l.chunks > 1);
+  if (l.x == 1) {
+    l.vector = vector_width(k, l.inner, &l.outer, bindings);
+    if (l.chunks > 1) {  // whole vectors per chunk
+      l.chunk = (l.chunk + l.vector - 1) / l.vector * l.vector;
+      l.chunks = (l.inner_n + l.chunk - 1) / l.chunk;
+    }
+    l.y = int(std::clamp<int64_t>((std::min(l.inner_n, l.chunk) / l.vector + 31) / 32 * 32, 32, 256));
+  }
+  l.source = reduction_source(k, int(l.outer.shape.size()), int(l.inner.shape.size()), l.x, l.chunks > 1,
+                              l.vector, l.vector > 1 ? flattened(k, l.inner) : k);
   return l;
 }
 
@@ -264,13 +412,13 @@ Launch plan_launch(const ir::Kernel& k, int sms) {
 
 std::string fused_kernel_source(const ir::Kernel& k, int sms) {
   if (!codegen::printable(k, all_instrs(k), true)) return "";
-  return plan_launch(k, sms).source;
+  return plan_launch(k, sms, {}).source;
 }
 
 void launch_fused(const Target& t, const ir::Kernel& k, std::span<const BufferPtr> bindings) {
   if (!codegen::printable(k, all_instrs(k), true))
     throw_not_implemented("a fused kernel the CUDA code generator cannot print: " + k.name());
-  const Launch l = plan_launch(k, t.sms);
+  const Launch l = plan_launch(k, t.sms, bindings);
   if (l.outputs == 0) return;
   const auto& st = l.strides;
   const std::string& src = l.source;
@@ -297,7 +445,8 @@ void launch_fused(const Target& t, const ir::Kernel& k, std::span<const BufferPt
   for (int64_t v : ci) args.put(v);
   args.put(l.outputs);
   if (!l.reduction) {
-    const int64_t blocks = std::min<int64_t>((l.outputs + 255) / 256, int64_t(t.sms) * 32);
+    const int64_t per_thread = l.outputs / l.vector;
+    const int64_t blocks = std::clamp<int64_t>((per_thread + 255) / 256, 1, int64_t(t.sms) * 32);
     return args.launch(t, fn, unsigned(blocks), 1, 1, 256);
   }
   BufferPtr partials, counts;  // kept alive until the kernel is queued (the pool is stream-ordered)
