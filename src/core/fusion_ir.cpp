@@ -153,12 +153,15 @@ std::string Kernel::str() const {
 uint64_t Kernel::hash() const {
   uint64_t h = 0xcbf29ce484222325ull;
   mix(h, domain.size());
+  mix(h, slots.size());
+  mix(h, params.size());
   for (bool r : reduced) mix(h, r);
   for (const Instr& i : instrs) {
     mix(h, uint64_t(i.op) | uint64_t(i.dtype) << 8 | uint64_t(i.repr) << 16 |
                uint64_t(i.alu) << 24 | uint64_t(i.rop) << 32);
     for (int a : i.args) mix(h, uint64_t(int64_t(a)));
     mix(h, uint64_t(int64_t(i.slot)));
+    mix(h, uint64_t(i.level) << 1 | uint64_t(i.row));
     for (int64_t st : i.strides) mix(h, st == 0 ? 0 : st == 1 ? 1 : 2);  // broadcast/unit/strided
   }
   return h;

@@ -2,7 +2,9 @@
 
 #include <cstdio>
 #include <algorithm>
+#include <mutex>
 #include <numeric>
+#include <unordered_map>
 #include <vector>
 
 #include "core/codegen_c.h"
@@ -100,9 +102,12 @@ int memory_operands(const ir::Kernel& k) {
 struct VectorMoves {
   std::string in, out;
 };
+// With a row cache, cache[j] names the registers that hold operand j's vector ("" for none)
+// and ready[j] says whether an earlier pass has filled them (then nothing is loaded).
 template <class Offset>
 VectorMoves vector_moves(const ir::Kernel& k, const ir::Kernel& flat, const std::vector<int>& instrs, int vector,
-                         const std::string& base, Offset&& offset, const std::string& indent) {
+                         const std::string& base, Offset&& offset, const std::string& indent,
+                         const std::vector<std::string>& cache = {}, const std::vector<bool>& ready = {}) {
   std::vector<int> mem(k.instrs.size(), -1);
   for (size_t i = 0, j = 0; i < k.instrs.size(); ++i)
     if (k.instrs[i].op == ir::Op::Load || k.instrs[i].op == ir::Op::Store) mem[i] = int(j++);
@@ -118,9 +123,16 @@ VectorMoves vector_moves(const ir::Kernel& k, const ir::Kernel& flat, const std:
       m.in += indent + "at[" + J + "] = (char*)" + global + ";\n";
       continue;
     }
-    m.in += indent + T + " r" + J + "[" + V + "];\n" + indent + "at[" + J + "] = (char*)r" + J + ";\n";
-    if (in.op == ir::Op::Load) m.in += indent + "tl_move<sizeof(r" + J + ")>(r" + J + ", " + global + ");\n";
-    else m.out += indent + "tl_move<sizeof(r" + J + ")>(" + global + ", r" + J + ");\n";
+    const size_t j = size_t(mem[size_t(i)]);
+    const bool cached = j < cache.size() && !cache[j].empty();
+    const std::string regs = cached ? cache[j] : "r" + J;
+    if (!cached) m.in += indent + T + " r" + J + "[" + V + "];\n";
+    m.in += indent + "at[" + J + "] = (char*)" + regs + ";\n";
+    if (in.op == ir::Op::Load) {
+      if (!cached || !ready[j]) m.in += indent + "tl_move<sizeof(" + regs + ")>(" + regs + ", " + global + ");\n";
+    } else {
+      m.out += indent + "tl_move<sizeof(" + regs + ")>(" + global + ", " + regs + ");\n";
+    }
   }
   return m;
 }
@@ -169,8 +181,11 @@ std::string identity_of(const ir::Instr& r) { return codegen::identity(r.rop, r.
 // With `vector` > 1 (rows; one merged reduced dim along which every operand is contiguous or
 // broadcast, rows aligned to whole vectors), each thread takes whole vectors of its row first
 // (tl_vpass runs `flat`, the kernel over the reduced dim), then the rest element by element.
+// With `cache_k` > 0 (rows of at most cache_k vectors per thread), loads that several passes
+// repeat (same buffer, offset and strides) keep the row's vectors in registers: the row is
+// read from memory once (softmax: one read and one write of each element).
 std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, int X, bool split,
-                             int vector, const ir::Kernel& flat) {
+                             int vector, const ir::Kernel& flat, int cache_k) {
   const ir::Schedule sched = k.schedule();
   const int nmem = std::max(1, memory_operands(k)), ni = std::max<int>(1, int(k.instrs.size()));
   const int nslots = std::max<int>(1, int(k.slots.size())), nparams = std::max<int>(1, int(k.params.size()));
@@ -196,9 +211,59 @@ std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, i
          "][" + RR + "];\n  int64_t rshape[" + RR + "];\n  double cf[" + std::to_string(nparams) +
          "];\n  int64_t ci[" + std::to_string(nparams) + "];\n  int64_t outputs, inner;\n"
          "  double* pf;\n  int64_t* pi;\n  unsigned int* count;\n  int64_t chunks, chunk;\n};\n";
+  // v[r], reduction r's value; `across` combines the partials of the threads of an output
+  // (every thread of the block takes part; each gets its output's total).
+  auto value_of = [&](int r) {
+    return std::string(k.instrs[size_t(r)].repr == DType::Int64 ? "ri[" : "rf[") + std::to_string(r) + "]";
+  };
+  auto across = [&](const ir::Instr& in, const std::string& partial) {
+    const bool i64 = in.repr == DType::Int64;
+    const std::string op = combine_op(in), sh = i64 ? "shi" : "shf";
+    return X == 1 ? "tl_block_reduce<" + op + ">(" + partial + ", " + std::string(i64 ? "int64_t(" : "double(") +
+                        identity_of(in) + "), " + sh + ", threadIdx.y, blockDim.y)"
+                  : "tl_column_reduce<" + op + ", " + XS + ">(" + partial + ", " + sh + ")";
+  };
   auto row = [](size_t l) {
     return "tl_row" + std::to_string(l) + "(a.base, base, nullptr, 1, a.cf, a.ci, rf, ri, nullptr, nullptr);\n";
   };
+  // The row cache: per group of equal loads met in two passes or more, K x V registers,
+  // filled by the group's first pass.
+  std::vector<int> mem(k.instrs.size(), -1);
+  for (size_t i = 0, j = 0; i < k.instrs.size(); ++i)
+    if (k.instrs[i].op == ir::Op::Load || k.instrs[i].op == ir::Op::Store) mem[i] = int(j++);
+  std::vector<std::string> cache(static_cast<size_t>(nmem));
+  std::vector<int> first_pass(k.instrs.size(), -1);  // per cached load: its group's first pass
+  std::string cache_decl;
+  if (cache_k > 0) {
+    std::vector<int> leader(k.instrs.size(), -1);  // the first load equal to each load
+    std::vector<std::vector<int>> passes_of(k.instrs.size());
+    for (size_t p = 0; p < sched.passes.size(); ++p)
+      for (int i : sched.passes[p]) passes_of[size_t(i)].push_back(int(p));
+    for (size_t i = 0; i < k.instrs.size(); ++i) {
+      const ir::Instr& in = k.instrs[i];
+      if (in.op != ir::Op::Load || passes_of[i].empty() || flat.instrs[i].strides[0] != 1) continue;
+      for (size_t e = 0; e < i && leader[i] < 0; ++e) {
+        const ir::Instr& o = k.instrs[e];
+        if (leader[e] == int(e) && o.slot == in.slot && o.offset == in.offset && o.strides == in.strides &&
+            o.dtype == in.dtype)
+          leader[i] = int(e);
+      }
+      if (leader[i] < 0) leader[i] = int(i);
+    }
+    for (size_t g = 0; g < k.instrs.size(); ++g) {
+      if (leader[g] != int(g)) continue;
+      std::vector<int> ps;
+      for (size_t i = 0; i < k.instrs.size(); ++i)
+        if (leader[i] == int(g)) ps.insert(ps.end(), passes_of[i].begin(), passes_of[i].end());
+      std::sort(ps.begin(), ps.end());
+      if (ps.empty() || ps.front() == ps.back()) continue;  // read in one pass only
+      const std::string name = "c" + std::to_string(g);
+      for (size_t i = 0; i < k.instrs.size(); ++i)
+        if (leader[i] == int(g)) cache[size_t(mem[i])] = name + "[kk]", first_pass[size_t(mem[i])] = ps.front();
+      cache_decl += "    " + std::string(codegen::ctype(k.instrs[g].dtype)) + " " + name + "[" +
+                    std::to_string(cache_k) + "][" + std::to_string(vector) + "];\n";
+    }
+  }
   src += "extern \"C\" __global__ void tl_kernel(const Args a) {\n"
          "  __shared__ double shf[256];\n  __shared__ int64_t shi[256];\n  __shared__ bool last;\n"
          "  const int64_t zero[" + M + "] = {};\n"
@@ -209,7 +274,7 @@ std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, i
          "    const int64_t r_end = c * a.chunk + a.chunk < a.inner ? c * a.chunk + a.chunk : a.inner;\n"
          + unravel("base", "a.off", "live ? o : 0", "a.kshape", "a.kst", rank_kept, M, "    ") +
          "    double rf[" + std::to_string(ni) + "];\n    int64_t ri[" + std::to_string(ni) + "];\n"
-         "    if (live) " + row(0);
+         "    if (live) " + row(0) + cache_decl;
   for (size_t p = 0; p < sched.passes.size(); ++p) {
     const std::string P = std::to_string(p);
     src += "    {\n      double af[" + N + "];\n      int64_t ai[" + N + "];\n";
@@ -224,53 +289,58 @@ std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, i
       const std::string V = std::to_string(vector);
       const VectorMoves m = vector_moves(k, flat, sched.passes[p], vector, "a.base", [&](const std::string& J) {
         return "base[" + J + "] + r * a.rst[" + J + "][0]";
-      }, "        ");
-      src += "      const int64_t vec_end = c * a.chunk + (r_end - c * a.chunk) / " + V + " * " + V + ";\n"
-             "      for (int64_t r = c * a.chunk + threadIdx.y * " + V + "; live && r < vec_end; r += blockDim.y * " + V +
-             ") {\n        char* at[" + M + "];\n" + m.in + "        tl_vpass" + P + "(at, zero, nullptr, " + V +
-             ", a.cf, a.ci, rf, ri, af, ai);\n" + m.out + "      }\n";
+      }, "        ", cache, [&] {
+        std::vector<bool> ready(cache.size());
+        for (size_t j = 0; j < cache.size(); ++j) ready[j] = !cache[j].empty() && first_pass[j] < int(p);
+        return ready;
+      }());
+      src += "      const int64_t vec_end = c * a.chunk + (r_end - c * a.chunk) / " + V + " * " + V + ";\n";
+      const std::string step = "        char* at[" + M + "];\n" + m.in + "        tl_vpass" + P + "(at, zero, nullptr, " +
+                               V + ", a.cf, a.ci, rf, ri, af, ai);\n" + m.out;
+      if (cache_k > 0)  // a fixed trip count, unrolled: the cache stays in registers
+        src += "#pragma unroll\n      for (int kk = 0; kk < " + std::to_string(cache_k) + "; ++kk) {\n"
+               "        const int64_t r = c * a.chunk + (int64_t(kk) * blockDim.y + threadIdx.y) * " + V + ";\n"
+               "        if (!live || r >= vec_end) continue;\n" + step + "      }\n";
+      else
+        src += "#pragma unroll 2\n      for (int64_t r = c * a.chunk + threadIdx.y * " + V +
+               "; live && r < vec_end; r += blockDim.y * " + V + ") {\n" + step + "      }\n";
       first = "vec_end";
     }
-    src += "      for (int64_t r = " + first + " + threadIdx.y; live && r < r_end; r += blockDim.y) {\n" +
+    src += "#pragma unroll 4\n      for (int64_t r = " + first + " + threadIdx.y; live && r < r_end; r += blockDim.y) {\n" +
            unravel("off", "base", "r", "a.rshape", "a.rst", rank_red, M, "        ") +
            "        tl_pass" + P + "(a.base, off, nullptr, 1, a.cf, a.ci, rf, ri, af, ai);\n      }\n";
     for (int r : sched.passes[p]) {
       const ir::Instr& in = k.instrs[size_t(r)];
       if (in.op != ir::Op::Reduce) continue;
-      const bool i64 = in.repr == DType::Int64;
-      const std::string op = combine_op(in), a = std::to_string(acc[size_t(r)]), id = std::to_string(r);
-      const std::string T = i64 ? "int64_t" : "double", V = i64 ? "ri" : "rf", A = i64 ? "ai" : "af";
-      const std::string sh = i64 ? "shi" : "shf";
-      src += "      " + V + "[" + id + "] = " +
-             (X == 1 ? "tl_block_reduce<" + op + ">(" + A + "[" + a + "], " + T + "(" + identity_of(in) + "), " +
-                           sh + ", threadIdx.y, blockDim.y);\n"
-                     : "tl_column_reduce<" + op + ", " + XS + ">(" + A + "[" + a + "], " + sh + ");\n");
+      const std::string A = in.repr == DType::Int64 ? "ai[" : "af[";
+      src += "      " + value_of(r) + " = " + across(in, A + std::to_string(acc[size_t(r)]) + "]") + ";\n";
     }
     src += "    }\n";
     if (!split) {
       src += "    if (live) " + row(p + 1);
       continue;
     }
-    // Partials out; the group's last block folds them and finishes the row.
+    // Partials out; the group's last block folds them (its threads striding over the chunks,
+    // then combining as in a pass: a fixed order) and finishes the row.
     std::string publish, fold;
     for (int r : sched.passes[p]) {
       const ir::Instr& in = k.instrs[size_t(r)];
       if (in.op != ir::Op::Reduce) continue;
       const bool i64 = in.repr == DType::Int64;
-      const std::string op = combine_op(in), a = std::to_string(acc[size_t(r)]), id = std::to_string(r);
-      const std::string arr = i64 ? "a.pi" : "a.pf", T = i64 ? "int64_t" : "double", V = i64 ? "ri" : "rf";
-      publish += "      " + arr + "[(o * a.chunks + c) * " + N + " + " + a + "] = " + V + "[" + id + "];\n";
-      fold += "      { " + T + " v = " + T + "(" + identity_of(in) + ");\n"
-              "        for (int64_t q = 0; q < a.chunks; ++q) v = tl_combine<" + op + ">(v, ((volatile " + T +
-              "*)" + arr + ")[(o * a.chunks + q) * " + N + " + " + a + "]);\n"
-              "        " + V + "[" + id + "] = v; }\n";
+      const std::string op = combine_op(in), a = std::to_string(acc[size_t(r)]);
+      const std::string arr = i64 ? "a.pi" : "a.pf", T = i64 ? "int64_t" : "double";
+      publish += "      " + arr + "[(o * a.chunks + c) * " + N + " + " + a + "] = " + value_of(r) + ";\n";
+      fold += "      {\n        " + T + " v = " + T + "(" + identity_of(in) + ");\n"
+              "        for (int64_t q = threadIdx.y; live && q < a.chunks; q += blockDim.y)\n"
+              "          v = tl_combine<" + op + ">(v, __ldcg(" + arr + " + (o * a.chunks + q) * " + N + " + " + a + "));\n"
+              "        " + value_of(r) + " = " + across(in, "v") + ";\n      }\n";
     }
     src += "    if (threadIdx.y == 0 && live) {\n" + publish + "      __threadfence();\n    }\n"
            "    __syncthreads();\n"
            "    if (threadIdx.x == 0 && threadIdx.y == 0) last = atomicAdd(&a.count[g], 1u) == a.chunks - 1;\n"
-           "    __syncthreads();\n    if (last && threadIdx.y == 0 && live) {\n      __threadfence();\n" + fold +
-           "      " + row(p + 1) + "    }\n"
-           "    if (last && threadIdx.x == 0 && threadIdx.y == 0) a.count[g] = 0;\n    __syncthreads();\n";
+           "    __syncthreads();\n    if (last) {\n      __threadfence();\n" + fold +
+           "      if (threadIdx.y == 0 && live) " + row(p + 1) +
+           "      if (threadIdx.x == 0 && threadIdx.y == 0) a.count[g] = 0;\n    }\n    __syncthreads();\n";
   }
   return src + "  }\n}\n";
 }
@@ -284,7 +354,7 @@ std::string fused_source(const ir::Kernel& k, int rank, int vector, const ir::Ke
   return src + kernel_wrapper(k, rank, memory_operands(k), vector, flat);
 }
 
-// How a fused kernel is cut over the GPU, and its source.
+// How a fused kernel is cut over the GPU.
 struct Launch {
   std::vector<const Strides*> strides;  // per memory operand
   std::vector<int64_t> offsets;
@@ -292,8 +362,8 @@ struct Launch {
   bool reduction;
   int vector = 1;    // elementwise: elements per thread step (16-byte accesses) when > 1
   int x = 1, y = 1;  // reductions: outputs per block side by side, threads per output
+  int cache_k = 0;   // rows: vectors per thread kept in registers across passes (0: none)
   int64_t outputs, inner_n, groups = 0, chunk = 0, chunks = 1;
-  std::string source;
 };
 
 // Whether a reduction's kept dims are the contiguous ones: its innermost kept dim has stride
@@ -374,8 +444,6 @@ Launch plan_launch(const ir::Kernel& k, int sms, std::span<const BufferPtr> bind
   l.inner_n = numel(l.inner.shape);
   if (!l.reduction) {
     l.vector = vector_width(k, l.outer, nullptr, bindings);
-    l.source = fused_source(k, int(l.outer.shape.size()), l.vector,
-                            l.vector > 1 ? flattened(k, l.outer) : k);
     return l;
   }
   // Columns: 32 outputs per block, 8 threads each (256 per thread once there are outputs
@@ -402,17 +470,39 @@ Launch plan_launch(const ir::Kernel& k, int sms, std::span<const BufferPtr> bind
       l.chunks = (l.inner_n + l.chunk - 1) / l.chunk;
     }
     l.y = int(std::clamp<int64_t>((std::min(l.inner_n, l.chunk) / l.vector + 31) / 32 * 32, 32, 256));
+    // Rows short enough to stay in registers: several passes read them once.
+    const int64_t k_per_thread = (l.inner_n / l.vector + l.y - 1) / l.y;
+    if (l.vector > 1 && l.chunks == 1 && k.passes() > 1 && k_per_thread <= 16) l.cache_k = int(k_per_thread);
   }
-  l.source = reduction_source(k, int(l.outer.shape.size()), int(l.inner.shape.size()), l.x, l.chunks > 1,
-                              l.vector, l.vector > 1 ? flattened(k, l.inner) : k);
   return l;
+}
+
+std::string launch_source(const ir::Kernel& k, const Launch& l) {
+  const int rank = int(l.outer.shape.size());
+  if (!l.reduction) return fused_source(k, rank, l.vector, l.vector > 1 ? flattened(k, l.outer) : k);
+  return reduction_source(k, rank, int(l.inner.shape.size()), l.x, l.chunks > 1, l.vector,
+                          l.vector > 1 ? flattened(k, l.inner) : k, l.cache_k);
+}
+
+// What decides a launch's source: the kernel's structure (its hash covers ops, dtypes,
+// slots, levels and stride classes) and the launch's cut. Looked up before any source is
+// printed, so a kernel seen before costs no code generation.
+std::string launch_key(const ir::Kernel& k, const Launch& l) {
+  std::string key = std::to_string(k.hash()) + ":" + std::to_string(l.outer.shape.size()) + ":" +
+                    std::to_string(l.inner.shape.size()) + ":" + std::to_string(l.x) + ":" +
+                    std::to_string(l.chunks > 1) + ":" + std::to_string(l.vector) + ":" +
+                    std::to_string(l.cache_k) + ":";
+  const MergedDims& along = l.reduction ? l.inner : l.outer;
+  if (l.vector > 1)
+    for (int64_t st : along.strides[0]) key += st ? '1' : '0';
+  return key;
 }
 
 }  // namespace
 
 std::string fused_kernel_source(const ir::Kernel& k, int sms) {
   if (!codegen::printable(k, all_instrs(k), true)) return "";
-  return plan_launch(k, sms, {}).source;
+  return launch_source(k, plan_launch(k, sms, {}));
 }
 
 void launch_fused(const Target& t, const ir::Kernel& k, std::span<const BufferPtr> bindings) {
@@ -421,10 +511,20 @@ void launch_fused(const Target& t, const ir::Kernel& k, std::span<const BufferPt
   const Launch l = plan_launch(k, t.sms, bindings);
   if (l.outputs == 0) return;
   const auto& st = l.strides;
-  const std::string& src = l.source;
-  if (profiler::debug_level() >= 3) std::fprintf(stderr, "[tensorlogic] CUDA source:\n%s\n", src.c_str());
-
-  const CUfunction fn = kernel_function(t, src, "tl_kernel");
+  CUfunction fn = nullptr;
+  {
+    static std::mutex mu;
+    static auto* by_key = new std::unordered_map<std::string, CUfunction>();
+    const std::string key = std::to_string(t.cc_major * 10 + t.cc_minor) + ":" + launch_key(k, l);
+    std::lock_guard lock(mu);
+    if (auto it = by_key->find(key); it != by_key->end()) {
+      fn = it->second;
+    } else {
+      const std::string src = launch_source(k, l);
+      if (profiler::debug_level() >= 3) std::fprintf(stderr, "[tensorlogic] CUDA source:\n%s\n", src.c_str());
+      fn = by_key->emplace(key, kernel_function(t, src, "tl_kernel")).first->second;
+    }
+  }
   // Args, as the kernel declares it.
   const size_t nmem = std::max<size_t>(1, st.size()), nparams = std::max<size_t>(1, k.params.size());
   ArgPack args;
