@@ -49,6 +49,8 @@ struct Device_ {
   DeviceInfo info;
   std::unique_ptr<DeviceAllocator> raw;
   std::unique_ptr<BufferCache> pool;
+  CUdeviceptr counters = 0;  // kCounters zeroed counters for the kernels (see Target)
+  std::once_flag counters_once;
 };
 
 class CudaBackend final : public Backend {
@@ -223,9 +225,16 @@ class CudaBackend final : public Backend {
     write(*out.buffer(), size_t(out.offset() * itemsize(out.dtype())), h.data_ptr(), size_t(out.nbytes()));
   }
   Target target(int index) const {
-    const DeviceInfo& d = at(index).info;
+    Device_& dev = at(index);
+    const DeviceInfo& d = dev.info;
+    std::call_once(dev.counters_once, [&] {  // outside the pool: lives as long as the process
+      check(api().cuCtxSetCurrent(d.ctx), "cuCtxSetCurrent");
+      check(api().cuMemAlloc(&dev.counters, kCounters * 4), "cuMemAlloc");
+      check(api().cuMemsetD8(dev.counters, 0, kCounters * 4), "cuMemsetD8");
+    });
     return Target{d.cc_major, d.cc_minor, d.sms, d.ctx,
-                  [this, index](size_t n) { return const_cast<CudaBackend*>(this)->allocate(index, n); }};
+                  [this, index](size_t n) { return const_cast<CudaBackend*>(this)->allocate(index, n); },
+                  reinterpret_cast<unsigned*>(dev.counters)};
   }
   void activate(int index) const { check(api().cuCtxSetCurrent(at(index).info.ctx), "cuCtxSetCurrent"); }
 };

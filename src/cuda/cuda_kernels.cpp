@@ -102,12 +102,9 @@ int memory_operands(const ir::Kernel& k) {
 struct VectorMoves {
   std::string in, out;
 };
-// With a row cache, cache[j] names the registers that hold operand j's vector ("" for none)
-// and ready[j] says whether an earlier pass has filled them (then nothing is loaded).
 template <class Offset>
 VectorMoves vector_moves(const ir::Kernel& k, const ir::Kernel& flat, const std::vector<int>& instrs, int vector,
-                         const std::string& base, Offset&& offset, const std::string& indent,
-                         const std::vector<std::string>& cache = {}, const std::vector<bool>& ready = {}) {
+                         const std::string& base, Offset&& offset, const std::string& indent) {
   std::vector<int> mem(k.instrs.size(), -1);
   for (size_t i = 0, j = 0; i < k.instrs.size(); ++i)
     if (k.instrs[i].op == ir::Op::Load || k.instrs[i].op == ir::Op::Store) mem[i] = int(j++);
@@ -123,16 +120,9 @@ VectorMoves vector_moves(const ir::Kernel& k, const ir::Kernel& flat, const std:
       m.in += indent + "at[" + J + "] = (char*)" + global + ";\n";
       continue;
     }
-    const size_t j = size_t(mem[size_t(i)]);
-    const bool cached = j < cache.size() && !cache[j].empty();
-    const std::string regs = cached ? cache[j] : "r" + J;
-    if (!cached) m.in += indent + T + " r" + J + "[" + V + "];\n";
-    m.in += indent + "at[" + J + "] = (char*)" + regs + ";\n";
-    if (in.op == ir::Op::Load) {
-      if (!cached || !ready[j]) m.in += indent + "tl_move<sizeof(" + regs + ")>(" + regs + ", " + global + ");\n";
-    } else {
-      m.out += indent + "tl_move<sizeof(" + regs + ")>(" + global + ", " + regs + ");\n";
-    }
+    m.in += indent + T + " r" + J + "[" + V + "];\n" + indent + "at[" + J + "] = (char*)r" + J + ";\n";
+    if (in.op == ir::Op::Load) m.in += indent + "tl_move<sizeof(r" + J + ")>(r" + J + ", " + global + ");\n";
+    else m.out += indent + "tl_move<sizeof(r" + J + ")>(" + global + ", r" + J + ");\n";
   }
   return m;
 }
@@ -181,11 +171,10 @@ std::string identity_of(const ir::Instr& r) { return codegen::identity(r.rop, r.
 // With `vector` > 1 (rows; one merged reduced dim along which every operand is contiguous or
 // broadcast, rows aligned to whole vectors), each thread takes whole vectors of its row first
 // (tl_vpass runs `flat`, the kernel over the reduced dim), then the rest element by element.
-// With `cache_k` > 0 (rows of at most cache_k vectors per thread), loads that several passes
-// repeat (same buffer, offset and strides) keep the row's vectors in registers: the row is
-// read from memory once (softmax: one read and one write of each element).
+// (Later passes re-read their rows, mostly from L2: keeping rows in registers or shared memory
+// across passes measured slower on an H200, its lower occupancy costing more than the reads.)
 std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, int X, bool split,
-                             int vector, const ir::Kernel& flat, int cache_k) {
+                             int vector, const ir::Kernel& flat) {
   const ir::Schedule sched = k.schedule();
   const int nmem = std::max(1, memory_operands(k)), ni = std::max<int>(1, int(k.instrs.size()));
   const int nslots = std::max<int>(1, int(k.slots.size())), nparams = std::max<int>(1, int(k.params.size()));
@@ -226,44 +215,6 @@ std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, i
   auto row = [](size_t l) {
     return "tl_row" + std::to_string(l) + "(a.base, base, nullptr, 1, a.cf, a.ci, rf, ri, nullptr, nullptr);\n";
   };
-  // The row cache: per group of equal loads met in two passes or more, K x V registers,
-  // filled by the group's first pass.
-  std::vector<int> mem(k.instrs.size(), -1);
-  for (size_t i = 0, j = 0; i < k.instrs.size(); ++i)
-    if (k.instrs[i].op == ir::Op::Load || k.instrs[i].op == ir::Op::Store) mem[i] = int(j++);
-  std::vector<std::string> cache(static_cast<size_t>(nmem));
-  std::vector<int> first_pass(k.instrs.size(), -1);  // per cached load: its group's first pass
-  std::string cache_decl;
-  if (cache_k > 0) {
-    std::vector<int> leader(k.instrs.size(), -1);  // the first load equal to each load
-    std::vector<std::vector<int>> passes_of(k.instrs.size());
-    for (size_t p = 0; p < sched.passes.size(); ++p)
-      for (int i : sched.passes[p]) passes_of[size_t(i)].push_back(int(p));
-    for (size_t i = 0; i < k.instrs.size(); ++i) {
-      const ir::Instr& in = k.instrs[i];
-      if (in.op != ir::Op::Load || passes_of[i].empty() || flat.instrs[i].strides[0] != 1) continue;
-      for (size_t e = 0; e < i && leader[i] < 0; ++e) {
-        const ir::Instr& o = k.instrs[e];
-        if (leader[e] == int(e) && o.slot == in.slot && o.offset == in.offset && o.strides == in.strides &&
-            o.dtype == in.dtype)
-          leader[i] = int(e);
-      }
-      if (leader[i] < 0) leader[i] = int(i);
-    }
-    for (size_t g = 0; g < k.instrs.size(); ++g) {
-      if (leader[g] != int(g)) continue;
-      std::vector<int> ps;
-      for (size_t i = 0; i < k.instrs.size(); ++i)
-        if (leader[i] == int(g)) ps.insert(ps.end(), passes_of[i].begin(), passes_of[i].end());
-      std::sort(ps.begin(), ps.end());
-      if (ps.empty() || ps.front() == ps.back()) continue;  // read in one pass only
-      const std::string name = "c" + std::to_string(g);
-      for (size_t i = 0; i < k.instrs.size(); ++i)
-        if (leader[i] == int(g)) cache[size_t(mem[i])] = name + "[kk]", first_pass[size_t(mem[i])] = ps.front();
-      cache_decl += "    " + std::string(codegen::ctype(k.instrs[g].dtype)) + " " + name + "[" +
-                    std::to_string(cache_k) + "][" + std::to_string(vector) + "];\n";
-    }
-  }
   src += "extern \"C\" __global__ void tl_kernel(const Args a) {\n"
          "  __shared__ double shf[256];\n  __shared__ int64_t shi[256];\n  __shared__ bool last;\n"
          "  const int64_t zero[" + M + "] = {};\n"
@@ -274,7 +225,7 @@ std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, i
          "    const int64_t r_end = c * a.chunk + a.chunk < a.inner ? c * a.chunk + a.chunk : a.inner;\n"
          + unravel("base", "a.off", "live ? o : 0", "a.kshape", "a.kst", rank_kept, M, "    ") +
          "    double rf[" + std::to_string(ni) + "];\n    int64_t ri[" + std::to_string(ni) + "];\n"
-         "    if (live) " + row(0) + cache_decl;
+         "    if (live) " + row(0);
   for (size_t p = 0; p < sched.passes.size(); ++p) {
     const std::string P = std::to_string(p);
     src += "    {\n      double af[" + N + "];\n      int64_t ai[" + N + "];\n";
@@ -289,21 +240,12 @@ std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, i
       const std::string V = std::to_string(vector);
       const VectorMoves m = vector_moves(k, flat, sched.passes[p], vector, "a.base", [&](const std::string& J) {
         return "base[" + J + "] + r * a.rst[" + J + "][0]";
-      }, "        ", cache, [&] {
-        std::vector<bool> ready(cache.size());
-        for (size_t j = 0; j < cache.size(); ++j) ready[j] = !cache[j].empty() && first_pass[j] < int(p);
-        return ready;
-      }());
+      }, "        ");
       src += "      const int64_t vec_end = c * a.chunk + (r_end - c * a.chunk) / " + V + " * " + V + ";\n";
       const std::string step = "        char* at[" + M + "];\n" + m.in + "        tl_vpass" + P + "(at, zero, nullptr, " +
                                V + ", a.cf, a.ci, rf, ri, af, ai);\n" + m.out;
-      if (cache_k > 0)  // a fixed trip count, unrolled: the cache stays in registers
-        src += "#pragma unroll\n      for (int kk = 0; kk < " + std::to_string(cache_k) + "; ++kk) {\n"
-               "        const int64_t r = c * a.chunk + (int64_t(kk) * blockDim.y + threadIdx.y) * " + V + ";\n"
-               "        if (!live || r >= vec_end) continue;\n" + step + "      }\n";
-      else
-        src += "#pragma unroll 2\n      for (int64_t r = c * a.chunk + threadIdx.y * " + V +
-               "; live && r < vec_end; r += blockDim.y * " + V + ") {\n" + step + "      }\n";
+      src += "#pragma unroll 2\n      for (int64_t r = c * a.chunk + threadIdx.y * " + V +
+             "; live && r < vec_end; r += blockDim.y * " + V + ") {\n" + step + "      }\n";
       first = "vec_end";
     }
     src += "#pragma unroll 4\n      for (int64_t r = " + first + " + threadIdx.y; live && r < r_end; r += blockDim.y) {\n" +
@@ -362,7 +304,6 @@ struct Launch {
   bool reduction;
   int vector = 1;    // elementwise: elements per thread step (16-byte accesses) when > 1
   int x = 1, y = 1;  // reductions: outputs per block side by side, threads per output
-  int cache_k = 0;   // rows: vectors per thread kept in registers across passes (0: none)
   int64_t outputs, inner_n, groups = 0, chunk = 0, chunks = 1;
 };
 
@@ -470,9 +411,6 @@ Launch plan_launch(const ir::Kernel& k, int sms, std::span<const BufferPtr> bind
       l.chunks = (l.inner_n + l.chunk - 1) / l.chunk;
     }
     l.y = int(std::clamp<int64_t>((std::min(l.inner_n, l.chunk) / l.vector + 31) / 32 * 32, 32, 256));
-    // Rows short enough to stay in registers: several passes read them once.
-    const int64_t k_per_thread = (l.inner_n / l.vector + l.y - 1) / l.y;
-    if (l.vector > 1 && l.chunks == 1 && k.passes() > 1 && k_per_thread <= 16) l.cache_k = int(k_per_thread);
   }
   return l;
 }
@@ -481,7 +419,7 @@ std::string launch_source(const ir::Kernel& k, const Launch& l) {
   const int rank = int(l.outer.shape.size());
   if (!l.reduction) return fused_source(k, rank, l.vector, l.vector > 1 ? flattened(k, l.outer) : k);
   return reduction_source(k, rank, int(l.inner.shape.size()), l.x, l.chunks > 1, l.vector,
-                          l.vector > 1 ? flattened(k, l.inner) : k, l.cache_k);
+                          l.vector > 1 ? flattened(k, l.inner) : k);
 }
 
 // What decides a launch's source: the kernel's structure (its hash covers ops, dtypes,
@@ -490,8 +428,7 @@ std::string launch_source(const ir::Kernel& k, const Launch& l) {
 std::string launch_key(const ir::Kernel& k, const Launch& l) {
   std::string key = std::to_string(k.hash()) + ":" + std::to_string(l.outer.shape.size()) + ":" +
                     std::to_string(l.inner.shape.size()) + ":" + std::to_string(l.x) + ":" +
-                    std::to_string(l.chunks > 1) + ":" + std::to_string(l.vector) + ":" +
-                    std::to_string(l.cache_k) + ":";
+                    std::to_string(l.chunks > 1) + ":" + std::to_string(l.vector) + ":";
   const MergedDims& along = l.reduction ? l.inner : l.outer;
   if (l.vector > 1)
     for (int64_t st : along.strides[0]) key += st ? '1' : '0';
@@ -555,13 +492,15 @@ void launch_fused(const Target& t, const ir::Kernel& k, std::span<const BufferPt
     int nacc = 0;
     for (const ir::Instr& i : k.instrs) nacc += i.op == ir::Op::Reduce;
     partials = t.scratch(size_t(l.outputs * l.chunks * std::max(1, nacc)) * 8);
-    counts = t.scratch(size_t(l.groups) * 4);
-    check(api().cuCtxSetCurrent(t.ctx), "cuCtxSetCurrent");
-    check(api().cuMemsetD8(reinterpret_cast<CUdeviceptr>(counts->data()), 0, size_t(l.groups) * 4), "cuMemsetD8");
+    if (size_t(l.groups) > kCounters) {
+      counts = t.scratch(size_t(l.groups) * 4);
+      check(api().cuCtxSetCurrent(t.ctx), "cuCtxSetCurrent");
+      check(api().cuMemsetD8(reinterpret_cast<CUdeviceptr>(counts->data()), 0, size_t(l.groups) * 4), "cuMemsetD8");
+    }
   }
   args.put(partials ? partials->data() : nullptr);  // pf and pi share the partials (8 bytes each)
   args.put(partials ? partials->data() : nullptr);
-  args.put(counts ? counts->data() : nullptr);
+  args.put(counts ? counts->data() : static_cast<void*>(t.counters));
   args.put(l.chunks);
   args.put(l.chunk);
   const int64_t blocks = std::min<int64_t>(l.groups * l.chunks, int64_t(t.sms) * 16);

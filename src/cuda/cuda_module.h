@@ -18,7 +18,11 @@ struct Target {
   int cc_major, cc_minor, sms;
   CUcontext ctx;
   std::function<BufferPtr(size_t)> scratch;  // device memory from the pool, for partials
+  // kCounters zeroed 32-bit counters: a kernel that counts in them leaves them zero again
+  // (kernels on the device's one stream never overlap).
+  unsigned* counters;
 };
+constexpr size_t kCounters = 1 << 16;
 
 // Fixed-width types, the scalar math of src/core/scalar_math.h, the float16/bfloat16
 // storage types tl_f16 and tl_bf16, tl_from<S, C> (storage conversions), and tl_unravel.
