@@ -185,3 +185,68 @@ def test_random_and_ranges_match_the_cpu():
     np.testing.assert_array_equal(np.asarray(tl.arange(3, 40, 3, device="cuda")), np.arange(3, 40, 3))
     np.testing.assert_allclose(np.asarray(tl.linspace(0, 1, 7, device="cuda")), np.linspace(0, 1, 7))
     np.testing.assert_array_equal(np.asarray(tl.eye(3, 4, k=1, device="cuda")), np.eye(3, 4, 1))
+
+
+@needs_cuda
+def test_dlpack_with_torch_is_zero_copy_both_ways():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("this PyTorch has no CUDA")
+    x = torch.arange(12, dtype=torch.float32, device="cuda").reshape(3, 4)
+    t = tl.from_dlpack(x)
+    assert t.device == tl.Device("cuda:0") and t.shape == (3, 4)
+    np.testing.assert_array_equal(np.asarray(t), x.cpu().numpy())
+    x[0, 0] = 42  # torch's write, on its stream, is seen by ours
+    assert np.asarray(t * 1)[0, 0] == 42
+    back = torch.from_dlpack(t[:, 1:])  # a strided view
+    assert back.data_ptr() == x.data_ptr() + 4 and back.stride() == (4, 1)
+    t[1, 1] = -1  # our write is seen by torch
+    assert back[1, 0].item() == -1
+    s = tl.exp(t) + 1  # a pending result: exported after it is computed
+    np.testing.assert_allclose(torch.from_dlpack(s).cpu().numpy(), np.exp(np.asarray(t)) + 1, rtol=1e-6)
+    for dtype in (tl.bfloat16, tl.float16, tl.int8, tl.bool):
+        a = tl.asarray([1, 0, 1], dtype=dtype, device="cuda")
+        np.testing.assert_array_equal(torch.from_dlpack(a).cpu().numpy().astype(np.float64), [1, 0, 1])
+
+
+@needs_cuda
+def test_dlpack_with_cupy():
+    cupy = pytest.importorskip("cupy")
+    c = cupy.arange(10, dtype=cupy.float64)[::2]
+    t = tl.from_dlpack(c)
+    np.testing.assert_array_equal(np.asarray(t), cupy.asnumpy(c))
+    back = cupy.from_dlpack(t * 2)
+    np.testing.assert_array_equal(cupy.asnumpy(back), cupy.asnumpy(c) * 2)
+
+
+@needs_cuda
+@pytest.mark.parametrize("dtype", [tl.float32, tl.float64, tl.float16, tl.bfloat16])
+def test_random_on_the_device_gives_the_cpu_numbers(dtype):
+    """Philox on the GPU: uniform draws equal the CPU's bit for bit (also at the top of the
+    interval, where rounding is pushed back below b); normal draws agree to about an ulp (CUDA's
+    log, cos and sqrt)."""
+    def draws(device):
+        tl.random.seed(11)
+        return (tl.random.uniform(-2.0, 3.0, size=(1001,), dtype=dtype, device=device),
+                tl.random.uniform(0.0, 1e-30, size=(257,), dtype=dtype, device=device),
+                tl.random.normal(1.0, 2.0, size=(33, 7), dtype=dtype, device=device))
+    (gu, gt, gn), (wu, wt, wn) = draws("cuda"), draws("cpu")
+    assert gu.device == tl.Device("cuda:0")
+    for g, w in ((gu, wu), (gt, wt)):
+        np.testing.assert_array_equal(np.asarray(g.astype(tl.float64)), np.asarray(w.astype(tl.float64)))
+    rtol = {tl.float64: 1e-14, tl.float32: 2e-6, tl.float16: 2e-3, tl.bfloat16: 1.6e-2}[dtype]
+    np.testing.assert_allclose(np.asarray(gn.astype(tl.float64)), np.asarray(wn.astype(tl.float64)),
+                               rtol=rtol, atol=rtol)
+    assert float(np.asarray(gu.astype(tl.float64)).max()) < 3.0
+
+
+@needs_cuda
+@pytest.mark.parametrize("dtype", [tl.int8, tl.uint8, tl.int32, tl.int64])
+def test_random_integers_on_the_device_equal_the_cpu(dtype):
+    def draw(device):
+        tl.random.seed(5)
+        return np.asarray(tl.random.randint(-7 if dtype != tl.uint8 else 0, 100, size=(4099,), dtype=dtype,
+                                            device=device))
+    got, want = draw("cuda"), draw("cpu")
+    np.testing.assert_array_equal(got, want)
+    assert len(np.unique(got)) > 50

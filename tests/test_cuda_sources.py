@@ -16,7 +16,7 @@ SOURCES = tl._core.cuda_kernel_sources()
 
 def test_every_static_kernel_is_listed():
     names = [name for name, _ in SOURCES]
-    assert names == ["argreduce", "scan", "scatter", "matmul"]
+    assert names == ["argreduce", "scan", "scatter", "matmul", "random"]
     for name, src in SOURCES:
         assert "extern \"C\" __global__" in src and "struct tl_f16" in src, name
 

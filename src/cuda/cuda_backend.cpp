@@ -174,11 +174,9 @@ class CudaBackend final : public Backend {
   void scatter_impl(const Tensor& dst, int split, const Tensor& offsets, const Tensor& values) override {
     cuda::gather(target(dst.device().index), dst, split, offsets, values, true);
   }
-  // Generated on the host by the CPU backend (the same Philox stream, the same values) and
-  // copied over: correct everywhere, a device kernel is still to come.
   void random_impl(RandomDist dist, uint64_t seed, uint64_t counter, double a, double b,
                    const Tensor& out) override {
-    via_host(out, [&](const Tensor& h) { backend_for(h.device()).random(dist, seed, counter, a, b, h); });
+    cuda::random(target(out.device().index), dist, seed, counter, a, b, out);
   }
   void arange_impl(double start, double step, const Tensor& out) override {
     via_host(out, [&](const Tensor& h) { backend_for(h.device()).arange(start, step, h); });

@@ -40,6 +40,8 @@ __device__ inline double nearbyint(double x) { return ::rint(x); }
 __device__ inline float fmod(float a, float b) { return ::fmodf(a, b); }
 __device__ inline double fmod(double a, double b) { return ::fmod(a, b); }
 __device__ inline float pow(float a, float b) { return ::powf(a, b); }
+__device__ inline float fma(float a, float b, float c) { return ::fmaf(a, b, c); }
+__device__ inline double fma(double a, double b, double c) { return ::fma(a, b, c); }
 __device__ inline double pow(double a, double b) { return ::pow(a, b); }
 template <class T> __device__ inline bool isfinite(T x) { return x - x == T(0); }
 template <class T> __device__ inline bool isinf(T x) { return x == x && !isfinite(x); }
@@ -83,14 +85,6 @@ __device__ inline void tl_unravel(int64_t lin, const int64_t (&shape)[R], const 
   }
 }
 )";
-
-std::string scalar_math_for_nvrtc() {
-  std::string s = embedded::kScalarMath;
-  for (const char* line : {"#pragma once", "#include <cmath>", "#include <cstdint>"})
-    if (auto at = s.find(line); at != std::string::npos) s.erase(at, std::strlen(line));
-  for (size_t at = 0; (at = s.find("std::", at)) != std::string::npos;) s.replace(at, 5, "tl_math::");
-  return s;
-}
 
 struct Cache {
   std::mutex mu;
@@ -151,8 +145,16 @@ CUfunction load(const Target& t, const std::string& cubin, const char* entry) {
 
 }  // namespace
 
+std::string header_for_nvrtc(const char* header) {
+  std::string s = header;
+  for (const char* line : {"#pragma once", "#include <cmath>", "#include <cstdint>"})
+    if (auto at = s.find(line); at != std::string::npos) s.erase(at, std::strlen(line));
+  for (size_t at = 0; (at = s.find("std::", at)) != std::string::npos;) s.replace(at, 5, "tl_math::");
+  return s;
+}
+
 const std::string& common_source() {
-  static const std::string s = std::string(kPrelude) + scalar_math_for_nvrtc() + "using namespace tl::sm;\n" +
+  static const std::string s = std::string(kPrelude) + header_for_nvrtc(embedded::kScalarMath) + "using namespace tl::sm;\n" +
                                codegen::cast_prelude() + kUnravel;
   return s;
 }

@@ -24,6 +24,10 @@ struct Target {
 };
 constexpr size_t kCounters = 1 << 16;
 
+// A header of the library (plain C++ marked TL_HD) as NVRTC takes it: its standard includes
+// dropped and std:: math calls routed to CUDA's.
+std::string header_for_nvrtc(const char* header);
+
 // Fixed-width types, the scalar math of src/core/scalar_math.h, the float16/bfloat16
 // storage types tl_f16 and tl_bf16, tl_from<S, C> (storage conversions), and tl_unravel.
 const std::string& common_source();

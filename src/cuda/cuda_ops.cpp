@@ -11,8 +11,8 @@ namespace {
 
 using Defines = std::vector<std::pair<std::string, std::string>>;
 
-std::string configured(const Defines& defines, const char* body) {
-  std::string s = common_source();
+std::string configured(const Defines& defines, const char* body, const std::string& headers = "") {
+  std::string s = common_source() + headers;
   for (const auto& [name, value] : defines) s += "#define " + name + " " + value + "\n";
   return s + body;
 }
@@ -65,6 +65,16 @@ Defines gather_defines(size_t itemsize, const MergedDims& parallel, const Merged
 Defines matmul_defines(DType t, const MergedDims& batch) {
   return {{"TL_RANK", rank_of(batch)}, {"TL_S", codegen::ctype(t)},
           {"TL_C", t == DType::Float64 ? "double" : "float"}};
+}
+
+Defines random_defines(RandomDist dist, DType t) {
+  return {{"TL_S", codegen::ctype(t)}, {"TL_C", t == DType::Float64 ? "double" : "float"},
+          {"TL_DIST", dist == RandomDist::Uniform ? "0" : dist == RandomDist::Normal ? "1" : "2"}};
+}
+
+std::string random_source(RandomDist dist, DType t) {
+  static const std::string philox = header_for_nvrtc(sources::kPhilox);
+  return configured(random_defines(dist, t), sources::kRandom, philox);
 }
 
 }  // namespace
@@ -170,6 +180,26 @@ void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out
   args.launch(t, fn, unsigned((N + 63) / 64), gy, unsigned(std::min<int64_t>(batches, 65535)), 256);
 }
 
+void random(const Target& t, RandomDist dist, uint64_t seed, uint64_t counter, double a, double b,
+            const Tensor& out) {
+  const DType dt = out.dtype();
+  if (dt == DType::Bool || (dist != RandomDist::Bits) != is_float(dt))
+    throw_type(std::string("random: cannot draw ") + (dist != RandomDist::Bits ? "floats" : "integers") +
+               " into a " + dtype_name(dt) + " tensor");
+  const int64_t n = out.numel();
+  if (n == 0) return;
+  const CUfunction fn = kernel_function(t, random_source(dist, dt), "tl_random");
+  ArgPack args;
+  args.put(out.buffer()->data());
+  args.put(out.offset());
+  args.put(n);
+  args.put(seed);
+  args.put(counter);
+  args.put(a);
+  args.put(b);
+  args.launch(t, fn, blocks_for(t, (n + 255) / 256), 1, 1, 256);
+}
+
 std::vector<std::pair<std::string, std::string>> static_kernel_sources() {
   const MergedDims two{{3, 4}, {{4, 1}, {1, 3}}};
   return {
@@ -177,6 +207,7 @@ std::vector<std::pair<std::string, std::string>> static_kernel_sources() {
       {"scan", configured(scan_defines(ScanOp::CumSum, DType::Int32, DType::Int64, two), sources::kScan)},
       {"scatter", configured(gather_defines(2, two, two, true), sources::kGather)},
       {"matmul", configured(matmul_defines(DType::BFloat16, two), sources::kMatmul)},
+      {"random", random_source(RandomDist::Uniform, DType::Float16)},
   };
 }
 

@@ -17,6 +17,9 @@ void scan(const Target& t, ScanOp op, const Tensor& in, int axis, const Tensor& 
 void gather(const Target& t, const Tensor& indexed, int split, const Tensor& offsets,
             const Tensor& dense, bool scatter);
 void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out);
+// Fills out (contiguous) from the Philox stream: the CPU backend's numbers.
+void random(const Target& t, RandomDist dist, uint64_t seed, uint64_t counter, double a, double b,
+            const Tensor& out);
 
 // (name, source) of every static kernel in one configuration each: for a syntax check with
 // nvcc where it is installed.

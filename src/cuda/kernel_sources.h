@@ -7,4 +7,6 @@ extern const char* const kArgReduce;
 extern const char* const kScan;
 extern const char* const kGather;
 extern const char* const kMatmul;
+extern const char* const kRandom;
+extern const char* const kPhilox;  // src/core/philox.h, which random.cu needs
 }  // namespace tl::cuda::sources
