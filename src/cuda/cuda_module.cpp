@@ -180,6 +180,11 @@ CUfunction kernel_function(const Target& t, const std::string& source, const cha
   return fn;
 }
 
+void ArgPack::tensors(std::initializer_list<const Tensor*> ts) {
+  for (const Tensor* t : ts) put(t->buffer()->data());
+  for (const Tensor* t : ts) put(t->offset());
+}
+
 void ArgPack::dims(const MergedDims& m, size_t operands) {
   for (size_t j = 0; j < operands; ++j)
     for (size_t d = 0; d < m.shape.size(); ++d) put(j < m.strides[d].size() ? m.strides[d][j] : int64_t(0));

@@ -5,11 +5,13 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
 #include "core/buffer.h"
 #include "core/shape.h"
+#include "core/tensor.h"
 #include "cuda/cuda_api.h"
 
 namespace tl::cuda {
@@ -46,6 +48,8 @@ class ArgPack {
     std::memcpy(&w, &v, sizeof(T));
     words_.push_back(w);
   }
+  // Each tensor's buffer address, then each tensor's offset (in elements).
+  void tensors(std::initializer_list<const Tensor*> ts);
   // int64_t st[operands][rank] (operand j's stride along each merged dim), then
   // int64_t shape[rank]: as tl_unravel reads them.
   void dims(const MergedDims& m, size_t operands);

@@ -86,10 +86,7 @@ void argreduce(const Target& t, ReduceOp op, const Tensor& in, int axis, const T
   const CUfunction fn = kernel_function(t, configured(argreduce_defines(op, in.dtype(), kept), sources::kArgReduce),
                                         "tl_argreduce");
   ArgPack args;
-  args.put(in.buffer()->data());
-  args.put(out.buffer()->data());
-  args.put(in.offset());
-  args.put(out.offset());
+  args.tensors({&in, &out});
   args.dims(kept, 2);
   args.put(n);
   args.put(in.strides()[size_t(axis)]);
@@ -103,10 +100,7 @@ void scan(const Target& t, ScanOp op, const Tensor& in, int axis, const Tensor& 
   const CUfunction fn = kernel_function(
       t, configured(scan_defines(op, in.dtype(), out.dtype(), lines), sources::kScan), "tl_scan");
   ArgPack args;
-  args.put(in.buffer()->data());
-  args.put(out.buffer()->data());
-  args.put(in.offset());
-  args.put(out.offset());
+  args.tensors({&in, &out});
   args.dims(lines, 2);
   args.put(n);
   args.put(in.strides()[size_t(axis)]);
@@ -136,12 +130,7 @@ void gather(const Target& t, const Tensor& indexed, int split, const Tensor& off
       t, configured(gather_defines(size_t(itemsize(dense.dtype())), parallel, serial, scatter), sources::kGather),
       "tl_gather");
   ArgPack args;
-  args.put(indexed.buffer()->data());
-  args.put(offsets.buffer()->data());
-  args.put(dense.buffer()->data());
-  args.put(indexed.offset());
-  args.put(offsets.offset());
-  args.put(dense.offset());
+  args.tensors({&indexed, &offsets, &dense});
   args.dims(parallel, 3);
   args.dims(serial, 3);
   const int64_t work = numel(parallel.shape);
@@ -166,12 +155,7 @@ void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out
   const CUfunction fn = kernel_function(t, configured(matmul_defines(out.dtype(), batch), sources::kMatmul),
                                         "tl_matmul");
   ArgPack args;
-  args.put(a.buffer()->data());
-  args.put(b.buffer()->data());
-  args.put(out.buffer()->data());
-  args.put(a.offset());
-  args.put(b.offset());
-  args.put(out.offset());
+  args.tensors({&a, &b, &out});
   args.dims(batch, 3);
   for (int64_t v : {M, N, K}) args.put(v);
   const auto st = [](const Tensor& x, int back) { return x.strides()[size_t(x.ndim() - back)]; };
@@ -190,8 +174,7 @@ void random(const Target& t, RandomDist dist, uint64_t seed, uint64_t counter, d
   if (n == 0) return;
   const CUfunction fn = kernel_function(t, random_source(dist, dt), "tl_random");
   ArgPack args;
-  args.put(out.buffer()->data());
-  args.put(out.offset());
+  args.tensors({&out});
   args.put(n);
   args.put(seed);
   args.put(counter);
