@@ -177,11 +177,12 @@ std::string block_function(const ir::Kernel& k, const std::vector<int>& instrs, 
               (in.repr == DType::Int64 ? "int64_t(" : "double(") + v(n) + ");\n";
   }
   if (lanes_init.empty()) return head + "  for (int64_t i = 0; i < n; ++i) {\n" + body + "  }\n}\n";
-  // Reductions: kLanes partials along the block (vectorizable), then a scalar tail.
-  return head + lanes_init + "  int64_t i0 = 0;\n  for (; i0 + " + num(kLanes) + " <= n; i0 += " +
-         num(kLanes) + ")\n   for (int64_t i = i0; i < i0 + " + num(kLanes) + "; ++i) {\n" + body +
-         lanes_step + "  }\n" + lanes_fold + "  for (int64_t i = i0; i < n; ++i) {\n" + body +
-         tail_step + "  }\n}\n";
+  // Reductions: kLanes partials along the block (vectorizable), then a scalar tail. (A block
+  // shorter than kLanes, as a GPU thread's few elements, skips the lanes altogether.)
+  return head + "  int64_t i0 = 0;\n  if (n >= " + num(kLanes) + ") {\n" + lanes_init + "  for (; i0 + " +
+         num(kLanes) + " <= n; i0 += " + num(kLanes) + ")\n   for (int64_t i = i0; i < i0 + " + num(kLanes) +
+         "; ++i) {\n" + body + lanes_step + "  }\n" + lanes_fold + "  }\n  for (int64_t i = i0; i < n; ++i) {\n" +
+         body + tail_step + "  }\n}\n";
 }
 
 }  // namespace tl::codegen

@@ -1,6 +1,7 @@
 #include "cuda/cuda_kernels.h"
 
 #include <cstdio>
+#include <functional>
 #include <algorithm>
 #include <mutex>
 #include <numeric>
@@ -235,22 +236,35 @@ std::string reduction_source(const ir::Kernel& k, int rank_kept, int rank_red, i
       src += std::string("      ") + (in.repr == DType::Int64 ? "ai[" : "af[") +
              std::to_string(acc[size_t(r)]) + "] = " + identity_of(in) + ";\n";
     }
+    // Each thread walks its elements unrolled, with no exit test between the steps of a group:
+    // their loads are independent and can all be in flight at once.
+    auto unrolled = [&](const std::string& begin, const std::string& end, const std::string& stride,
+                        int times, const std::function<std::string(const std::string&)>& step) {
+      std::string group;
+      for (int u = 0; u < times; ++u) group += step(u ? "r + " + std::to_string(u) + " * " + stride : "r");
+      return "        int64_t r = " + begin + ";\n        for (; r + " + std::to_string(times - 1) + " * " +
+             stride + " < " + end + "; r += " + std::to_string(times) + " * " + stride + ") {\n" + group +
+             "        }\n        for (; r < " + end + "; r += " + stride + ") {\n" + step("r") + "        }\n";
+    };
+    src += "      if (live) {\n";
     std::string first = "c * a.chunk";
     if (vector > 1) {  // (chunks are whole vectors)
       const std::string V = std::to_string(vector);
-      const VectorMoves m = vector_moves(k, flat, sched.passes[p], vector, "a.base", [&](const std::string& J) {
-        return "base[" + J + "] + r * a.rst[" + J + "][0]";
-      }, "        ");
-      src += "      const int64_t vec_end = c * a.chunk + (r_end - c * a.chunk) / " + V + " * " + V + ";\n";
-      const std::string step = "        char* at[" + M + "];\n" + m.in + "        tl_vpass" + P + "(at, zero, nullptr, " +
-                               V + ", a.cf, a.ci, rf, ri, af, ai);\n" + m.out;
-      src += "#pragma unroll 2\n      for (int64_t r = c * a.chunk + threadIdx.y * " + V +
-             "; live && r < vec_end; r += blockDim.y * " + V + ") {\n" + step + "      }\n";
+      src += "        const int64_t vec_end = c * a.chunk + (r_end - c * a.chunk) / " + V + " * " + V + ";\n";
+      src += "        {\n" + unrolled("c * a.chunk + threadIdx.y * " + V, "vec_end", "int64_t(blockDim.y) * " + V, 2,
+                                     [&](const std::string& at) {
+        const VectorMoves m = vector_moves(k, flat, sched.passes[p], vector, "a.base", [&](const std::string& J) {
+          return "base[" + J + "] + (" + at + ") * a.rst[" + J + "][0]";
+        }, "          ");
+        return "          {\n          char* at[" + M + "];\n" + m.in + "          tl_vpass" + P +
+               "(at, zero, nullptr, " + V + ", a.cf, a.ci, rf, ri, af, ai);\n" + m.out + "          }\n";
+      }) + "        }\n";
       first = "vec_end";
     }
-    src += "#pragma unroll 4\n      for (int64_t r = " + first + " + threadIdx.y; live && r < r_end; r += blockDim.y) {\n" +
-           unravel("off", "base", "r", "a.rshape", "a.rst", rank_red, M, "        ") +
-           "        tl_pass" + P + "(a.base, off, nullptr, 1, a.cf, a.ci, rf, ri, af, ai);\n      }\n";
+    src += "        {\n" + unrolled(first + " + threadIdx.y", "r_end", "int64_t(blockDim.y)", 4, [&](const std::string& at) {
+      return "          {\n" + unravel("off", "base", at, "a.rshape", "a.rst", rank_red, M, "          ") +
+             "          tl_pass" + P + "(a.base, off, nullptr, 1, a.cf, a.ci, rf, ri, af, ai);\n          }\n";
+    }) + "        }\n      }\n";
     for (int r : sched.passes[p]) {
       const ir::Instr& in = k.instrs[size_t(r)];
       if (in.op != ir::Op::Reduce) continue;
