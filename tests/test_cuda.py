@@ -1,5 +1,6 @@
-"""The CUDA backend (a preview: devices, the caching pool, host<->device copies, fused
-elementwise kernels compiled with NVRTC).
+"""The CUDA backend (a preview): devices, the caching pool, host<->device copies, fused
+kernels compiled with NVRTC, random numbers, DLPack. Every other op runs on CUDA through the
+device-parametrized suite (conftest.py).
 
 Runs where the NVIDIA driver and NVRTC load; elsewhere it checks that CUDA reports itself
 unavailable with a reason and that everything else keeps working."""
