@@ -82,6 +82,24 @@ def test_out_of_memory_is_memory_error_and_recoverable():
     assert np.asarray(t).tolist() == list(range(10))                   # the next call works
 
 
+@needs_cuda
+def test_ten_thousand_steps_keep_pool_bytes_flat(rng):
+    """A training-style loop (matmul, softmax, reductions, an update) on the GPU: the bytes in
+    use and the bytes the pool holds stop growing after the first steps."""
+    x = tl.asarray(random_array(rng, (32, 64), tl.float32), device="cuda")
+    w = tl.asarray(random_array(rng, (64, 16), tl.float32) * 0.1, device="cuda")
+    seen = []
+    for i in range(10_000):
+        p = tl.softmax(x @ w, axis=1)
+        w = w * 0.999 + (x.T @ (p - 1.0 / 16)) * 1e-4
+        tl.eval(w)
+        if i % 1000 == 999:
+            s = tl.memory.stats("cuda")
+            seen.append((s["bytes_in_use"], s["bytes_cached"]))
+    assert all(v == seen[1] for v in seen[1:]), seen
+    assert np.isfinite(np.asarray(w)).all()
+
+
 def _chain(lib, x, w, b):
     y = x * w + b
     y = 0.5 * y * (1 + lib.tanh(0.7978845608 * (y + 0.044715 * y * y * y)))
