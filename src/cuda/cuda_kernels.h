@@ -1,7 +1,8 @@
 #pragma once
-// Fused kernels on CUDA: the fusion IR printed as CUDA C++ (the block loop of
-// core/codegen_c.h inside a grid-stride kernel), compiled by NVRTC for the device's exact
-// architecture, cached in memory by source, and launched on the device's stream.
+// Fused kernels on CUDA: how a kernel of the fusion IR is cut over the GPU (merged dims,
+// 16-byte vector widths from the operands' alignment, rows / columns / chunks for
+// reductions), its source (cuda_codegen.h) compiled once per structure and cut, and its
+// launch on the device's stream.
 #include <span>
 #include <string>
 

@@ -1,0 +1,26 @@
+#pragma once
+// The fusion IR printed as CUDA C++: the block loops of core/codegen_c.h inside kernels that
+// walk an elementwise domain, or cut a reduction into rows, columns and chunks. What decides
+// the cut (src/cuda/cuda_kernels.cpp) passes it in; nothing here touches the GPU.
+#include <string>
+#include <vector>
+
+#include "core/fusion_ir.h"
+
+namespace tl::cuda {
+
+// The instructions a kernel's source prints (all but constants, which come as arguments).
+std::vector<int> printed_instrs(const ir::Kernel& k);
+
+// The elementwise kernel over `rank` merged dims; with `vector` > 1 (one merged dim, every
+// operand contiguous or broadcast and aligned), `flat` is the kernel over that dim and each
+// thread first takes whole vectors of 16-byte accesses.
+std::string elementwise_source(const ir::Kernel& k, int rank, int vector, const ir::Kernel& flat);
+
+// The reduction kernel: `x` outputs side by side per block (1: rows, 32 or 256: columns),
+// `split` when each output's range is cut into chunks over several blocks, `vector` / `flat`
+// as above along the one merged reduced dim.
+std::string reduction_kernel_source(const ir::Kernel& k, int rank_kept, int rank_red, int x, bool split,
+                                    int vector, const ir::Kernel& flat);
+
+}  // namespace tl::cuda
