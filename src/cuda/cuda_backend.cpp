@@ -49,8 +49,8 @@ struct Device_ {
   DeviceInfo info;
   std::unique_ptr<DeviceAllocator> raw;
   std::unique_ptr<BufferCache> pool;
-  CUdeviceptr counters = 0;  // kCounters zeroed counters for the kernels (see Target)
-  std::once_flag counters_once;
+  std::unique_ptr<Target> target;  // see CudaBackend::target
+  std::once_flag target_once;
 };
 
 class CudaBackend final : public Backend {
@@ -222,17 +222,22 @@ class CudaBackend final : public Backend {
     fill(h);
     write(*out.buffer(), size_t(out.offset() * itemsize(out.dtype())), h.data_ptr(), size_t(out.nbytes()));
   }
-  Target target(int index) const {
+  // What the kernels need of a device, made once (with its counters, which live outside the
+  // pool as long as the process).
+  const Target& target(int index) const {
     Device_& dev = at(index);
-    const DeviceInfo& d = dev.info;
-    std::call_once(dev.counters_once, [&] {  // outside the pool: lives as long as the process
+    std::call_once(dev.target_once, [&] {
+      const DeviceInfo& d = dev.info;
+      CUdeviceptr counters = 0;
       check(api().cuCtxSetCurrent(d.ctx), "cuCtxSetCurrent");
-      check(api().cuMemAlloc(&dev.counters, kCounters * 4), "cuMemAlloc");
-      check(api().cuMemsetD8(dev.counters, 0, kCounters * 4), "cuMemsetD8");
+      check(api().cuMemAlloc(&counters, kCounters * 4), "cuMemAlloc");
+      check(api().cuMemsetD8(counters, 0, kCounters * 4), "cuMemsetD8");
+      dev.target = std::make_unique<Target>(Target{
+          d.cc_major, d.cc_minor, d.sms, d.ctx,
+          [this, index](size_t n) { return const_cast<CudaBackend*>(this)->allocate(index, n); },
+          reinterpret_cast<unsigned*>(counters)});
     });
-    return Target{d.cc_major, d.cc_minor, d.sms, d.ctx,
-                  [this, index](size_t n) { return const_cast<CudaBackend*>(this)->allocate(index, n); },
-                  reinterpret_cast<unsigned*>(dev.counters)};
+    return *dev.target;
   }
   void activate(int index) const { check(api().cuCtxSetCurrent(at(index).info.ctx), "cuCtxSetCurrent"); }
 };
