@@ -20,8 +20,8 @@ fs::path dir(const std::string& backend) {
 }
 
 uint64_t stable_hash(std::string_view bytes) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a offset basis and prime
+  for (unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ull;
   return h;
 }
 
