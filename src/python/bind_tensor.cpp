@@ -80,8 +80,9 @@ py::object not_implemented() { return py::reinterpret_borrow<py::object>(Py_NotI
 template <bool Reflected>
 auto binary_op(OpCode op) {
   return [op](const Tensor& self, py::handle other) -> py::object {
-    if (!is_operand(other)) return not_implemented();
-    tl::Operand o = to_operand(other, self.device());
+    std::optional<tl::Operand> direct = direct_operand(other);
+    if (!direct && !is_operand(other)) return not_implemented();
+    const tl::Operand o = direct ? std::move(*direct) : to_operand(other, self.device());
     return py::cast(nogil([&] { return Reflected ? tl::binary(op, o, self) : tl::binary(op, self, o); }));
   };
 }

@@ -126,9 +126,14 @@ bool is_operand(py::handle h) {
          py::hasattr(h, "__dlpack__");
 }
 
-tl::Operand to_operand(py::handle h, std::optional<Device> near) {
+std::optional<tl::Operand> direct_operand(py::handle h) {
+  if (auto s = to_scalar(h)) return *s;  // plain C-API checks first: the common case, cheapest
   if (py::isinstance<Tensor>(h)) return h.cast<Tensor>();
-  if (auto s = to_scalar(h)) return *s;
+  return std::nullopt;
+}
+
+tl::Operand to_operand(py::handle h, std::optional<Device> near) {
+  if (auto o = direct_operand(h)) return *o;
   if (near) return asarray(h, py::none(), py::cast(near->str()), py::none());
   return to_tensor(h);
 }

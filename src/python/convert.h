@@ -23,6 +23,8 @@ std::optional<tl::Scalar> to_scalar(py::handle h);   // Python bool/int/float, e
 // A tensor or a weak Python scalar; anything else (NumPy arrays, lists) goes through
 // asarray, onto `near` when given: host data next to a tensor joins that tensor's device.
 tl::Operand to_operand(py::handle h, std::optional<Device> near = std::nullopt);
+// A tensor or a Python bool/int/float as an operand without conversion; nullopt otherwise.
+std::optional<tl::Operand> direct_operand(py::handle h);
 // The device of the first tl.Tensor among hs, if any.
 std::optional<Device> tensor_device(std::initializer_list<py::handle> hs);
 // Whether h can take part in arithmetic with a tensor (else operators return NotImplemented).
