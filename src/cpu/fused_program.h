@@ -243,11 +243,13 @@ struct Frame {
 
   void* buffer(int i) { return scratch + size_t(p.buf[size_t(i)]) * kBlock; }
 
+  // (No block is longer than the domain: a small kernel fills only what it can read.)
   void fill_const(const Instr& in, int i) {
+    const int64_t n = std::min<int64_t>(kBlock, numel(p.k.domain));
     visit_compute(in.repr, [&](auto c) {
       using C = decltype(c);
       C* b = static_cast<C*>(buffer(i));
-      std::fill(b, b + kBlock, const_value<C>(in, p.k.params[size_t(in.slot)]));
+      std::fill(b, b + n, const_value<C>(in, p.k.params[size_t(in.slot)]));
     });
   }
 
