@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <mutex>
-#include <unordered_map>
 #include <vector>
 
 #include "core/codegen_c.h"
@@ -166,20 +164,11 @@ void launch_fused(const Target& t, const ir::Kernel& k, std::span<const BufferPt
   const Launch l = plan_launch(k, t.sms, bindings);
   if (l.outputs == 0) return;
   const auto& st = l.strides;
-  CUfunction fn = nullptr;
-  {
-    static std::mutex mu;
-    static auto* by_key = new std::unordered_map<std::string, CUfunction>();
-    const std::string key = std::to_string(t.cc_major * 10 + t.cc_minor) + ":" + launch_key(k, l);
-    std::lock_guard lock(mu);
-    if (auto it = by_key->find(key); it != by_key->end()) {
-      fn = it->second;
-    } else {
-      const std::string src = launch_source(k, l);
-      if (profiler::debug_level() >= 3) std::fprintf(stderr, "[tensorlogic] CUDA source:\n%s\n", src.c_str());
-      fn = by_key->emplace(key, kernel_function(t, src, "tl_kernel")).first->second;
-    }
-  }
+  const CUfunction fn = kernel_function_by_key(t, launch_key(k, l), [&] {
+    std::string src = launch_source(k, l);
+    if (profiler::debug_level() >= 3) std::fprintf(stderr, "[tensorlogic] CUDA source:\n%s\n", src.c_str());
+    return src;
+  }, "tl_kernel");
   // Args, as the kernel declares it.
   const size_t nmem = std::max<size_t>(1, st.size()), nparams = std::max<size_t>(1, k.params.size());
   ArgPack args;

@@ -180,6 +180,16 @@ CUfunction kernel_function(const Target& t, const std::string& source, const cha
   return fn;
 }
 
+CUfunction kernel_function_by_key(const Target& t, const std::string& key,
+                                  const std::function<std::string()>& source, const char* entry) {
+  static std::mutex mu;  // (kernel_function takes the cache's lock, never this one)
+  static auto* known = new std::unordered_map<std::string, CUfunction>();
+  const std::string full = std::to_string(t.cc_major * 10 + t.cc_minor) + ":" + entry + ":" + key;
+  std::lock_guard lock(mu);
+  if (auto it = known->find(full); it != known->end()) return it->second;
+  return known->emplace(full, kernel_function(t, source(), entry)).first->second;
+}
+
 void ArgPack::tensors(std::initializer_list<const Tensor*> ts) {
   for (const Tensor* t : ts) put(t->buffer()->data());
   for (const Tensor* t : ts) put(t->offset());

@@ -38,6 +38,11 @@ const std::string& common_source();
 // cubin is kept on disk too). DeviceError, with NVRTC's log, when it does not compile.
 CUfunction kernel_function(const Target& target, const std::string& source, const char* entry);
 
+// The same, found by `key` (whatever decides the source, short to build) before `source()` is
+// called to print it: a kernel seen before costs no code generation.
+CUfunction kernel_function_by_key(const Target& target, const std::string& key,
+                                  const std::function<std::string()>& source, const char* entry);
+
 // A kernel's single by-value struct argument, every field 8 bytes wide.
 class ArgPack {
  public:

@@ -17,6 +17,15 @@ std::string configured(const Defines& defines, const char* body, const std::stri
   return s + body;
 }
 
+// The kernel `entry` of `body` configured by `defines`, looked up by the defines before the
+// source (common_source() and more) is put together.
+CUfunction static_kernel(const Target& t, const char* entry, const Defines& defines, const char* body,
+                         const std::string& headers = "") {
+  std::string key;
+  for (const auto& [name, value] : defines) key += name + "=" + value + ";";
+  return kernel_function_by_key(t, key, [&] { return configured(defines, body, headers); }, entry);
+}
+
 std::string rank_of(const MergedDims& m) { return std::to_string(m.shape.size()); }
 
 // double for floats, int64_t for integers and bool: exact for every stored value.
@@ -72,9 +81,10 @@ Defines random_defines(RandomDist dist, DType t) {
           {"TL_DIST", dist == RandomDist::Uniform ? "0" : dist == RandomDist::Normal ? "1" : "2"}};
 }
 
-std::string random_source(RandomDist dist, DType t) {
+// src/core/philox.h, which random.cu needs before it.
+const std::string& philox_header() {
   static const std::string philox = header_for_nvrtc(sources::kPhilox);
-  return configured(random_defines(dist, t), sources::kRandom, philox);
+  return philox;
 }
 
 }  // namespace
@@ -83,8 +93,7 @@ void argreduce(const Target& t, ReduceOp op, const Tensor& in, int axis, const T
   const Strides out_st = with_zero_at(out.strides(), axis);
   const MergedDims kept = merge_dims(in.shape(), all_but(in.ndim(), axis), {&in.strides(), &out_st});
   const int64_t outputs = numel(kept.shape), n = in.shape()[size_t(axis)];
-  const CUfunction fn = kernel_function(t, configured(argreduce_defines(op, in.dtype(), kept), sources::kArgReduce),
-                                        "tl_argreduce");
+  const CUfunction fn = static_kernel(t, "tl_argreduce", argreduce_defines(op, in.dtype(), kept), sources::kArgReduce);
   ArgPack args;
   args.tensors({&in, &out});
   args.dims(kept, 2);
@@ -97,8 +106,7 @@ void argreduce(const Target& t, ReduceOp op, const Tensor& in, int axis, const T
 void scan(const Target& t, ScanOp op, const Tensor& in, int axis, const Tensor& out) {
   const MergedDims lines = merge_dims(in.shape(), all_but(in.ndim(), axis), {&in.strides(), &out.strides()});
   const int64_t count = numel(lines.shape), n = in.shape()[size_t(axis)];
-  const CUfunction fn = kernel_function(
-      t, configured(scan_defines(op, in.dtype(), out.dtype(), lines), sources::kScan), "tl_scan");
+  const CUfunction fn = static_kernel(t, "tl_scan", scan_defines(op, in.dtype(), out.dtype(), lines), sources::kScan);
   ArgPack args;
   args.tensors({&in, &out});
   args.dims(lines, 2);
@@ -126,9 +134,8 @@ void gather(const Target& t, const Tensor& indexed, int split, const Tensor& off
   // A scatter walks I in order in each thread, so that the last of repeated writes wins.
   const MergedDims parallel = merge_dims(dense.shape(), scatter ? pq : all, ops);
   const MergedDims serial = merge_dims(dense.shape(), scatter ? i : std::vector<int>{}, ops);
-  const CUfunction fn = kernel_function(
-      t, configured(gather_defines(size_t(itemsize(dense.dtype())), parallel, serial, scatter), sources::kGather),
-      "tl_gather");
+  const CUfunction fn = static_kernel(
+      t, "tl_gather", gather_defines(size_t(itemsize(dense.dtype())), parallel, serial, scatter), sources::kGather);
   ArgPack args;
   args.tensors({&indexed, &offsets, &dense});
   args.dims(parallel, 3);
@@ -152,8 +159,7 @@ void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out
   for (int d = 0; d < nd - 2; ++d) batch_dims.push_back(d);
   const MergedDims batch = merge_dims(out.shape(), batch_dims, {&a.strides(), &b.strides(), &out.strides()});
   const int64_t batches = numel(batch.shape);
-  const CUfunction fn = kernel_function(t, configured(matmul_defines(out.dtype(), batch), sources::kMatmul),
-                                        "tl_matmul");
+  const CUfunction fn = static_kernel(t, "tl_matmul", matmul_defines(out.dtype(), batch), sources::kMatmul);
   ArgPack args;
   args.tensors({&a, &b, &out});
   args.dims(batch, 3);
@@ -172,7 +178,7 @@ void random(const Target& t, RandomDist dist, uint64_t seed, uint64_t counter, d
                " into a " + dtype_name(dt) + " tensor");
   const int64_t n = out.numel();
   if (n == 0) return;
-  const CUfunction fn = kernel_function(t, random_source(dist, dt), "tl_random");
+  const CUfunction fn = static_kernel(t, "tl_random", random_defines(dist, dt), sources::kRandom, philox_header());
   ArgPack args;
   args.tensors({&out});
   args.put(n);
@@ -190,7 +196,7 @@ std::vector<std::pair<std::string, std::string>> static_kernel_sources() {
       {"scan", configured(scan_defines(ScanOp::CumSum, DType::Int32, DType::Int64, two), sources::kScan)},
       {"scatter", configured(gather_defines(2, two, two, true), sources::kGather)},
       {"matmul", configured(matmul_defines(DType::BFloat16, two), sources::kMatmul)},
-      {"random", random_source(RandomDist::Uniform, DType::Float16)},
+      {"random", configured(random_defines(RandomDist::Uniform, DType::Float16), sources::kRandom, philox_header())},
   };
 }
 
