@@ -276,6 +276,7 @@ def main():
     p.add_argument("--device", default="cpu")
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     p.add_argument("--out", default=None)
+    p.add_argument("--only", default="", help="comma-separated parts of case names to run")
     args = p.parse_args()
     dev = tl.Device(args.device)
     sync = lambda: tl.synchronize(dev)  # noqa: E731
@@ -297,7 +298,10 @@ def main():
               f"f32 peak ~{peak / 1e9:.0f} GFLOP/s (nominal clock: boost can exceed it)")
     print(f"{'case':26s} {'ours ms':>9s} {'anchor ms':>9s} {'ratio':>6s} {'of floor':>8s} {'x floor':>7s}")
     rows = []
+    only = [w for w in args.only.split(",") if w]
     for c in (cuda_cases if cuda else cases)(dev, args.quick):
+        if only and not any(w in c["case"] for w in only):
+            continue
         ours = timeit(lambda: _evaluated(c["ours"]()), sync)
         anchor = timeit(c["anchor"], anchor_sync)
         row = dict(case=c["case"], ours_s=ours, anchor=c.get("anchor_name", "numpy"),

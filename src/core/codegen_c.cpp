@@ -95,11 +95,11 @@ template <class S, class C> TL_HD inline S tl_from(C v) { return tl_conv<S, C>::
 
 std::string block_function(const ir::Kernel& k, const std::vector<int>& instrs, int inner,
                            const std::string& name, const std::string& qualifiers,
-                           bool export_values) {
+                           bool export_values, const std::string& float_acc) {
   std::string head = qualifiers + " void " + name +
                      "(char* const* base, const int64_t* off, const int64_t* inc, int64_t n, "
-                     "const double* cf, const int64_t* ci, double* rf, int64_t* ri, "
-                     "double* af, int64_t* ai) {\n";
+                     "const double* cf, const int64_t* ci, double* rf, int64_t* ri, " +
+                     float_acc + "* af, int64_t* ai) {\n";
   std::vector<int> mem_index(k.instrs.size(), -1), acc_index(k.instrs.size(), -1);
   for (size_t n = 0, m = 0, a = 0; n < k.instrs.size(); ++n) {
     if (k.instrs[n].op == ir::Op::Load || k.instrs[n].op == ir::Op::Store) mem_index[n] = int(m++);
@@ -160,7 +160,7 @@ std::string block_function(const ir::Kernel& k, const std::vector<int>& instrs, 
       case ir::Op::Reduce: {
         const std::string L = "l" + num(n), A = in.repr == DType::Int64 ? "ai" : "af";
         const std::string acc = A + "[" + num(acc_index[size_t(n)]) + "]";
-        const std::string W = in.repr == DType::Int64 ? "int64_t" : "double";
+        const std::string W = in.repr == DType::Int64 ? "int64_t" : float_acc;
         lanes_init += "  " + C + " " + L + "[" + num(kLanes) + "];\n  for (int l = 0; l < " +
                       num(kLanes) + "; ++l) " + L + "[l] = " + identity(in.rop, in.repr) + ";\n";
         lanes_step += "    " + L + "[i - i0] = " + fold(in.rop, L + "[i - i0]", v(in.args[0])) + ";\n";

@@ -35,10 +35,11 @@ std::string fold(ReduceOp op, const std::string& acc, const std::string& x);
 // `qualifiers` go before the return type (`extern "C"` on the CPU, `static __device__` on a
 // GPU); the source before it must define TL_RESTRICT (the compiler's restrict keyword).
 // With `export_values`, every value computed is also written to rf[v] / ri[v] (a backend
-// computing row values once and handing them to later passes).
+// computing row values once and handing them to later passes). `float_acc` is the C type of
+// af (a GPU thread's few elements may accumulate in float: see float_accumulation).
 std::string block_function(const ir::Kernel& k, const std::vector<int>& instrs, int inner,
                            const std::string& name, const std::string& qualifiers,
-                           bool export_values = false);
+                           bool export_values = false, const std::string& float_acc = "double");
 
 // Definitions the block function needs after scalar_math.h: storage casts of the C types
 // (the CPU backend's from_compute rules), written without the standard library so that

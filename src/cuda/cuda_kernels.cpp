@@ -111,12 +111,13 @@ Launch plan_launch(const ir::Kernel& k, int sms, std::span<const BufferPtr> bind
   }
   l.groups = (l.outputs + l.x - 1) / l.x;
   // Too few groups to fill the GPU (8 blocks per SM): split the reduced range of one-pass
-  // kernels into chunks of at least 8192 elements per block.
+  // kernels into chunks of at least 8192 elements per block, no more blocks than fit at once
+  // (a second, partial wave of blocks would leave most SMs idle while it runs).
   l.chunk = std::max<int64_t>(1, l.inner_n);
   const int64_t want = int64_t(sms) * 8;
   if (k.passes() == 1 && l.groups < want && l.inner_n > 0) {
     const int64_t least = std::max<int64_t>(1, 8192 / l.x);
-    const int64_t per_group = (want + l.groups - 1) / l.groups;
+    const int64_t per_group = want / l.groups;
     l.chunk = std::max(least, (l.inner_n + per_group - 1) / per_group);
     l.chunks = (l.inner_n + l.chunk - 1) / l.chunk;
   }
@@ -210,7 +211,10 @@ void launch_fused(const Target& t, const ir::Kernel& k, std::span<const BufferPt
   args.put(counts ? counts->data() : static_cast<void*>(t.counters));
   args.put(l.chunks);
   args.put(l.chunk);
-  const int64_t blocks = std::min<int64_t>(l.groups * l.chunks, int64_t(t.sms) * 16);
+  // A block per group (and chunk) up to 64 per SM: the GPU hands blocks to SMs as earlier
+  // ones finish, so the work stays balanced to the end (a fixed grid striding over 8192 rows
+  // left a last, partial wave); past that, blocks stride.
+  const int64_t blocks = std::min<int64_t>(l.groups * l.chunks, int64_t(t.sms) * 64);
   args.launch(t, fn, unsigned(blocks), 1, 1, unsigned(l.x), unsigned(l.y));
 }
 
