@@ -20,8 +20,7 @@ constexpr int kReductionCost = 1 << 20;
 // Index map from a kernel domain's multi-index i to a node's multi-index j:
 // j[e] = start[e] + step[e] * i[src[e]]; src[e] = -1 holds j[e] at start[e].
 struct Map {
-  std::vector<int> src;
-  std::vector<int64_t> step, start;
+  Dims src, step, start;
   bool operator==(const Map&) const = default;
 };
 
@@ -91,7 +90,7 @@ std::optional<Map> derive(const Source& s, const Shape& producer) {
 Map compose(const Map& inner, const Map& outer) {
   Map r = inner;
   for (size_t e = 0; e < inner.src.size(); ++e) {
-    const int d = inner.src[e];
+    const int64_t d = inner.src[e];
     if (d < 0) continue;
     r.src[e] = outer.src[size_t(d)];
     r.start[e] = inner.start[e] + inner.step[e] * outer.start[size_t(d)];
@@ -228,7 +227,7 @@ class KernelBuilder {
 
   int value(Node* n, const Map& raw) {
     const Map map = normalized(raw, n->shape);
-    auto key = std::make_pair(n, std::vector<int64_t>{});
+    auto key = std::make_pair(n, Dims{});
     for (size_t e = 0; e < map.src.size(); ++e)
       key.second.insert(key.second.end(), {map.src[e], map.step[e], map.start[e]});
     if (auto it = values_.find(key); it != values_.end()) return it->second;
@@ -291,7 +290,7 @@ class KernelBuilder {
   std::vector<Source> bindings_;
   std::map<const void*, int> slots_;
   std::map<std::tuple<int, Strides, int64_t>, int> loads_;
-  std::map<std::pair<Node*, std::vector<int64_t>>, int> values_;
+  std::map<std::pair<Node*, Dims>, int> values_;
 };
 
 void collect(const NodePtr& n, std::unordered_set<Node*>& seen, std::vector<NodePtr>& order) {

@@ -5,10 +5,12 @@
 #include <string>
 #include <vector>
 
+#include "core/dims.h"
+
 namespace tl {
 
-using Shape = std::vector<int64_t>;
-using Strides = std::vector<int64_t>;
+using Shape = Dims;
+using Strides = Dims;
 
 int64_t numel(const Shape& s);
 Strides contiguous_strides(const Shape& s);

@@ -3,8 +3,29 @@
 // themselves (promotion, weak scalars, broadcasting) live in src/core.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include "core/ops.h"
+
+// Shapes and strides go to Python as tuples of ints and come from any sequence of ints.
+namespace pybind11::detail {
+template <>
+struct type_caster<tl::Dims> {
+  PYBIND11_TYPE_CASTER(tl::Dims, const_name("tuple[int, ...]"));
+  bool load(handle src, bool convert) {
+    make_caster<std::vector<int64_t>> ints;
+    if (!ints.load(src, convert)) return false;
+    value = tl::Dims(cast_op<std::vector<int64_t>&>(ints));
+    return true;
+  }
+  static handle cast(const tl::Dims& d, return_value_policy, handle) {
+    PyObject* t = PyTuple_New(Py_ssize_t(d.size()));
+    if (!t) return nullptr;
+    for (size_t i = 0; i < d.size(); ++i) PyTuple_SET_ITEM(t, Py_ssize_t(i), PyLong_FromLongLong(d[i]));
+    return t;
+  }
+};
+}  // namespace pybind11::detail
 
 namespace tlpy {
 
