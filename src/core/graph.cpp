@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <memory>
 
-#include "core/planner.h"
+#include "core/plan_cache.h"
 #include "core/profiler.h"
 
 namespace tl {
@@ -82,7 +82,7 @@ void execute(Plan& plan) {
 
 void run_plan(std::span<const NodePtr> roots) {
   if (roots.empty()) return;
-  Plan plan = make_plan(roots, backend_for(roots[0]->device).matmul_takes_epilogue());
+  Plan plan = cached_plan(roots, backend_for(roots[0]->device).matmul_takes_epilogue());
   execute(plan);
   if (profiler::debug_level() >= 2) std::fprintf(stderr, "[tensorlogic] plan:\n%s", plan.str().c_str());
   for (PlanStep& st : plan.steps) {

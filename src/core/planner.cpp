@@ -142,7 +142,9 @@ class KernelBuilder {
     st.level = k_.instrs[size_t(v)].level;
     st.row = k_.instrs[size_t(v)].row;
     k_.instrs.push_back(st);
-    return PlanStep{PlanStep::Kind::Fused, root, std::move(k_), std::move(bindings_), {}};
+    PlanStep step{PlanStep::Kind::Fused, root, std::move(k_), std::move(bindings_), {}};
+    step.constants = std::move(constants_);
+    return step;
   }
 
  private:
@@ -239,6 +241,7 @@ class KernelBuilder {
         in.slot = int(k_.params.size());
         in.row = has_reduction();
         k_.params.push_back(n->value);
+        constants_.push_back(n);
         v = emit(std::move(in));
         break;
       }
@@ -288,6 +291,7 @@ class KernelBuilder {
   std::unordered_map<Node*, int>& inlined_;
   ir::Kernel k_;
   std::vector<Source> bindings_;
+  std::vector<const Node*> constants_;
   std::map<const void*, int> slots_;
   std::map<std::tuple<int, Strides, int64_t>, int> loads_;
   std::map<std::pair<Node*, Dims>, int> values_;
@@ -356,6 +360,7 @@ void fold_epilogues(Plan& plan, const std::unordered_set<Node*>& roots) {
     if (loads != 1 || !elementwise) continue;
     mm.kernel = std::move(ep.kernel);
     mm.bindings = std::move(ep.bindings);
+    mm.constants = std::move(ep.constants);
     mm.out = std::move(ep.node);
     mm.acc_slot = slot;
     mm.label = label(*mm.out);

@@ -24,6 +24,7 @@ struct PlanStep {
   // `acc_slot` and computes `out`; the backend applies it to each finished block.
   NodePtr out{};
   int acc_slot = -1;
+  std::vector<const Node*> constants{};  // Fused: the Const node behind each of kernel.params
 };
 
 struct Plan {
