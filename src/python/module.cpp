@@ -7,6 +7,7 @@
 #include "core/profiler.h"
 #include "cuda/cuda_kernels.h"
 #include "cuda/cuda_ops.h"
+#include "metal/msl_kernels.h"
 #include "python/convert.h"
 
 namespace tlpy {
@@ -98,6 +99,22 @@ void bind_devices(py::module_& m) {
   }, py::arg("sms") = 132,
         "The CUDA source of each fused kernel of the last evaluation, as a GPU of `sms` SMs "
         "would compile it (\"\" where the generator cannot print it): for nvcc checks.");
+  m.def("metal_sources_of_last_plan", [](bool wide) {
+    py::list out;
+    for (const tl::ir::Kernel& k : tl::graph::last_kernels()) {
+      const tl::metal::Program p = tl::metal::fused_program(k, {}, wide);
+      py::list bufs;
+      for (const auto& b : p.buffers) bufs.append(py::make_tuple(tl::dtype_name(b.dtype), b.written, b.elements));
+      out.append(p.error.empty() ? py::object(py::dict(py::arg("source") = p.source, py::arg("entry") = p.entry,
+          py::arg("grid") = p.launch.grid, py::arg("threadgroup") = p.launch.threadgroup, py::arg("buffers") = bufs,
+          py::arg("params") = py::bytes(reinterpret_cast<const char*>(p.params.data()), p.params.size())))
+                                 : py::object(py::str(p.error)));
+    }
+    return out;
+  }, py::arg("wide") = false,
+        "Per fused kernel of the last evaluation, what a Metal host runs: {source, entry, grid, threadgroup, "
+        "buffers: (dtype, written, elements) per slot, then the params bytes at buffer(len(buffers))}, or why "
+        "it cannot run on Metal. `wide` forces 64-bit index math. For the emulator tests.");
   m.def("fuses_matmul_epilogues", [](py::handle d) {
     return tl::backend_for(to_device(d)).matmul_takes_epilogue();
   }, "Whether the device's matmul applies elementwise consumers of its result in the same kernel.");

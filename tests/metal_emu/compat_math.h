@@ -31,6 +31,11 @@ TL_EMU_UNARY(tanh, __builtin_tanhf)
 TL_EMU_UNARY(fabs, __builtin_fabsf)
 TL_EMU_UNARY(floor, __builtin_floorf)
 TL_EMU_UNARY(ceil, __builtin_ceilf)
+TL_EMU_UNARY(trunc, __builtin_truncf)
+TL_EMU_UNARY(rint, __builtin_rintf)
+TL_EMU_UNARY(sin, __builtin_sinf)
+TL_EMU_UNARY(cos, __builtin_cosf)
+TL_EMU_UNARY(tan, __builtin_tanf)
 inline float rsqrt_f(float x) { return 1.0f / __builtin_sqrtf(x); }
 TL_EMU_UNARY(rsqrt, rsqrt_f)
 #undef TL_EMU_UNARY
@@ -45,6 +50,10 @@ inline bool isnan(float x) { return __builtin_isnan(x); }
 inline bool isnan(half x) { return __builtin_isnan(float(x)); }
 inline bool isinf(float x) { return __builtin_isinf(x); }
 inline bool isinf(half x) { return __builtin_isinf(float(x)); }
+inline bool isfinite(float x) { return __builtin_isfinite(x); }
+inline bool signbit(float x) { return __builtin_signbit(x); }
+inline float fmod(float x, float y) { return __builtin_fmodf(x, y); }
+inline float copysign(float x, float y) { return __builtin_copysignf(x, y); }
 
 // abs, max, min and clamp take any scalar type Metal has (integer or float) and vectors.
 template <detail::scalar T>

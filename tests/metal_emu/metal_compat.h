@@ -65,6 +65,7 @@ T& threadgroup_var(int site, const char* file, unsigned line) {
 }  // namespace tl_emu
 
 #define INFINITY (__builtin_inff())
+#define NAN (__builtin_nanf(""))
 
 // Address spaces carry no meaning on a CPU; `constant` is rewritten to `const` by
 // preprocess.py so that writes to it fail to compile, as they do in Metal.

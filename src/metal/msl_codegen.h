@@ -1,0 +1,50 @@
+#pragma once
+// The fusion IR printed as Metal Shading Language: one kernel per launch shape (elementwise,
+// or a reduction in rows or columns), parameterized by a `constant` struct of offsets,
+// shapes, strides and scalar constants. What decides the shape (msl_kernels.h) passes it in;
+// nothing here touches Metal, so it builds and is tested on every platform (through the
+// emulator in tests/metal_emu).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/fusion_ir.h"
+#include "core/shape.h"
+
+namespace tl::metal {
+
+// Why `k` cannot be printed as MSL ("" when it can): Metal has no double, and arg
+// reductions are static kernels.
+std::string unprintable_reason(const ir::Kernel& k);
+
+// The definitions every generated kernel needs: the CPU backend's scalar semantics
+// (src/core/scalar_math.h) and storage conversions, in MSL. Kernels follow it in one source.
+const char* prelude();
+
+enum class Layout : uint8_t {
+  Elementwise,  // one thread per element (or per 4-vector), grid-stride
+  Rows,         // a threadgroup per output: its threads split the reduced elements
+  Columns,      // kColumnsX outputs side by side per threadgroup, kColumnsY threads each
+};
+constexpr int kColumnsX = 32, kColumnsY = 8;
+
+// Everything that changes the printed source besides the kernel's structure.
+struct Cut {
+  Layout layout = Layout::Elementwise;
+  int rank_outer = 1;  // merged dims: elementwise all, reductions the kept ones
+  int rank_inner = 0;  // reductions: merged reduced dims
+  int vector = 1;      // elementwise: 4 when each thread first takes whole 4-vectors
+  std::vector<bool> unit;  // with vector: per memory operand, contiguous (else broadcast)
+  bool wide = false;   // 64-bit index math (else 32-bit: every offset fits)
+};
+
+// The kernel function `entry` (its params struct is `entry`_params), to follow prelude().
+// Buffer n is slot n; the params struct is at buffer(k.slots.size()).
+std::string kernel_source(const ir::Kernel& k, const Cut& c, const std::string& entry);
+
+// The bytes of the params struct kernel_source declares for these merged dims (inner:
+// reductions only) and element counts.
+std::vector<uint8_t> pack_params(const ir::Kernel& k, const Cut& c, const MergedDims& outer,
+                                 const MergedDims& inner, int64_t total, int64_t inner_n);
+
+}  // namespace tl::metal

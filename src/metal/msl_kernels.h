@@ -1,0 +1,46 @@
+#pragma once
+// Fused kernels on Metal: how a kernel of the fusion IR is cut over the GPU (merged dims,
+// 4-vector accesses where contiguous and aligned, rows or columns for reductions, 32- or
+// 64-bit index math) and everything a host needs to run it: MSL source and entry, grid,
+// threadgroup, buffer bindings and the params bytes. Portable C++: the Objective-C++ host
+// only encodes what this returns.
+#include <array>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "metal/msl_codegen.h"
+
+namespace tl::metal {
+
+struct Launch {
+  Cut cut;
+  MergedDims outer, inner;         // elementwise: every dim outer; reductions: kept / reduced
+  int64_t total = 0, inner_n = 0;  // elements, or outputs and the reduced elements of each
+  std::array<uint32_t, 3> grid{0, 1, 1};         // threadgroups (grid[0] == 0: nothing to run)
+  std::array<uint32_t, 3> threadgroup{1, 1, 1};  // threads per threadgroup
+};
+
+// binding_offsets: each slot's byte offset past a 16-byte aligned address (empty: all
+// aligned, as MTLBuffer contents are). `wide` forces 64-bit index math.
+Launch plan_launch(const ir::Kernel& k, std::span<const uint64_t> binding_offsets = {}, bool wide = false);
+
+struct Binding {
+  DType dtype;
+  bool written;
+  int64_t elements;  // one past the farthest element the kernel touches
+};
+
+struct Program {
+  std::string error;          // why the kernel cannot run on Metal ("" when it can)
+  std::string entry, source;  // source: prelude() and the kernel function `entry`
+  Launch launch;
+  std::vector<Binding> buffers;  // slot n at buffer(n); the params at buffer(buffers.size())
+  std::vector<uint8_t> params;
+};
+
+// Everything to run `k` on Metal (or `error`). The entry is named by a hash of the kernel's
+// text, so that kernels of one structure share a pipeline and distinct ones never clash.
+Program fused_program(const ir::Kernel& k, std::span<const uint64_t> binding_offsets = {}, bool wide = false);
+
+}  // namespace tl::metal
