@@ -10,8 +10,9 @@
 // stored matrix so consecutive threads read consecutive addresses; then each SIMD-group
 // multiplies its 16 x 16 quarter as 2 x 2 simdgroup_float8x8 accumulators. A transposed
 // operand stays transposed in threadgroup memory and is loaded with simdgroup_load's
-// transpose flag. Tiles hold float whatever T is, so half inputs accumulate in float.
-// Launch: threadgroups (ceil(N / 32), ceil(M / 32), 1) of (128, 1, 1) threads.
+// transpose flag. Tiles hold float whatever T is, so half and bfloat inputs accumulate in
+// float. Batched: threadgroup z multiplies the matrices batch_a/b/c elements further on.
+// Launch: threadgroups (ceil(N / 32), ceil(M / 32), batches) of (128, 1, 1) threads.
 #include <metal_stdlib>
 using namespace metal;
 
@@ -22,6 +23,9 @@ struct MatmulParams {
   uint lda;
   uint ldb;
   uint ldc;
+  long batch_a;  // elements between consecutive matrices along grid z
+  long batch_b;
+  long batch_c;
 };
 
 constant constexpr uint kTile = 32;     // rows and columns of C per threadgroup
@@ -47,9 +51,12 @@ void stage(threadgroup float* tile, device const T* src, uint ld, uint row0, uin
 template <typename T, bool TA, bool TB>
 kernel void matmul(device const T* A [[buffer(0)]], device const T* B [[buffer(1)]],
                    device T* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
-                   uint2 group [[threadgroup_position_in_grid]],
+                   uint3 group [[threadgroup_position_in_grid]],
                    uint lid [[thread_index_in_threadgroup]],
                    uint simd_group [[simdgroup_index_in_threadgroup]]) {
+  A += long(group.z) * p.batch_a;
+  B += long(group.z) * p.batch_b;
+  C += long(group.z) * p.batch_c;
   // op(A)'s 32 x 16 block, stored [m][k] or (TA) [k][m]; op(B)'s 16 x 32 block, stored
   // [k][n] or (TB) [n][k].
   threadgroup float As[kStageFloats];
@@ -122,40 +129,60 @@ kernel void matmul(device const T* A [[buffer(0)]], device const T* B [[buffer(1
 template [[host_name("matmul_f32_nn")]] kernel void matmul<float, false, false>(
     device const float* A [[buffer(0)]], device const float* B [[buffer(1)]],
     device float* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
-    uint2 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
+    uint3 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
     uint simd_group [[simdgroup_index_in_threadgroup]]);
 template [[host_name("matmul_f32_nt")]] kernel void matmul<float, false, true>(
     device const float* A [[buffer(0)]], device const float* B [[buffer(1)]],
     device float* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
-    uint2 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
+    uint3 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
     uint simd_group [[simdgroup_index_in_threadgroup]]);
 template [[host_name("matmul_f32_tn")]] kernel void matmul<float, true, false>(
     device const float* A [[buffer(0)]], device const float* B [[buffer(1)]],
     device float* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
-    uint2 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
+    uint3 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
     uint simd_group [[simdgroup_index_in_threadgroup]]);
 template [[host_name("matmul_f32_tt")]] kernel void matmul<float, true, true>(
     device const float* A [[buffer(0)]], device const float* B [[buffer(1)]],
     device float* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
-    uint2 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
+    uint3 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
     uint simd_group [[simdgroup_index_in_threadgroup]]);
 template [[host_name("matmul_f16_nn")]] kernel void matmul<half, false, false>(
     device const half* A [[buffer(0)]], device const half* B [[buffer(1)]],
     device half* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
-    uint2 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
+    uint3 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
     uint simd_group [[simdgroup_index_in_threadgroup]]);
 template [[host_name("matmul_f16_nt")]] kernel void matmul<half, false, true>(
     device const half* A [[buffer(0)]], device const half* B [[buffer(1)]],
     device half* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
-    uint2 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
+    uint3 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
     uint simd_group [[simdgroup_index_in_threadgroup]]);
 template [[host_name("matmul_f16_tn")]] kernel void matmul<half, true, false>(
     device const half* A [[buffer(0)]], device const half* B [[buffer(1)]],
     device half* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
-    uint2 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
+    uint3 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
     uint simd_group [[simdgroup_index_in_threadgroup]]);
 template [[host_name("matmul_f16_tt")]] kernel void matmul<half, true, true>(
     device const half* A [[buffer(0)]], device const half* B [[buffer(1)]],
     device half* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
-    uint2 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
+    uint3 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
+    uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_bf16_nn")]] kernel void matmul<bfloat, false, false>(
+    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]],
+    device bfloat* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
+    uint3 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
+    uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_bf16_nt")]] kernel void matmul<bfloat, false, true>(
+    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]],
+    device bfloat* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
+    uint3 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
+    uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_bf16_tn")]] kernel void matmul<bfloat, true, false>(
+    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]],
+    device bfloat* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
+    uint3 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
+    uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_bf16_tt")]] kernel void matmul<bfloat, true, true>(
+    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]],
+    device bfloat* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
+    uint3 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
     uint simd_group [[simdgroup_index_in_threadgroup]]);

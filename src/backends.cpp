@@ -4,6 +4,9 @@
 #include "core/error.h"
 #include "cpu/cpu_backend.h"
 #include "cuda/cuda_backend.h"
+#if TL_HAVE_METAL
+#include "metal/metal_backend.h"
+#endif
 
 namespace tl {
 
@@ -14,7 +17,11 @@ Backend* backend_for(DeviceType type) {
     case DeviceType::CUDA:
       return &cuda::cuda_backend();
     case DeviceType::Metal:
-      return nullptr;  // added by the Metal backend issue
+#if TL_HAVE_METAL
+      return &metal::metal_backend();
+#else
+      return nullptr;  // built on Apple platforms only (CMake option TL_METAL)
+#endif
   }
   return nullptr;
 }

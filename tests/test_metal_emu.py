@@ -77,7 +77,7 @@ def assert_close(actual, expected, scale, rtol):
 
 def test_registration_table(libs):
     assert libs["selftest"].kernels()["builtins"] == (1, 1)
-    assert libs["matmul"].kernels().keys() == {f"matmul_{t}_{ab}" for t in ("f32", "f16")
+    assert libs["matmul"].kernels().keys() == {f"matmul_{t}_{ab}" for t in ("f32", "f16", "bf16")
                                                for ab in ("nn", "nt", "tn", "tt")}
     assert {f"copy_{a}_{b}" for a in DTYPES for b in DTYPES} <= libs["elementwise"].kernels().keys()
 
@@ -435,31 +435,36 @@ def test_softmax_rows(libs, dtype, shape, threads):
 
 # ---- metal/matmul.metal -------------------------------------------------------------------
 
-@pytest.mark.parametrize("dtype", ["f32", "f16"])
+MATMUL_PARAMS = np.dtype([*[(f, "<u4") for f in "MNKabc"], ("sa", "<i8"), ("sb", "<i8"), ("sc", "<i8")])
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16", "bf16"])
 @pytest.mark.parametrize("layout", ["nn", "nt", "tn", "tt"])
-@pytest.mark.parametrize("m,n,k",
-                         [(1, 1, 1), (7, 129, 3), (33, 70, 45), (64, 64, 64), (50, 33, 100)])
-def test_matmul(libs, dtype, layout, m, n, k):
+@pytest.mark.parametrize("m,n,k,batch",
+                         [(1, 1, 1, 1), (7, 129, 3, 1), (33, 70, 45, 1), (64, 64, 64, 1),
+                          (50, 33, 100, 1), (9, 40, 17, 3)])
+def test_matmul(libs, dtype, layout, m, n, k, batch):
     rng = np.random.default_rng(m * 10007 + n * 101 + k)
     t = DTYPES[dtype]
-    a, b = random(rng, (m, k), t), random(rng, (k, n), t)
+    a, b = random(rng, (batch, m, k), t), random(rng, (batch, k, n), t)
 
     def stored(op, transposed):
         """op's storage (transposed or not) with 3 NaN columns of padding: never read."""
-        s = op.T if transposed else op
-        out = np.full((s.shape[0], s.shape[1] + 3), np.nan, t)
-        out[:, :s.shape[1]] = s
+        s = op.transpose(0, 2, 1) if transposed else op
+        out = np.full((batch, s.shape[1], s.shape[2] + 3), np.nan, t)
+        out[:, :, :s.shape[2]] = s
         return out
 
     sa, sb = stored(a, layout[0] == "t"), stored(b, layout[1] == "t")
-    c = np.full((m, n + 2), np.nan, t)
-    params = np.array([(m, n, k, sa.shape[1], sb.shape[1], n + 2)],
-                      dtype=[(f, "<u4") for f in "MNKabc"])
+    c = np.full((batch, m, n + 2), np.nan, t)
+    params = np.array([(m, n, k, sa.shape[2], sb.shape[2], n + 2, sa[0].size, sb[0].size,
+                        c[0].size)], dtype=MATMUL_PARAMS)
     _, _, c, _ = run_orders(libs["matmul"], f"matmul_{dtype}_{layout}", [sa, sb, c, params],
-                            (-(-n // 32), -(-m // 32), 1), (128, 1, 1))
+                            (-(-n // 32), -(-m // 32), batch), (128, 1, 1))
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
-    assert_close(c[:, :n], a64 @ b64, np.abs(a64) @ np.abs(b64), 1e-6 if dtype == "f32" else 1e-3)
-    assert np.isnan(c[:, n:]).all()  # nothing written past N
+    rtol = {"f32": 1e-6, "f16": 1e-3, "bf16": 8e-3}[dtype]
+    assert_close(c[:, :, :n], a64 @ b64, np.abs(a64) @ np.abs(b64), rtol)
+    assert np.isnan(c[:, :, n:].astype(np.float32)).all()  # nothing written past N
 
 
 # ---- AddressSanitizer ---------------------------------------------------------------------

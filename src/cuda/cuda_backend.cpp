@@ -5,8 +5,9 @@
 #include <vector>
 
 #include "core/error.h"
-#include "core/ops.h"
 #include "core/fusion_ir.h"
+#include "core/ops.h"
+#include "core/single_op_ir.h"
 #include "cuda/cuda_api.h"
 #include "cuda/cuda_kernels.h"
 #include "cuda/cuda_ops.h"
@@ -99,68 +100,15 @@ class CudaBackend final : public Backend {
  protected:
   // One op over strided operands (copies, casts, in-place updates): a one-op fused kernel.
   void elementwise_impl(OpCode op, DType compute, std::span<const Tensor> in, const Tensor& out) override {
-    ir::Kernel k;
-    k.domain = out.shape();
-    k.reduced.assign(k.domain.size(), false);
-    std::vector<BufferPtr> bind;
-    auto memory = [&](ir::Op kind, const Tensor& t, DType repr) {
-      ir::Instr m{kind, t.dtype(), repr};
-      m.slot = int(bind.size());
-      m.strides = t.strides();
-      m.offset = t.offset();
-      bind.push_back(t.buffer());
-      k.slots.push_back(t.dtype());
-      return m;
-    };
-    ir::Instr alu{ir::Op::Alu, compute, compute};
-    alu.alu = op;
-    for (size_t i = 0; i < in.size(); ++i) {
-      k.instrs.push_back(memory(ir::Op::Load, in[i], compute_dtype(in[i].dtype())));
-      ir::Instr cast{ir::Op::Cast, in[i].dtype(), compute};
-      cast.args[0] = int(k.instrs.size() - 1);
-      k.instrs.push_back(cast);
-      alu.args[i] = int(k.instrs.size() - 1);
-    }
-    k.instrs.push_back(alu);
-    ir::Instr store = memory(ir::Op::Store, out, compute);
-    store.args[0] = int(k.instrs.size() - 1);
-    k.instrs.push_back(store);
-    launch_fused(target(out.device().index), k, bind);
+    const ir::BoundKernel k = ir::elementwise_kernel(op, compute, in, out);
+    launch_fused(target(out.device().index), k.kernel, k.bindings);
   }
   // A reduction of a stored tensor: load -> reduce -> store as a fused kernel.
   void reduce_impl(ReduceOp op, const Tensor& in, std::span<const int> axes, const Tensor& out) override {
     if (op == ReduceOp::ArgMax || op == ReduceOp::ArgMin)
       return cuda::argreduce(target(in.device().index), op, in, axes[0], out);
-    ir::Kernel k;
-    k.domain = in.shape();
-    k.reduced.assign(k.domain.size(), false);
-    for (int a : axes) k.reduced[size_t(a)] = true;
-    std::vector<BufferPtr> bind{in.buffer(), out.buffer()};
-    k.slots = {in.dtype(), out.dtype()};
-    const bool logical = op == ReduceOp::Any || op == ReduceOp::All;
-    const DType load_repr = compute_dtype(in.dtype());
-    const DType repr = logical ? load_repr : compute_dtype(out.dtype());
-    ir::Instr load{ir::Op::Load, in.dtype(), load_repr};
-    load.slot = 0;
-    load.strides = in.strides();
-    load.offset = in.offset();
-    ir::Instr cast{ir::Op::Cast, in.dtype(), repr};
-    cast.args[0] = 0;
-    ir::Instr red{ir::Op::Reduce, logical ? DType::Bool : repr, repr};
-    red.rop = op;
-    red.args[0] = 1;
-    red.level = 1;
-    red.row = true;
-    ir::Instr store{ir::Op::Store, out.dtype(), repr};
-    store.args[0] = 2;
-    store.slot = 1;
-    store.offset = out.offset();
-    store.level = 1;
-    store.row = true;
-    for (size_t d = 0, kept = 0; d < k.domain.size(); ++d)
-      store.strides.push_back(k.reduced[d] ? 0 : out.strides()[kept++]);
-    k.instrs = {load, cast, red, store};
-    launch_fused(target(out.device().index), k, bind);
+    const ir::BoundKernel k = ir::reduce_kernel(op, in, axes, out);
+    launch_fused(target(out.device().index), k.kernel, k.bindings);
   }
   void scan_impl(ScanOp op, const Tensor& in, int axis, const Tensor& out) override {
     cuda::scan(target(in.device().index), op, in, axis, out);

@@ -1,0 +1,208 @@
+// The Metal calls behind MetalDevice: shared buffers, libraries and pipelines, encoding into
+// the open command buffer, commit with a completion handler, and device discovery.
+#include "metal/metal_device.h"
+
+#include <TargetConditionals.h>
+
+#include <cstring>
+#include <memory>
+
+#include "core/error.h"
+
+namespace tl::metal {
+namespace {
+
+constexpr size_t kDefaultCacheLimit = size_t(1) << 30;
+constexpr size_t kSetBytesLimit = 4096;  // Metal's bound for setBytes
+
+std::string ns_str(NSString* s) { return s ? std::string(s.UTF8String) : std::string(); }
+
+}  // namespace
+
+void* SharedAllocator::allocate(size_t nbytes) {
+  @autoreleasepool {
+    id<MTLBuffer> b = [device_ newBufferWithLength:nbytes options:MTLResourceStorageModeShared];
+    if (!b) return nullptr;  // out of memory: the pool frees its cache and retries
+    std::lock_guard lock(mu_);
+    buffers_[b.contents] = b;
+    return b.contents;
+  }
+}
+
+void SharedAllocator::release(void* ptr, size_t) {
+  std::lock_guard lock(mu_);
+  buffers_.erase(ptr);  // the last reference: ARC frees the MTLBuffer
+}
+
+id<MTLBuffer> SharedAllocator::find(const void* contents) const {
+  std::lock_guard lock(mu_);
+  auto it = buffers_.find(contents);
+  return it == buffers_.end() ? nil : it->second;
+}
+
+MetalDevice::MetalDevice(id<MTLDevice> device, int index)
+    : device_(device),
+      queue_([device newCommandQueue]),
+      index_(index),
+      raw_(device),
+      batcher_(BatchLimits{}, [this](uint64_t through) { pool_.retire(through); }),
+      pool_(raw_, kDefaultCacheLimit, [this] { drain(); }) {
+  if (!queue_) throw_device("Metal: could not create a command queue on " + name());
+}
+
+std::string MetalDevice::name() const { return ns_str(device_.name); }
+
+BufferPtr MetalDevice::allocate(size_t nbytes) {
+  BufferCache::Block b = pool_.acquire(nbytes);
+  DeferredPool* pool = &pool_;
+  // The block goes back through the pool, which holds it until its command buffers completed.
+  return std::make_shared<Buffer>(b.ptr, nbytes, tl::Device{DeviceType::Metal, index_},
+                                  [pool, b] { pool->release(b); });
+}
+
+id<MTLComputePipelineState> MetalDevice::pipeline(const char* source, const std::string& function,
+                                                  bool generated) {
+  // Static sources are compiled once per file and told apart by their address; generated
+  // kernels are named by a hash of their text, so the name alone identifies them.
+  const PipelineKey key{generated ? 0 : reinterpret_cast<uintptr_t>(source), function};
+  return pipelines_.get(key, [&]() -> id<MTLComputePipelineState> {
+    @autoreleasepool {
+      id<MTLLibrary> library = generated ? nil : static_libraries_[source];
+      if (!library) {
+        MTLCompileOptions* options = [MTLCompileOptions new];
+        options.fastMathEnabled = NO;  // the CPU's numerics: NaN tests, exact comparisons
+        options.languageVersion = MTLLanguageVersion3_1;  // bfloat
+        NSError* error = nil;
+        library = [device_ newLibraryWithSource:@(source) options:options error:&error];
+        if (!library)
+          throw_device("Metal: the " + std::string(generated ? "generated" : "static") +
+                       " kernel " + function + " does not compile: " +
+                       ns_str(error.localizedDescription) +
+                       (generated ? "\n--- source ---\n" + std::string(source) : std::string()));
+        if (!generated) static_libraries_[source] = library;
+      }
+      NSError* error = nil;
+      id<MTLFunction> fn = [library newFunctionWithName:@(function.c_str())];
+      if (!fn) throw_device("Metal: no function " + function + " in its library");
+      id<MTLComputePipelineState> p = [device_ newComputePipelineStateWithFunction:fn error:&error];
+      if (!p)
+        throw_device("Metal: no pipeline for " + function + ": " + ns_str(error.localizedDescription));
+      return p;
+    }
+  });
+}
+
+void MetalDevice::launch(const KernelLaunch& l) {
+  const NSUInteger group = l.threadgroup.width * l.threadgroup.height * l.threadgroup.depth;
+  if (group > l.pipeline.maxTotalThreadsPerThreadgroup)
+    throw_device("Metal kernel " + l.name + " needs " + std::to_string(group) +
+                 " threads per threadgroup; this GPU allows " +
+                 std::to_string(l.pipeline.maxTotalThreadsPerThreadgroup));
+  // Byte blocks too large for setBytes go through pool buffers, allocated before encoding
+  // starts (an allocation may drain the queue). They die at the end of this call; the pool
+  // keeps their blocks until the command buffer completes.
+  std::vector<BufferPtr> staged;
+  for (const auto& block : l.bytes) {
+    if (block.size() <= kSetBytesLimit) continue;
+    staged.push_back(allocate(block.size()));
+    std::memcpy(staged.back()->data(), block.data(), block.size());
+  }
+  size_t touched = 0;
+  for (const BoundBuffer& b : l.buffers) touched += b.buffer->nbytes();
+  std::lock_guard lock(mu_);
+  @autoreleasepool {
+    if (!cb_) {
+      // Unretained: the pool, not the command buffer, keeps every bound buffer alive.
+      cb_ = [queue_ commandBufferWithUnretainedReferences];
+      encoder_ = [cb_ computeCommandEncoder];  // serial dispatch: kernels see earlier writes
+    }
+    const uint64_t seq = batcher_.add_kernel(l.name, touched);
+    [encoder_ setComputePipelineState:l.pipeline];
+    NSUInteger index = 0;
+    auto bind = [&](const void* contents, size_t offset) {
+      id<MTLBuffer> mb = raw_.find(contents);
+      if (!mb) throw_value("Metal kernel " + l.name + ": an operand is not in Metal memory");
+      [encoder_ setBuffer:mb offset:offset atIndex:index++];
+      pool_.note_use(contents, seq);
+    };
+    for (const BoundBuffer& b : l.buffers) bind(b.buffer->data(), b.offset);
+    size_t next_staged = 0;
+    for (const auto& block : l.bytes) {
+      if (block.size() <= kSetBytesLimit)
+        [encoder_ setBytes:block.data() length:block.size() atIndex:index++];
+      else
+        bind(staged[next_staged++]->data(), 0);
+    }
+    if (l.dispatch_threads)
+      [encoder_ dispatchThreads:l.grid threadsPerThreadgroup:l.threadgroup];
+    else
+      [encoder_ dispatchThreadgroups:l.grid threadsPerThreadgroup:l.threadgroup];
+    if (batcher_.full()) commit_locked();
+  }
+}
+
+void MetalDevice::commit_locked() {
+  if (!cb_) return;
+  @autoreleasepool {
+    [encoder_ endEncoding];
+    const uint64_t seq = batcher_.close();  // waits while too many command buffers run
+    CommandBatcher* batcher = &batcher_;    // devices live as long as the process
+    [cb_ addCompletedHandler:^(id<MTLCommandBuffer> done) {
+      std::string error;
+      if (done.status == MTLCommandBufferStatusError)
+        error = done.error ? ns_str(done.error.localizedDescription) : "unknown error";
+      batcher->completed(seq, error);
+    }];
+    [cb_ commit];
+    last_committed_ = seq;
+    cb_ = nil;
+    encoder_ = nil;
+  }
+}
+
+void MetalDevice::wait_for(const Buffer& b) {
+  const uint64_t seq = pool_.last_use(b.data());
+  if (seq) {
+    {
+      std::lock_guard lock(mu_);
+      if (seq == batcher_.open()) commit_locked();
+    }
+    batcher_.wait(seq);
+  }
+  batcher_.check();
+}
+
+void MetalDevice::drain() {
+  uint64_t seq;
+  {
+    std::lock_guard lock(mu_);
+    commit_locked();
+    seq = last_committed_;
+  }
+  batcher_.wait(seq);
+}
+
+void MetalDevice::synchronize() {
+  drain();
+  batcher_.check();
+}
+
+std::vector<MetalDevice*>& devices() {
+  // Never destroyed: buffers held by Python objects may outlive static destructors.
+  static std::vector<MetalDevice*>* all = [] {
+    auto* v = new std::vector<MetalDevice*>();
+    @autoreleasepool {
+      id<MTLDevice> first = MTLCreateSystemDefaultDevice();  // "metal:0"
+      if (!first) return v;
+      v->push_back(new MetalDevice(first, 0));
+#if TARGET_OS_OSX
+      for (id<MTLDevice> d in MTLCopyAllDevices())
+        if (d.registryID != first.registryID) v->push_back(new MetalDevice(d, int(v->size())));
+#endif
+    }
+    return v;
+  }();
+  return *all;
+}
+
+}  // namespace tl::metal

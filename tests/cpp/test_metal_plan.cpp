@@ -1,0 +1,173 @@
+// Portable pieces of the Metal backend: the matmul plan (instantiation, leading dimensions,
+// batch dispatches), the pipeline cache, and the one-op IR kernels that elementwise ops and
+// reductions run as (checked on the CPU backend's fused executor against its own kernels).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+#include "core/error.h"
+#include "core/ops.h"
+#include "metal/matmul_plan.h"
+#include "metal/pipeline_cache.h"
+#include "core/single_op_ir.h"
+
+namespace {
+
+using tl::DType;
+using tl::Shape;
+using tl::Strides;
+using namespace tl::metal;
+
+std::optional<MatmulPlan> plan(const Shape& out, int64_t K, DType t, const Strides& a,
+                               const Strides& b, const Strides& c, std::vector<int>& copy,
+                               int64_t a_off = 0) {
+  return plan_matmul(out, K, t, {&a, a_off}, {&b, 0}, {&c, 0}, copy);
+}
+
+TEST(MetalMatmulPlan, TransposedOperandsAreReadInPlace) {
+  std::vector<int> copy;
+  // a: 33x45 row-major (ld 48: a slice of a wider matrix); b: 45x70 seen through a transpose.
+  auto p = plan({33, 70}, 45, DType::Float16, {48, 1}, {1, 45}, {70, 1}, copy);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->kernel, "matmul_f16_nt");
+  EXPECT_EQ(p->a.ld, 48u);
+  EXPECT_EQ(p->b.ld, 45u);
+  EXPECT_EQ(p->ldc, 70u);
+  EXPECT_EQ(p->groups, (std::array<uint32_t, 2>{3, 2}));
+  ASSERT_EQ(p->dispatches.size(), 1u);
+  EXPECT_EQ(p->dispatches[0].batches, 1u);
+  p = plan({8, 8}, 8, DType::BFloat16, {1, 8}, {8, 1}, {8, 1}, copy);
+  EXPECT_EQ(p->kernel, "matmul_bf16_tn");
+  p = plan({8, 8}, 8, DType::Float32, {1, 8}, {1, 8}, {8, 1}, copy);
+  EXPECT_EQ(p->kernel, "matmul_f32_tt");
+}
+
+TEST(MetalMatmulPlan, VectorsAndBroadcastRowsNeedNoCopy) {
+  EXPECT_EQ(read_layout(1, 9, 0, 1)->transposed, false);  // a vector as a 1 x K matrix
+  EXPECT_EQ(read_layout(9, 1, 1, 0)->transposed, true);   // ... and as K x 1
+  ASSERT_TRUE(read_layout(1, 9, 0, 5));                   // a strided row: columns 5 apart
+  EXPECT_EQ(read_layout(1, 9, 0, 5)->ld, 5u);
+  EXPECT_EQ(read_layout(9, 1, 3, 0)->ld, 3u);             // a strided column: rows 3 apart
+  EXPECT_EQ(read_layout(4, 9, 0, 1)->ld, 0u);             // one row broadcast to four
+  EXPECT_FALSE(read_layout(4, 9, 18, 2));                 // neither rows nor columns contiguous
+  EXPECT_FALSE(read_layout(4, 9, -9, 1));                 // flipped rows
+  EXPECT_TRUE(writable_layout(4, 9, 9, 1));
+  EXPECT_FALSE(writable_layout(4, 9, 0, 1));  // rows would overlap
+  EXPECT_FALSE(writable_layout(4, 9, 1, 4));  // column-major output
+}
+
+TEST(MetalMatmulPlan, OperandsItCannotAddressAreNamedForACopy) {
+  std::vector<int> copy;
+  EXPECT_FALSE(plan({4, 4}, 4, DType::Float32, {8, 2}, {4, 1}, {1, 4}, copy));
+  EXPECT_EQ(copy, (std::vector<int>{0, 2}));
+  EXPECT_TRUE(plan({4, 4}, 4, DType::Float32, {4, 1}, {4, 1}, {4, 1}, copy));
+  EXPECT_TRUE(copy.empty());
+}
+
+TEST(MetalMatmulPlan, BatchDimsBecomeGridZAndDispatches) {
+  std::vector<int> copy;
+  // (2, 3) batch, contiguous: one merged dim of 6 on grid z.
+  auto p = plan({2, 3, 5, 7}, 4, DType::Float32, {60, 20, 4, 1}, {84, 28, 7, 1}, {105, 35, 7, 1}, copy);
+  ASSERT_EQ(p->dispatches.size(), 1u);
+  EXPECT_EQ(p->dispatches[0].batches, 6u);
+  EXPECT_EQ(p->batch_stride, (std::array<int64_t, 3>{20, 28, 35}));
+  // b broadcast over the batch (stride 0) and a's batch dims swapped: two dispatches of 3.
+  p = plan({2, 3, 5, 7}, 4, DType::Float32, {20, 40, 4, 1}, {0, 0, 7, 1}, {105, 35, 7, 1}, copy,
+           /*a_off=*/11);
+  ASSERT_EQ(p->dispatches.size(), 2u);
+  EXPECT_EQ(p->batch_stride, (std::array<int64_t, 3>{40, 0, 35}));
+  EXPECT_EQ(p->dispatches[1].offset, (std::array<int64_t, 3>{31, 0, 105}));
+  EXPECT_EQ(p->dispatches[1].batches, 3u);
+  // A batch past the grid's z limit is cut into pieces.
+  p = plan({70000, 1, 1}, 1, DType::Float32, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, copy);
+  ASSERT_EQ(p->dispatches.size(), 2u);
+  EXPECT_EQ(p->dispatches[0].batches, kMaxGridZ);
+  EXPECT_EQ(p->dispatches[1].batches, 70000 - kMaxGridZ);
+  EXPECT_EQ(p->dispatches[1].offset[2], int64_t(kMaxGridZ));
+  // Empty: nothing to dispatch.
+  EXPECT_TRUE(plan({0, 5, 7}, 4, DType::Float32, {20, 4, 1}, {28, 7, 1}, {35, 7, 1}, copy)->dispatches.empty());
+}
+
+TEST(MetalMatmulPlan, DTypesWithoutAKernelAreTypeErrors) {
+  std::vector<int> copy;
+  try {
+    plan({2, 2}, 2, DType::Float64, {2, 1}, {2, 1}, {2, 1}, copy);
+    FAIL();
+  } catch (const tl::Error& e) {
+    EXPECT_EQ(e.kind(), tl::ErrorKind::Type);
+  }
+}
+
+TEST(MetalPipelineCache, CompilesOncePerKeyAndEvictsTheLeastRecentlyUsed) {
+  PipelineCache<int> cache(2);
+  int compiles = 0;
+  auto make = [&] { return ++compiles; };
+  EXPECT_EQ(cache.get({0, "fill_f32"}, make), 1);
+  EXPECT_EQ(cache.get({0, "fill_f32"}, make), 1);
+  EXPECT_EQ(cache.get({42, "fill_f32"}, make), 2);  // same name, other library
+  EXPECT_EQ(cache.get({0, "fill_f32"}, make), 1);   // now the most recent
+  EXPECT_EQ(cache.get({0, "copy_f32_f16"}, make), 3);  // evicts library 42's
+  EXPECT_EQ(cache.size(), 2u);
+  EXPECT_EQ(cache.get({42, "fill_f32"}, make), 4);
+  EXPECT_EQ(cache.hits(), 2);
+  EXPECT_EQ(cache.misses(), 4);
+  EXPECT_THROW(cache.get({1, "bad"}, []() -> int { throw std::runtime_error("compile error"); }),
+               std::runtime_error);
+  EXPECT_EQ(cache.size(), 2u);
+  EXPECT_EQ((PipelineKey{0xabc, "k"}.str()), "0000000000000abc/k");
+}
+
+tl::Tensor random_tensor(const Shape& s, DType t, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(-3, 3);
+  std::vector<double> v(size_t(tl::numel(s)));
+  for (double& x : v) x = u(rng);
+  return tl::astype(tl::from_host(v.data(), s, DType::Float64, tl::Device{}), t);
+}
+
+std::vector<double> values(const tl::Tensor& t) {
+  tl::Tensor d = tl::contiguous(tl::astype(t, DType::Float64));
+  const double* p = static_cast<const double*>(d.data_ptr());
+  return {p, p + d.numel()};
+}
+
+TEST(MetalSingleOpIR, ElementwiseKernelsMatchTheCpuKernels) {
+  tl::Backend& cpu = *tl::backend_for(tl::DeviceType::CPU);
+  // A transposed, broadcast float16 operand with an int32 one, into a strided float32 view.
+  const tl::Tensor x = tl::transpose(random_tensor({5, 7}, DType::Float16, 1));  // (7, 5)
+  const tl::Tensor y = tl::broadcast_to(random_tensor({5}, DType::Int32, 2), {7, 5});
+  for (tl::OpCode op : {tl::OpCode::add, tl::OpCode::maximum, tl::OpCode::multiply}) {
+    const tl::Tensor want = tl::empty({7, 5}, DType::Float32, tl::Device{});
+    const tl::Tensor base = tl::empty({7, 10}, DType::Float32, tl::Device{});
+    const tl::Tensor got = tl::slice(base, 1, 0, 10, 2);
+    const tl::Tensor in[] = {x, y};
+    cpu.elementwise(op, DType::Float32, in, want);
+    tl::ir::BoundKernel k = tl::ir::elementwise_kernel(op, DType::Float32, in, got);
+    EXPECT_EQ(k.bindings.size(), 3u);
+    cpu.fused(k.kernel, k.bindings);
+    EXPECT_EQ(values(got), values(want)) << tl::op_info(op).name;
+  }
+}
+
+TEST(MetalSingleOpIR, ReductionKernelsMatchTheCpuKernels) {
+  tl::Backend& cpu = *tl::backend_for(tl::DeviceType::CPU);
+  const tl::Tensor x = tl::slice(random_tensor({4, 6, 9}, DType::BFloat16, 3), 2, 1, 9, 1);  // (4, 6, 8)
+  const std::vector<int> axes{0, 2};
+  for (tl::ReduceOp op : {tl::ReduceOp::Sum, tl::ReduceOp::Max, tl::ReduceOp::Min, tl::ReduceOp::Any}) {
+    const DType out_t = op == tl::ReduceOp::Any ? DType::Bool : DType::Float32;
+    const tl::Tensor want = tl::empty({6}, out_t, tl::Device{});
+    const tl::Tensor got = tl::empty({6}, out_t, tl::Device{});
+    cpu.reduce(op, x, axes, want);
+    tl::ir::BoundKernel k = tl::ir::reduce_kernel(op, x, axes, got);
+    cpu.fused(k.kernel, k.bindings);
+    const std::vector<double> g = values(got), w = values(want);
+    for (size_t i = 0; i < g.size(); ++i) EXPECT_NEAR(g[i], w[i], 1e-5 * (1 + std::abs(w[i])));
+  }
+  EXPECT_THROW(tl::ir::reduce_kernel(tl::ReduceOp::ArgMax, x, axes, tl::empty({6}, DType::Int64, tl::Device{})),
+               tl::Error);
+}
+
+}  // namespace
