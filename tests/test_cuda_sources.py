@@ -2,6 +2,7 @@
 src/cuda/kernels/*.cu (or the common source they start with) cannot land unnoticed on a
 machine without a GPU."""
 
+import re
 import shutil
 import subprocess
 
@@ -16,9 +17,17 @@ SOURCES = tl._core.cuda_kernel_sources()
 
 def test_every_static_kernel_is_listed():
     names = [name for name, _ in SOURCES]
-    assert names == ["argreduce", "scan", "scatter", "matmul", "random"]
+    assert names[:4] == ["argreduce", "scan", "scatter", "random"]
+    # matmul: a set of configurations reaching every branch of each kernel
+    matmuls = names[4:]
+    for kind in ("mma_128x128", "mma_64x64", "simt_128", "simt_64", "gemv_dot", "gemv_lane", "plain"):
+        assert any(n.startswith("matmul_" + kind) for n in matmuls), kind
     for name, src in SOURCES:
         assert "extern \"C\" __global__" in src and "struct tl_f16" in src, name
+
+
+def _ptxas_spills(stderr):
+    return [int(x) for x in re.findall(r"(\d+) bytes spill (?:stores|loads)", stderr)]
 
 
 @pytest.mark.skipif(NVCC is None, reason="nvcc not installed")
@@ -29,6 +38,25 @@ def test_static_kernel_compiles_with_nvcc(tmp_path, name, source):
     r = subprocess.run([NVCC, "--cubin", "-arch=sm_90", "-std=c++17", "-o", str(tmp_path / f"{name}.cubin"),
                         str(cu)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
+
+
+MATMULS = [(n, s) for n, s in SOURCES if n.startswith("matmul_")]
+
+
+@pytest.mark.skipif(NVCC is None, reason="nvcc not installed")
+@pytest.mark.parametrize("name,source", MATMULS, ids=[n for n, _ in MATMULS])
+def test_matmul_kernel_compiles_for_sm80_without_spills(tmp_path, name, source):
+    """The tensor-core kernel's oldest target, and no register spills (local memory in the
+    inner loop) in any matmul configuration on sm_80 or sm_90."""
+    cu = tmp_path / f"{name}.cu"
+    cu.write_text(source)
+    for arch in ("sm_80", "sm_90"):
+        r = subprocess.run([NVCC, "--cubin", f"-arch={arch}", "-std=c++17", "-Xptxas", "-v", "-o",
+                            str(tmp_path / f"{name}_{arch}.cubin"), str(cu)], capture_output=True, text=True,
+                           timeout=300)
+        assert r.returncode == 0, r.stderr
+        spills = _ptxas_spills(r.stderr)
+        assert spills and not any(spills), f"{arch}: {r.stderr}"
 
 
 def _programs():

@@ -103,3 +103,110 @@ def test_matrix_vector_layouts(device, rng, dtype):
     b = rng.uniform(-1, 1, (5, 300, 40)).astype(NP[dtype])
     check(tl.asarray(b, device=device) @ tv[:40].reshape(40, 1), b, v[:40].reshape(40, 1), dtype)
     check(tv[:300] @ tl.asarray(b, device=device), v[:300], b, dtype)
+
+
+# The CUDA kernel family (src/cuda/cuda_matmul.cpp picks one per problem): these shapes and
+# layouts reach each kernel and each of its paths on every device. On CUDA: M or N <= 16 is
+# the GEMV kernel (a lane per row when the long operand's rows are its unit-stride dim, else a
+# warp per row); float16/bfloat16 otherwise the tensor-core kernel, with 64x64 tiles until
+# 128x128 tiles fill the GPU, each operand loaded with cp.async when its unit-stride dim is
+# contiguous and 16-byte aligned, element by element otherwise; float32 the SIMT kernel
+# (128 or 64 tiles, vector loads where 4-aligned); float64 the plain kernel.
+HALVES_AND_F32 = [tl.float16, tl.bfloat16, tl.float32]
+
+
+def _operands(rng, dtype, m, n, k, a_t=False, b_t=False):
+    """a (m x k) and b (k x n) as NumPy arrays, stored transposed when asked (then viewed back)."""
+    a = rng.uniform(-1, 1, (k, m) if a_t else (m, k)).astype(NP[dtype])
+    b = rng.uniform(-1, 1, (n, k) if b_t else (k, n)).astype(NP[dtype])
+    return a, b
+
+
+def _on(device, x, t):
+    return tl.asarray(x, device=device).T if t else tl.asarray(x, device=device)
+
+
+@pytest.mark.parametrize("dtype", HALVES_AND_F32)
+@pytest.mark.parametrize("mnk", [(17, 17, 1), (64, 64, 64), (65, 63, 7), (128, 128, 32), (129, 127, 33),
+                                 (31, 200, 127), (200, 40, 1000), (72, 136, 40), (1537, 1600, 72)])
+@pytest.mark.parametrize("layout", ["nn", "tn", "nt", "tt"])
+def test_kernel_tiles_and_layouts(device, rng, dtype, mnk, layout):
+    """Tile edges (64 and 128), K = 1 and K not a multiple of the K step, in every layout
+    (a^T or b^T stored: the other layout of each operand's tile); sizes that are multiples of
+    8 take the cp.async loads, odd ones the element loads."""
+    m, n, k = mnk
+    if m * n * k > 30_000_000 and device == "cpu" and layout != "nn":
+        pytest.skip("one layout of the largest shape is enough on the CPU")
+    a_t, b_t = layout[0] == "t", layout[1] == "t"
+    a, b = _operands(rng, dtype, m, n, k, a_t, b_t)
+    got = _on(device, a, a_t) @ _on(device, b, b_t)
+    check(got, a.T if a_t else a, b.T if b_t else b, dtype)
+
+
+@pytest.mark.parametrize("dtype", HALVES_AND_F32)
+def test_kernel_unaligned_and_strided_operands(device, rng, dtype):
+    """Offsets that break 16-byte alignment, leading dims not a multiple of 8, and views
+    strided both ways (read element by element)."""
+    a = rng.uniform(-1, 1, (130, 97)).astype(NP[dtype])
+    b = rng.uniform(-1, 1, (97, 90)).astype(NP[dtype])
+    ta, tb = tl.asarray(a, device=device), tl.asarray(b, device=device)
+    check(ta[1:, 1:] @ tb[1:, 3:], a[1:, 1:], b[1:, 3:], dtype)                 # odd offsets
+    check(ta[:, :96] @ tb[:96, :88], a[:, :96], b[:96, :88], dtype)             # ld 97: unaligned rows
+    check(ta[::2, ::3] @ tb[::3, ::2], a[::2, ::3], b[::3, ::2], dtype)         # no unit stride
+    check(ta[::-1, :40] @ tb[:40, ::-1], a[::-1, :40], b[:40, ::-1], dtype)     # negative strides
+    big = rng.uniform(-1, 1, (96, 256)).astype(NP[dtype])
+    tbig = tl.asarray(big, device=device)
+    check(tbig[:, 8:] @ tbig[:, :248].T, big[:, 8:], big[:, :248].T, dtype)    # aligned offset 8
+
+
+@pytest.mark.parametrize("dtype", HALVES_AND_F32)
+def test_kernel_batched(device, rng, dtype):
+    """Batches through grid z: plain, broadcast (stride-0 batch of either operand), several
+    batch dims, and a transposed batched operand."""
+    a = rng.uniform(-1, 1, (4, 65, 40)).astype(NP[dtype])
+    b = rng.uniform(-1, 1, (4, 40, 72)).astype(NP[dtype])
+    ta, tb = tl.asarray(a, device=device), tl.asarray(b, device=device)
+    check(ta @ tb, a, b, dtype)
+    w = rng.uniform(-1, 1, (40, 24)).astype(NP[dtype])
+    check(ta @ tl.asarray(w, device=device), a, w, dtype)                      # b broadcast
+    x = rng.uniform(-1, 1, (33, 65)).astype(NP[dtype])
+    check(tl.asarray(x, device=device) @ ta, x, a, dtype)                      # a broadcast
+    c = rng.uniform(-1, 1, (3, 1, 40, 48)).astype(NP[dtype])
+    d = rng.uniform(-1, 1, (5, 48, 33)).astype(NP[dtype])
+    check(tl.asarray(c, device=device) @ tl.asarray(d, device=device), c, d, dtype)
+    e = rng.uniform(-1, 1, (4, 72, 40)).astype(NP[dtype])                      # b^T stored per batch
+    check(ta @ tl.asarray(e, device=device).transpose(0, 2, 1), a, e.transpose(0, 2, 1), dtype)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("mnk", [(1, 1, 300), (5, 300, 257), (300, 5, 257), (16, 1000, 70), (1000, 16, 70),
+                                 (17, 700, 33), (3, 4, 1), (16, 16, 2000), (2, 9000, 64)])
+@pytest.mark.parametrize("layout", ["nn", "tn", "nt", "tt"])
+def test_kernel_gemv(device, rng, dtype, mnk, layout):
+    """M or N <= 16 (and 17, just past): both GEMV forms, each with and without vector loads,
+    1 to 16 accumulated columns."""
+    m, n, k = mnk
+    a_t, b_t = layout[0] == "t", layout[1] == "t"
+    a, b = _operands(rng, dtype, m, n, k, a_t, b_t)
+    got = _on(device, a, a_t) @ _on(device, b, b_t)
+    check(got, a.T if a_t else a, b.T if b_t else b, dtype)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_kernel_gemv_batched_and_strided(device, rng, dtype):
+    a = rng.uniform(-1, 1, (6, 8, 130)).astype(NP[dtype])
+    w = rng.uniform(-1, 1, (130, 300)).astype(NP[dtype])
+    ta, tw = tl.asarray(a, device=device), tl.asarray(w, device=device)
+    check(ta @ tw, a, w, dtype)                                                 # M = 8, b broadcast
+    check(tw.T @ ta.transpose(0, 2, 1), w.T, a.transpose(0, 2, 1), dtype)       # N = 8
+    check(ta[:, ::2, 1::2] @ tw[::2, ::5], a[:, ::2, 1::2], w[::2, ::5], dtype)  # strided both ways
+
+
+def test_kernel_f32_stays_float32_exact(device, rng):
+    """float32 is multiplied in float32 (no tf32 rounding): values with more than tf32's 10
+    mantissa bits give products a tf32 kernel would get visibly wrong."""
+    a = (1 + rng.integers(0, 2**20, (256, 256)) * 2.0**-20).astype(np.float32)
+    b = (1 + rng.integers(0, 2**20, (256, 256)) * 2.0**-20).astype(np.float32)
+    got = np.asarray(tl.asarray(a, device=device) @ tl.asarray(b, device=device)).astype(np.float64)
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    assert np.max(np.abs(got - want) / want) < 256 * 2**-23

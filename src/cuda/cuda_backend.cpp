@@ -10,6 +10,7 @@
 #include "core/single_op_ir.h"
 #include "cuda/cuda_api.h"
 #include "cuda/cuda_kernels.h"
+#include "cuda/cuda_matmul.h"
 #include "cuda/cuda_ops.h"
 
 namespace tl::cuda {

@@ -4,27 +4,25 @@
 
 #include "core/codegen_c.h"
 #include "core/error.h"
+#include "cuda/cuda_matmul.h"
 #include "cuda/kernel_sources.h"
 
 namespace tl::cuda {
-namespace {
 
-using Defines = std::vector<std::pair<std::string, std::string>>;
-
-std::string configured(const Defines& defines, const char* body, const std::string& headers = "") {
+std::string configured(const Defines& defines, const char* body, const std::string& headers) {
   std::string s = common_source() + headers;
   for (const auto& [name, value] : defines) s += "#define " + name + " " + value + "\n";
   return s + body;
 }
 
-// The kernel `entry` of `body` configured by `defines`, looked up by the defines before the
-// source (common_source() and more) is put together.
 CUfunction static_kernel(const Target& t, const char* entry, const Defines& defines, const char* body,
-                         const std::string& headers = "") {
+                         const std::string& headers) {
   std::string key;
   for (const auto& [name, value] : defines) key += name + "=" + value + ";";
   return kernel_function_by_key(t, key, [&] { return configured(defines, body, headers); }, entry);
 }
+
+namespace {
 
 std::string rank_of(const MergedDims& m) { return std::to_string(m.shape.size()); }
 
@@ -69,11 +67,6 @@ Defines gather_defines(size_t itemsize, const MergedDims& parallel, const Merged
   const char* t = itemsize == 1 ? "uint8_t" : itemsize == 2 ? "uint16_t" : itemsize == 4 ? "uint32_t" : "uint64_t";
   return {{"TL_RANK", rank_of(parallel)}, {"TL_SERIAL_RANK", rank_of(serial)}, {"TL_T", t},
           {"TL_SCATTER", scatter ? "1" : "0"}};
-}
-
-Defines matmul_defines(DType t, const MergedDims& batch) {
-  return {{"TL_RANK", rank_of(batch)}, {"TL_S", codegen::ctype(t)},
-          {"TL_C", t == DType::Float64 ? "double" : "float"}};
 }
 
 Defines random_defines(RandomDist dist, DType t) {
@@ -146,30 +139,6 @@ void gather(const Target& t, const Tensor& indexed, int split, const Tensor& off
   args.launch(t, fn, blocks_for(t, (work + 255) / 256), 1, 1, 256);
 }
 
-void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out) {
-  const int nd = out.ndim();
-  const int64_t M = out.shape()[size_t(nd - 2)], N = out.shape()[size_t(nd - 1)], K = a.shape()[size_t(nd - 1)];
-  if (out.numel() == 0) return;
-  if (!is_float(out.dtype()) || a.dtype() != out.dtype() || b.dtype() != out.dtype())
-    throw_type("CUDA matmul: operands must share a float dtype, got " + std::string(dtype_name(a.dtype())) +
-               ", " + dtype_name(b.dtype()) + " -> " + dtype_name(out.dtype()));
-  const unsigned gy = unsigned((M + 63) / 64);
-  if ((M + 63) / 64 > 65535) throw_value("CUDA matmul: " + std::to_string(M) + " rows exceed the grid");
-  std::vector<int> batch_dims;
-  for (int d = 0; d < nd - 2; ++d) batch_dims.push_back(d);
-  const MergedDims batch = merge_dims(out.shape(), batch_dims, {&a.strides(), &b.strides(), &out.strides()});
-  const int64_t batches = numel(batch.shape);
-  const CUfunction fn = static_kernel(t, "tl_matmul", matmul_defines(out.dtype(), batch), sources::kMatmul);
-  ArgPack args;
-  args.tensors({&a, &b, &out});
-  args.dims(batch, 3);
-  for (int64_t v : {M, N, K}) args.put(v);
-  const auto st = [](const Tensor& x, int back) { return x.strides()[size_t(x.ndim() - back)]; };
-  for (int64_t v : {st(a, 2), st(a, 1), st(b, 2), st(b, 1), st(out, 2), st(out, 1)}) args.put(v);
-  args.put(batches);
-  args.launch(t, fn, unsigned((N + 63) / 64), gy, unsigned(std::min<int64_t>(batches, 65535)), 256);
-}
-
 void random(const Target& t, RandomDist dist, uint64_t seed, uint64_t counter, double a, double b,
             const Tensor& out) {
   const DType dt = out.dtype();
@@ -191,13 +160,14 @@ void random(const Target& t, RandomDist dist, uint64_t seed, uint64_t counter, d
 
 std::vector<std::pair<std::string, std::string>> static_kernel_sources() {
   const MergedDims two{{3, 4}, {{4, 1}, {1, 3}}};
-  return {
+  std::vector<std::pair<std::string, std::string>> all{
       {"argreduce", configured(argreduce_defines(ReduceOp::ArgMax, DType::Float16, two), sources::kArgReduce)},
       {"scan", configured(scan_defines(ScanOp::CumSum, DType::Int32, DType::Int64, two), sources::kScan)},
       {"scatter", configured(gather_defines(2, two, two, true), sources::kGather)},
-      {"matmul", configured(matmul_defines(DType::BFloat16, two), sources::kMatmul)},
       {"random", configured(random_defines(RandomDist::Uniform, DType::Float16), sources::kRandom, philox_header())},
   };
+  for (auto& k : matmul_kernel_sources()) all.push_back(std::move(k));
+  return all;
 }
 
 }  // namespace tl::cuda

@@ -6,7 +6,11 @@ namespace tl::cuda::sources {
 extern const char* const kArgReduce;
 extern const char* const kScan;
 extern const char* const kGather;
-extern const char* const kMatmul;
+extern const char* const kMatmul;        // plain tiled, float64
+extern const char* const kMatmulCommon;  // what every matmul kernel starts with
+extern const char* const kMatmulMma;
+extern const char* const kMatmulSimt;
+extern const char* const kMatmulGemv;
 extern const char* const kRandom;
 extern const char* const kPhilox;  // src/core/philox.h, which random.cu needs
 }  // namespace tl::cuda::sources

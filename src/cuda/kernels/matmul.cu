@@ -1,28 +1,13 @@
-// A plain tiled matmul, correct for any shape and strides (the fast family is separate):
-// c[b, m, n] = sum_k a[b, m, k] * b[b, k, n]. A block computes a 64x64 tile of c with 256
-// threads, 4x4 outputs each, stepping K by 16 through shared memory; edges are predicated.
-// blockIdx.z (and a grid-stride loop) walks the batch. Configured by the host:
-//   TL_RANK  merged batch dims;  TL_S  storage type of a, b and c;  TL_C  accumulator.
+// A plain tiled matmul, correct for any shape and strides, for float64 (which GPUs run at a
+// fraction of float32's rate; the fast kernels are matmul_mma.cu, matmul_simt.cu and
+// matmul_gemv.cu). A block computes a 64x64 tile of c with 256 threads, 4x4 outputs each,
+// stepping K by 16 through shared memory; edges are predicated. blockIdx.z (and a
+// grid-stride loop) walks the batch. Configured by the host (after matmul_common.cu):
+//   TL_S  storage type of a, b and c;  TL_C  accumulator.
 
 #define TL_BM 64
 #define TL_BN 64
 #define TL_BK 16
-
-// Multiply-adds rounded once (fused kernels are compiled with --fmad=false, so ask for it).
-__device__ inline float tl_madd(float acc, float a, float b) { return __fmaf_rn(a, b, acc); }
-__device__ inline double tl_madd(double acc, double a, double b) { return __fma_rn(a, b, acc); }
-
-struct MatmulArgs {
-  const char* a;
-  const char* b;
-  char* c;
-  int64_t off[3];
-  int64_t st[3][TL_RANK];   // batch dims: a, b, c strides
-  int64_t shape[TL_RANK];
-  int64_t M, N, K;
-  int64_t am, ak, bk, bn, cm, cn;
-  int64_t batches;
-};
 
 extern "C" __global__ void __launch_bounds__(256) tl_matmul(const MatmulArgs p) {
   __shared__ TL_C as[TL_BK][TL_BM + 1];
@@ -30,8 +15,8 @@ extern "C" __global__ void __launch_bounds__(256) tl_matmul(const MatmulArgs p) 
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
   const int64_t row0 = int64_t(blockIdx.y) * TL_BM, col0 = int64_t(blockIdx.x) * TL_BN;
   for (int64_t batch = blockIdx.z; batch < p.batches; batch += gridDim.z) {
-    int64_t off[3] = {p.off[0], p.off[1], p.off[2]};
-    tl_unravel<TL_RANK, 3>(batch, p.shape, p.st, off);
+    int64_t off[3];
+    tl_mm_offsets(p, batch, off);
     const TL_S* A = (const TL_S*)p.a + off[0];
     const TL_S* B = (const TL_S*)p.b + off[1];
     TL_S* C = (TL_S*)p.c + off[2];

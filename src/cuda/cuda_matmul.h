@@ -1,0 +1,60 @@
+#pragma once
+// Matmul on CUDA: a family of static kernels (src/cuda/kernels/matmul*.cu) and a selector, a
+// pure function of the problem, that picks one with its tile configuration.
+//   mma   tensor cores (mma.sync + ldmatrix + cp.async pipeline), float16 / bfloat16, sm_80+
+//   simt  float32 arithmetic, register-blocked: float32 (and 16-bit floats before sm_80)
+//   gemv  M or N <= 16: memory-bound, reads the large operand once at full width
+//   plain the simple tiled kernel, for float64 (and integers, which matmul runs in float64)
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/dtype.h"
+#include "cuda/cuda_module.h"
+
+namespace tl::cuda {
+
+// A matmul c = a @ b as the selector sees it. Strides (in elements) of the last two dims; a
+// dim of extent 1 has stride 0 (it never moves). base_align: the largest of 1, 2, 4, 8
+// elements dividing the operand's offset, its batch strides and its buffer's address.
+struct MatmulShape {
+  int64_t M = 0, N = 0, K = 0, batches = 1;
+  DType dtype = DType::Float32;
+  int64_t am = 0, ak = 0, bk = 0, bn = 0, cm = 0, cn = 0;
+  int a_align = 1, b_align = 1, c_align = 1;
+  int sm = 90;    // compute capability, major * 10 + minor
+  int sms = 132;  // multiprocessors
+};
+
+enum class MatmulKernel { Plain, Simt, Mma, Gemv };
+
+// A kernel and its configuration (each field means something for some kernels only; the
+// rest stay 0). "k-major": the operand's tile is read along k (its k stride is 1, or it is
+// strided both ways); otherwise along m (a) or n (b), whose stride is then 1.
+struct MatmulConfig {
+  MatmulKernel kernel = MatmulKernel::Plain;
+  int bm = 0, bn = 0, warps_m = 0, warps_n = 0, stages = 0;  // mma
+  int tm = 0;                                                // simt: outputs per thread and dim
+  int min_blocks = 0;  // mma, simt: blocks an SM must hold (a register cap)
+  int a_kmajor = 0, b_kmajor = 0;                            // mma, simt
+  int a_vec = 0, b_vec = 0, c_vec = 0;  // mma: cp.async operands; simt: vector loads/stores
+  // gemv: swap computes c^T = b^T a^T (M is the small dim); dot: warp per row (1) or lane per
+  // row (0) of the large operand; sn: accumulated columns; v: vector width; yv: vector loads
+  // of the small operand.
+  int swap = 0, dot = 0, sn = 0, v = 0, yv = 0;
+
+  std::string name() const;  // e.g. "mma_128x128_s3_ka_kb_async_ab": what tests and logs show
+  bool operator==(const MatmulConfig&) const = default;
+};
+
+MatmulConfig select_matmul(const MatmulShape& s);
+
+// out[..., m, n] = sum_k a[..., m, k] * b[..., k, n] (batch dims already broadcast).
+void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out);
+
+// (name, source) of a set of configurations that reaches every branch of every matmul
+// kernel: for the nvcc check.
+std::vector<std::pair<std::string, std::string>> matmul_kernel_sources();
+
+}  // namespace tl::cuda

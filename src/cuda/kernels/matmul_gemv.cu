@@ -1,0 +1,112 @@
+// Matrix times a few vectors: c (M x N) = a (M x K) b (K x N) for N <= 16, memory-bound on
+// a. (The host hands M <= 16 over as the transposed problem: c^T = b^T a^T.) Two forms, by
+// which stride of a is 1:
+//   TL_DOT 1  a's k stride is 1 (or neither is): a warp per row of a, its lanes striding
+//             along k with TL_V-element vector loads, then a shuffle sum per column of c.
+//   TL_DOT 0  a's m stride is 1: a lane per TL_V consecutive rows (vector loads along m), the
+//             8 warps of a block splitting k, their partials summed in shared memory.
+// Configured by the host (after matmul_common.cu):
+//   TL_S    storage type;  TL_C  accumulator (float, double for float64)
+//   TL_SN   columns of c accumulated (N rounded up to 1, 2, 4, 8 or 16)
+//   TL_V    elements per vector load of a (1: scalar loads at a's own strides)
+//   TL_YV   (TL_DOT 1) b's k stride is 1 and its columns are TL_V-aligned: vector loads of b too
+
+struct alignas(TL_V * sizeof(TL_S)) TlVec {
+  TL_S v[TL_V];
+};
+
+// At most 128 registers (two blocks an SM): left to itself, ptxas aims at 64 and spills.
+extern "C" __global__ void __launch_bounds__(256, 2) tl_matmul_gemv(const MatmulArgs p) {
+#if TL_DOT
+  const int lane = int(threadIdx.x) % 32;
+  const int64_t l = int64_t(blockIdx.x) * 8 + threadIdx.x / 32;
+  if (l >= p.M) return;  // no barriers below
+  for (int64_t batch = blockIdx.z; batch < p.batches; batch += gridDim.z) {
+    int64_t off[3];
+    tl_mm_offsets(p, batch, off);
+    const TL_S* X = reinterpret_cast<const TL_S*>(p.a) + off[0] + l * p.am;
+    const TL_S* Y = reinterpret_cast<const TL_S*>(p.b) + off[1];
+    TL_C acc[TL_SN];
+#pragma unroll
+    for (int s = 0; s < TL_SN; ++s) acc[s] = TL_C(0);
+    const int64_t kv = TL_V > 1 ? p.K / TL_V * TL_V : 0;  // the part read as whole vectors
+    for (int64_t k = int64_t(lane) * TL_V; k < kv; k += 32 * TL_V) {
+      const TlVec x = *reinterpret_cast<const TlVec*>(X + k);
+#pragma unroll
+      for (int s = 0; s < TL_SN; ++s) {
+        if (s >= p.N) break;
+#if TL_YV
+        const TlVec y = *reinterpret_cast<const TlVec*>(Y + s * p.bn + k);
+#pragma unroll
+        for (int e = 0; e < TL_V; ++e) acc[s] = tl_madd(acc[s], TL_C(x.v[e]), TL_C(y.v[e]));
+#else
+#pragma unroll
+        for (int e = 0; e < TL_V; ++e) acc[s] = tl_madd(acc[s], TL_C(x.v[e]), TL_C(Y[(k + e) * p.bk + s * p.bn]));
+#endif
+      }
+    }
+    for (int64_t k = kv + lane; k < p.K; k += 32) {
+      const TL_C x = TL_C(X[k * p.ak]);
+#pragma unroll
+      for (int s = 0; s < TL_SN; ++s)
+        if (s < p.N) acc[s] = tl_madd(acc[s], x, TL_C(Y[k * p.bk + s * p.bn]));
+    }
+    TL_S* C = reinterpret_cast<TL_S*>(p.c) + off[2] + l * p.cm;
+#pragma unroll
+    for (int s = 0; s < TL_SN; ++s) {
+      TL_C v = acc[s];
+#pragma unroll
+      for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
+      if (lane == 0 && s < p.N) C[s * p.cn] = tl_from<TL_S, TL_C>(v);
+    }
+  }
+#else
+  __shared__ TL_C red[TL_SN][32 * TL_V];
+  const int lane = int(threadIdx.x) % 32, warp = int(threadIdx.x) / 32;
+  const int64_t l0 = int64_t(blockIdx.x) * 32 * TL_V, l = l0 + lane * TL_V;
+  for (int64_t batch = blockIdx.z; batch < p.batches; batch += gridDim.z) {
+    int64_t off[3];
+    tl_mm_offsets(p, batch, off);
+    const TL_S* X = reinterpret_cast<const TL_S*>(p.a) + off[0];
+    const TL_S* Y = reinterpret_cast<const TL_S*>(p.b) + off[1];
+    TL_C acc[TL_V][TL_SN];
+#pragma unroll
+    for (int e = 0; e < TL_V; ++e)
+#pragma unroll
+      for (int s = 0; s < TL_SN; ++s) acc[e][s] = TL_C(0);
+    for (int64_t k = warp; k < p.K; k += 8) {
+      TL_C x[TL_V];
+      if (TL_V > 1 && l + TL_V <= p.M) {
+        const TlVec q = *reinterpret_cast<const TlVec*>(X + k * p.ak + l);
+#pragma unroll
+        for (int e = 0; e < TL_V; ++e) x[e] = TL_C(q.v[e]);
+      } else {
+#pragma unroll
+        for (int e = 0; e < TL_V; ++e) x[e] = l + e < p.M ? TL_C(X[k * p.ak + (l + e) * p.am]) : TL_C(0);
+      }
+#pragma unroll
+      for (int s = 0; s < TL_SN; ++s) {
+        if (s >= p.N) break;
+        const TL_C y = TL_C(Y[k * p.bk + s * p.bn]);  // the same for the whole warp
+#pragma unroll
+        for (int e = 0; e < TL_V; ++e) acc[e][s] = tl_madd(acc[e][s], x[e], y);
+      }
+    }
+    // Warp 0's partials, then each other warp's added in turn: the same order every run.
+    for (int w = 0; w < 8; ++w) {
+      if (warp == w)
+#pragma unroll
+        for (int s = 0; s < TL_SN; ++s)
+#pragma unroll
+          for (int e = 0; e < TL_V; ++e) red[s][lane * TL_V + e] = w ? red[s][lane * TL_V + e] + acc[e][s] : acc[e][s];
+      __syncthreads();
+    }
+    TL_S* C = reinterpret_cast<TL_S*>(p.c) + off[2];
+    for (int i = int(threadIdx.x); i < TL_SN * 32 * TL_V; i += 256) {
+      const int s = i / (32 * TL_V), li = i % (32 * TL_V);
+      if (s < p.N && l0 + li < p.M) C[(l0 + li) * p.cm + s * p.cn] = tl_from<TL_S, TL_C>(red[s][li]);
+    }
+    __syncthreads();  // red is refilled by the next batch
+  }
+#endif
+}

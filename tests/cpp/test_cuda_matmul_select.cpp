@@ -1,0 +1,85 @@
+// The CUDA matmul selector (a pure function): which kernel and configuration each kind of
+// problem gets. The kernels themselves are tested on the GPU by tests/test_matmul.py.
+#include <gtest/gtest.h>
+
+#include "cuda/cuda_matmul.h"
+
+namespace tl::cuda {
+namespace {
+
+// Row-major contiguous a (M x K), b (K x N), c (M x N) on an H100 (132 SMs), strides of
+// extent-1 dims 0 as the host passes them.
+MatmulShape contiguous(int64_t M, int64_t N, int64_t K, DType t, int64_t batches = 1) {
+  MatmulShape s;
+  s.M = M, s.N = N, s.K = K, s.batches = batches, s.dtype = t;
+  s.am = M == 1 ? 0 : K, s.ak = K == 1 ? 0 : 1, s.bk = K == 1 ? 0 : N, s.bn = N == 1 ? 0 : 1;
+  s.cm = M == 1 ? 0 : N, s.cn = N == 1 ? 0 : 1;
+  s.a_align = s.b_align = s.c_align = 8;
+  return s;
+}
+
+TEST(CudaMatmulSelect, HalvesTakeTensorCoresWithTilesBySize) {
+  const MatmulConfig big = select_matmul(contiguous(4096, 4096, 4096, DType::BFloat16));
+  EXPECT_EQ(big.name(), "mma_128x128_s3_akv_bnv");
+  EXPECT_EQ(big.min_blocks, 1);
+  // 8 x 8 = 64 tiles of 128 do not fill 132 SMs: 64 x 64 tiles.
+  EXPECT_EQ(select_matmul(contiguous(1001, 1001, 1001, DType::Float16)).name(), "mma_64x64_s4_aks_bns");
+  EXPECT_EQ(select_matmul(contiguous(1024, 1024, 64, DType::Float16)).name(), "mma_64x64_s4_akv_bnv");
+  // ... unless a batch fills them.
+  EXPECT_EQ(select_matmul(contiguous(1024, 1024, 64, DType::Float16, 4)).bm, 128);
+}
+
+TEST(CudaMatmulSelect, TransposedOperandsKeepTheirLayout) {
+  MatmulShape s = contiguous(512, 512, 512, DType::BFloat16);
+  std::swap(s.am, s.ak);  // a^T stored: m stride 1
+  std::swap(s.bk, s.bn);  // b^T stored: k stride 1
+  const MatmulConfig c = select_matmul(s);
+  EXPECT_EQ(c.kernel, MatmulKernel::Mma);
+  EXPECT_EQ(c.a_kmajor, 0);
+  EXPECT_EQ(c.b_kmajor, 1);
+  EXPECT_EQ(c.a_vec, 1);
+  EXPECT_EQ(c.b_vec, 1);
+}
+
+TEST(CudaMatmulSelect, UnalignedOrStridedOperandsLoadElements) {
+  MatmulShape s = contiguous(4097, 4095, 4093, DType::BFloat16);
+  EXPECT_EQ(select_matmul(s).name(), "mma_128x128_s3_aks_bns");  // leading dims not multiples of 8
+  s = contiguous(512, 512, 512, DType::Float16);
+  s.a_align = 4;  // offset or address not 16-byte aligned
+  EXPECT_EQ(select_matmul(s).name(), "mma_64x64_s4_aks_bnv");
+  s.ak = 3, s.am = 3 * 512 * 2;  // a strided both ways: along k, element by element
+  EXPECT_EQ(select_matmul(s).a_kmajor, 1);
+  EXPECT_EQ(select_matmul(s).a_vec, 0);
+}
+
+TEST(CudaMatmulSelect, Float32IsSimtFloat64IsPlain) {
+  EXPECT_EQ(select_matmul(contiguous(4096, 4096, 4096, DType::Float32)).name(), "simt_128_akv_bnv_cv");
+  EXPECT_EQ(select_matmul(contiguous(4096, 4096, 4096, DType::Float32)).min_blocks, 1);
+  EXPECT_EQ(select_matmul(contiguous(100, 100, 100, DType::Float32)).name(), "simt_64_akv_bnv_cv");
+  EXPECT_EQ(select_matmul(contiguous(99, 99, 99, DType::Float32)).name(), "simt_64_aks_bns_cs");
+  EXPECT_EQ(select_matmul(contiguous(512, 512, 512, DType::Float64)).kernel, MatmulKernel::Plain);
+  // Without tensor cores' sm_80 instructions, 16-bit floats take the SIMT kernel.
+  MatmulShape old = contiguous(512, 512, 512, DType::Float16);
+  old.sm = 75;
+  EXPECT_EQ(select_matmul(old).kernel, MatmulKernel::Simt);
+}
+
+TEST(CudaMatmulSelect, SmallSideIsGemv) {
+  // N <= 16, rows of a contiguous: a warp per row, 16-byte vectors of a and of b (N = 1).
+  EXPECT_EQ(select_matmul(contiguous(4096, 1, 4096, DType::Float16)).name(), "gemv_dot_sn1_v8_yv");
+  EXPECT_EQ(select_matmul(contiguous(4096, 16, 4096, DType::Float32)).name(), "gemv_dot_sn16_v4");
+  EXPECT_EQ(select_matmul(contiguous(4096, 17, 4096, DType::Float32)).kernel, MatmulKernel::Simt);
+  // M <= 16: the transposed problem; b row-major is then m-contiguous: a lane per row.
+  EXPECT_EQ(select_matmul(contiguous(16, 65536, 1024, DType::BFloat16)).name(), "gemv_lane_sn16_v4_t");
+  EXPECT_EQ(select_matmul(contiguous(1, 65536, 1024, DType::Float32)).name(), "gemv_lane_sn1_v4_t");
+  // Fewer rows: narrower vectors, so that the blocks cover the SMs.
+  EXPECT_EQ(select_matmul(contiguous(16, 8192, 8192, DType::BFloat16)).name(), "gemv_lane_sn16_v1_t");
+  EXPECT_EQ(select_matmul(contiguous(2, 1024, 64, DType::Float32)).name(), "gemv_lane_sn2_v1_t");
+  // Strided both ways: a warp per row, element loads.
+  MatmulShape s = contiguous(300, 5, 257, DType::Float64);
+  s.am = 2 * 257 * 2, s.ak = 2;
+  EXPECT_EQ(select_matmul(s).name(), "gemv_dot_sn8_v1");
+}
+
+}  // namespace
+}  // namespace tl::cuda
