@@ -1,13 +1,14 @@
 """Side-by-side benchmarks: tensorlogic against its anchor, measured in one run.
 
-    python bench/compare.py [--device cpu] [--quick] [--out bench/results/NAME.json]
+    python bench/compare.py [--device cpu|cuda|metal] [--quick] [--out bench/results/NAME.json]
 
 Each case prints our time, the anchor's, the ratio anchor/ours (> 1: we are faster) and the
 fraction of the case's floor we reach (bytes the kernel must move / the bandwidth of a large
 np.copyto measured just before, for memory-bound cases; FLOPs / estimated peak for matmul).
 "x floor" is its inverse: how many times the floor our time is. Ops are lazy, so each timed
 call evaluates its result (tl.eval). Only ratios from one run mean anything: these machines
-differ up to 3x in speed.
+differ up to 3x in speed. The anchors: NumPy on the CPU; PyTorch eager, torch.compile and CuPy
+on CUDA; MLX and PyTorch MPS on Metal (bench/cases_metal.py).
 """
 
 import argparse
@@ -280,12 +281,17 @@ def main():
     args = p.parse_args()
     dev = tl.Device(args.device)
     sync = lambda: tl.synchronize(dev)  # noqa: E731
-    cuda = dev.type == "cuda"
+    cuda, metal = dev.type == "cuda", dev.type == "metal"
     if cuda:
         import torch
         bw = bw_best = cuda_bandwidth()
         peak = 0.0
         anchor_sync = torch.cuda.synchronize
+    elif metal:
+        from cases_metal import metal_bandwidth, metal_cases
+        bw = bw_best = metal_bandwidth(dev)
+        peak = 0.0
+        anchor_sync = lambda: None  # noqa: E731  (each anchor call waits for its own result)
     else:
         (bw, bw_best), peak = copy_bandwidth(dev), cpu_peak_flops()
         anchor_sync = lambda: None  # noqa: E731
@@ -293,13 +299,16 @@ def main():
           f"{np.__version__}; threads {os.environ.get('TENSORLOGIC_NUM_THREADS', os.cpu_count())}")
     if cuda:
         print(f"floor: device copy bandwidth {bw / 1e9:.0f} GB/s (a large torch copy_)")
+    elif metal:
+        print(f"floor: device copy bandwidth {bw / 1e9:.0f} GB/s (the fastest large copy of MLX or "
+              f"PyTorch MPS; ours where neither is installed)")
     else:
         print(f"floors: np.copyto bandwidth {bw / 1e9:.1f} GB/s (best large copy {bw_best / 1e9:.1f}), "
               f"f32 peak ~{peak / 1e9:.0f} GFLOP/s (nominal clock: boost can exceed it)")
     print(f"{'case':26s} {'ours ms':>9s} {'anchor ms':>9s} {'ratio':>6s} {'of floor':>8s} {'x floor':>7s}")
     rows = []
     only = [w for w in args.only.split(",") if w]
-    for c in (cuda_cases if cuda else cases)(dev, args.quick):
+    for c in (cuda_cases if cuda else metal_cases if metal else cases)(dev, args.quick):
         if only and not any(w in c["case"] for w in only):
             continue
         ours = timeit(lambda: _evaluated(c["ours"]()), sync)
@@ -310,11 +319,13 @@ def main():
         if "per_op" in c:
             row.update(ours_us_per_op=ours / c["per_op"] * 1e6, anchor_us_per_op=anchor / c["per_op"] * 1e6)
             line += f"   {ours / c['per_op'] * 1e6:.2f} us/op (anchor {anchor / c['per_op'] * 1e6:.2f})"
-        else:
+        elif "bytes" in c or peak:
             floor = c["bytes"] / bw if "bytes" in c else c["flops"] / peak
             row.update(floor_s=floor, fraction_of_floor=floor / ours, times_floor=ours / floor,
                        anchor_times_floor=anchor / floor)
             line += f" {floor / ours:8.2f} {ours / floor:7.2f}"
+        else:  # a matmul on a GPU whose peak is not known: its rate only
+            line += f"   {c['flops'] / ours / 1e9:.0f} GFLOP/s (anchor {c['flops'] / anchor / 1e9:.0f})"
         if "flops" in c:
             row.update(ours_gflops=c["flops"] / ours / 1e9, anchor_gflops=c["flops"] / anchor / 1e9)
         rows.append(row)

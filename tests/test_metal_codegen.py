@@ -212,6 +212,25 @@ def test_float64_is_reported_not_printable():
     assert "float64" in tl._core.metal_sources_of_last_plan()[0]
 
 
+def test_launch_keys_name_one_source_each():
+    # The host finds a pipeline by launch key before printing MSL: one key, one source.
+    by_key = {}
+    for _, _, desc, _ in CASES.values():
+        by_key.setdefault(desc["key"], set()).add(desc["source"])
+    assert all(len(sources) == 1 for sources in by_key.values())
+    assert len(by_key) > 10
+
+
+def test_launch_key_ignores_sizes_and_constants():
+    def key(n, c):
+        tl.eval(tl.asarray(rand(n), device="cpu") * c + 1.5)
+        (desc,) = tl._core.metal_sources_of_last_plan()
+        return desc["key"]
+
+    assert key(1000, 2.0) == key(4096, -3.0)
+    assert key(1000, 2.0) != key(3, 2.0)  # too short for 4-vectors: another cut
+
+
 def run(lib, desc, inputs):
     """The written buffer after launching under three thread orders (bitwise identical)."""
     queue = [np.ascontiguousarray(a).reshape(-1) for a in inputs]

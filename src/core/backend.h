@@ -47,6 +47,13 @@ class Backend {
   virtual void set_memory_limit(int index, size_t bytes) = 0;
   // Whether the host may read and write a buffer's memory directly (CPU, unified memory).
   virtual bool host_visible() const = 0;
+  // The contract of host-visible memory: returns once no device work queued or running uses
+  // `b` (reads or writes it), so that the host may read and write its bytes in place; throws
+  // the device's pending error, if any. Core code calls it before every direct access to a
+  // host-visible buffer (host_data() in ops.h, DLPack export): a backend that queues work
+  // (Metal's command buffers) waits here. The default suits backends that finish each call
+  // before returning (CPU). Never called for backends that are not host_visible().
+  virtual void before_host_access(const Buffer& b) { (void)b; }
   virtual void write(const Buffer& dst, size_t offset, const void* src, size_t nbytes) = 0;
   virtual void read(const Buffer& src, size_t offset, void* dst, size_t nbytes) = 0;
   virtual void synchronize(int index) = 0;

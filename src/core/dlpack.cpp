@@ -1,5 +1,6 @@
 #include "core/dlpack.h"
 
+#include "core/backend.h"
 #include "core/error.h"
 
 namespace tl {
@@ -58,6 +59,9 @@ TlDLDevice dlpack_device(const Tensor& x) {
 TlDLManagedTensor* to_dlpack(const Tensor& x) {
   auto* ctx = new ExportCtx{x, x.shape(), x.strides(), {}};
   TlDLTensor& t = ctx->managed.dl_tensor;
+  // The consumer reads (and may write) the memory in place: a host-visible device must be
+  // done with it first. Other devices order their work by DLPack's stream protocol.
+  if (Backend& be = backend_for(x.device()); be.host_visible()) be.before_host_access(*x.buffer());
   t.data = x.buffer()->data();
   t.device = dlpack_device(x);
   t.ndim = x.ndim();

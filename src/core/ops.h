@@ -29,6 +29,12 @@ Tensor copy(const Tensor& x);
 void copy_into(const Tensor& dst, const Operand& src);
 // Writes x's elements in row-major order, contiguous, to host memory.
 void to_host(const Tensor& x, void* dst);
+// The host address of x's first element (x materialized, strides as x's), valid for reading
+// and writing in place once this returns: its device has finished all work on the memory
+// (Backend::before_host_access). nullptr when the device's memory is not host-visible: go
+// through to_host/from_host then. Core and the bindings reach a tensor's bytes through it
+// (DLPack export, which hands out the buffer's base address, calls the hook itself).
+void* host_data(const Tensor& x);
 
 // ---- elementwise (ops_elementwise.cpp) ----
 DType result_dtype(OpCode op, std::span<const DType> operand_dtypes);

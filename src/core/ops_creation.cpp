@@ -107,11 +107,17 @@ void to_host(const Tensor& x, void* dst) {
                                size_t(c.nbytes()));
 }
 
+void* host_data(const Tensor& x) {
+  Backend& be = backend_for(x.device());
+  if (!be.host_visible()) return nullptr;
+  be.before_host_access(*x.buffer());
+  return x.data_ptr();
+}
+
 Tensor to_device(const Tensor& x, Device device) {
   if (x.device() == device) return x;
   Tensor c = contiguous(x);
-  Backend& src = backend_for(c.device());
-  if (src.host_visible()) return from_host(c.data_ptr(), c.shape(), c.dtype(), device);
+  if (const void* p = host_data(c)) return from_host(p, c.shape(), c.dtype(), device);
   std::vector<unsigned char> staging(size_t(c.nbytes()));
   to_host(c, staging.data());
   return from_host(staging.data(), c.shape(), c.dtype(), device);

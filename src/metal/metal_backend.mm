@@ -48,10 +48,10 @@ class MetalBackend final : public Backend {
   PoolStats memory_stats(int index) override { return dev(index).pool().stats(); }
   void empty_cache(int index) override { dev(index).pool().empty_cache(); }
   void set_memory_limit(int index, size_t bytes) override { dev(index).pool().set_memory_limit(bytes); }
-  // Unified memory could be read in place, but src/core reads host-visible buffers without
-  // asking the backend to wait for the GPU first; until it does, transfers go through
-  // read/write, which wait and then copy once (no staging buffer).
-  bool host_visible() const override { return false; }
+  // Unified memory: the host reads and writes shared MTLBuffers in place (zero-copy NumPy
+  // arrays, DLPack) once the command buffers that use the buffer have completed.
+  bool host_visible() const override { return true; }
+  void before_host_access(const Buffer& b) override { dev(b.device().index).wait_for(b); }
   void write(const Buffer& dst, size_t offset, const void* src, size_t n) override {
     if (!n) return;
     dev(dst.device().index).wait_for(dst);  // the GPU may still read or write it
@@ -119,7 +119,7 @@ class MetalBackend final : public Backend {
     metal::random(dev_of(out), dist, seed, counter, a, b, out);
   }
   void arange_impl(double start, double step, const Tensor& out) override {
-    dev_of(out).wait_for(*out.buffer());  // the GPU is done with the memory, if it ever used it
+    before_host_access(*out.buffer());  // the GPU is done with the memory, if it ever used it
     backend_for(DeviceType::CPU)->arange(start, step, host_view(out));
   }
   void fused_impl(const ir::Kernel& kernel, std::span<const BufferPtr> bindings) override {
@@ -155,7 +155,8 @@ class MetalBackend final : public Backend {
       return backend_for(DeviceType::CPU)->fused(k, host);
     }
     if (p.launch.grid[0] == 0) return;  // nothing to compute
-    KernelLaunch l{d.pipeline(p.source.c_str(), p.entry, true), k.name(), {}, {p.params},
+    const auto source = [&] { return program_source(k, p); };  // printed only for a new key
+    KernelLaunch l{d.fused_pipeline(p.key, p.entry, source), k.name(), {}, {p.params},
                    MTLSizeMake(p.launch.grid[0], p.launch.grid[1], p.launch.grid[2]),
                    MTLSizeMake(p.launch.threadgroup[0], p.launch.threadgroup[1], p.launch.threadgroup[2])};
     if (p.buffers.size() != bindings.size())

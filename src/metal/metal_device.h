@@ -8,6 +8,7 @@
 #import <Metal/Metal.h>
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -61,12 +62,15 @@ class MetalDevice {
 
   BufferPtr allocate(size_t nbytes);
   DeferredPool& pool() { return pool_; }
-  // The pipeline of function `function` in `source` (a static .metal file or generated MSL),
-  // compiled on first use. DeviceError with the compiler's message (and the source, for
-  // generated MSL) when it does not compile.
-  // `source` must outlive the call; static sources are told apart by their address.
-  id<MTLComputePipelineState> pipeline(const char* source, const std::string& function,
-                                       bool generated);
+  // The pipeline of function `function` in a static .metal file's `source` (embedded, told
+  // apart by its address), the file compiled once on first use. DeviceError with the
+  // compiler's message when it does not compile.
+  id<MTLComputePipelineState> pipeline(const char* source, const std::string& function);
+  // The pipeline of a generated kernel, found by its launch key (msl_kernels.h) before
+  // `source()` is called to print its MSL (function `entry`): a kernel seen before costs no
+  // code generation. DeviceError with the compiler's message and the source.
+  id<MTLComputePipelineState> fused_pipeline(const std::string& key, const std::string& entry,
+                                             const std::function<std::string()>& source);
   void launch(const KernelLaunch& l);
   // Returns once the GPU is done with `b` (committing the open command buffer if it uses b);
   // throws the first command-buffer error since the last check.
@@ -76,6 +80,8 @@ class MetalDevice {
 
  private:
   void commit_locked();
+  id<MTLLibrary> compile(const std::string& source, const std::string& what, bool show_source);
+  id<MTLComputePipelineState> make_pipeline(id<MTLLibrary> library, const std::string& function);
   void drain();  // commit and wait, no error check (the pool's out-of-memory path)
 
   id<MTLDevice> device_;

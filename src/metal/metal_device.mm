@@ -4,10 +4,12 @@
 
 #include <TargetConditionals.h>
 
+#include <cstdio>
 #include <cstring>
 #include <memory>
 
 #include "core/error.h"
+#include "core/profiler.h"
 
 namespace tl::metal {
 namespace {
@@ -60,35 +62,49 @@ BufferPtr MetalDevice::allocate(size_t nbytes) {
                                   [pool, b] { pool->release(b); });
 }
 
-id<MTLComputePipelineState> MetalDevice::pipeline(const char* source, const std::string& function,
-                                                  bool generated) {
-  // Static sources are compiled once per file and told apart by their address; generated
-  // kernels are named by a hash of their text, so the name alone identifies them.
-  const PipelineKey key{generated ? 0 : reinterpret_cast<uintptr_t>(source), function};
-  return pipelines_.get(key, [&]() -> id<MTLComputePipelineState> {
-    @autoreleasepool {
-      id<MTLLibrary> library = generated ? nil : static_libraries_[source];
-      if (!library) {
-        MTLCompileOptions* options = [MTLCompileOptions new];
-        options.fastMathEnabled = NO;  // the CPU's numerics: NaN tests, exact comparisons
-        options.languageVersion = MTLLanguageVersion3_1;  // bfloat
-        NSError* error = nil;
-        library = [device_ newLibraryWithSource:@(source) options:options error:&error];
-        if (!library)
-          throw_device("Metal: the " + std::string(generated ? "generated" : "static") +
-                       " kernel " + function + " does not compile: " +
-                       ns_str(error.localizedDescription) +
-                       (generated ? "\n--- source ---\n" + std::string(source) : std::string()));
-        if (!generated) static_libraries_[source] = library;
-      }
-      NSError* error = nil;
-      id<MTLFunction> fn = [library newFunctionWithName:@(function.c_str())];
-      if (!fn) throw_device("Metal: no function " + function + " in its library");
-      id<MTLComputePipelineState> p = [device_ newComputePipelineStateWithFunction:fn error:&error];
-      if (!p)
-        throw_device("Metal: no pipeline for " + function + ": " + ns_str(error.localizedDescription));
-      return p;
-    }
+id<MTLLibrary> MetalDevice::compile(const std::string& source, const std::string& what, bool show_source) {
+  @autoreleasepool {
+    MTLCompileOptions* options = [MTLCompileOptions new];
+    options.fastMathEnabled = NO;  // the CPU's numerics: NaN tests, exact comparisons
+    options.languageVersion = MTLLanguageVersion3_1;  // bfloat
+    NSError* error = nil;
+    id<MTLLibrary> library = [device_ newLibraryWithSource:@(source.c_str()) options:options error:&error];
+    if (!library)
+      throw_device("Metal: " + what + " does not compile: " + ns_str(error.localizedDescription) +
+                   (show_source ? "\n--- source ---\n" + source : std::string()));
+    return library;
+  }
+}
+
+id<MTLComputePipelineState> MetalDevice::make_pipeline(id<MTLLibrary> library, const std::string& function) {
+  @autoreleasepool {
+    id<MTLFunction> fn = [library newFunctionWithName:@(function.c_str())];
+    if (!fn) throw_device("Metal: no function " + function + " in its library");
+    NSError* error = nil;
+    id<MTLComputePipelineState> p = [device_ newComputePipelineStateWithFunction:fn error:&error];
+    if (!p)
+      throw_device("Metal: no pipeline for " + function + ": " + ns_str(error.localizedDescription));
+    return p;
+  }
+}
+
+id<MTLComputePipelineState> MetalDevice::pipeline(const char* source, const std::string& function) {
+  return pipelines_.get(PipelineKey{reinterpret_cast<uintptr_t>(source), function},
+                        [&]() -> id<MTLComputePipelineState> {
+    id<MTLLibrary> library = static_libraries_[source];  // under pipelines_' lock
+    if (!library)
+      library = static_libraries_[source] = compile(source, "the static kernel library of " + function, false);
+    return make_pipeline(library, function);
+  });
+}
+
+id<MTLComputePipelineState> MetalDevice::fused_pipeline(const std::string& key, const std::string& entry,
+                                                        const std::function<std::string()>& source) {
+  // Library 0: generated kernels (static libraries are keyed by their source's address).
+  return pipelines_.get(PipelineKey{0, key}, [&]() -> id<MTLComputePipelineState> {
+    const std::string text = source();
+    if (profiler::debug_level() >= 3) std::fprintf(stderr, "[tensorlogic] Metal source:\n%s\n", text.c_str());
+    return make_pipeline(compile(text, "the generated kernel " + entry, true), entry);
   });
 }
 

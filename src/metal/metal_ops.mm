@@ -106,7 +106,7 @@ void argreduce(MetalDevice& d, ReduceOp op, const Tensor& in, int axis, const Te
   const ArgParams p{uint32_t(kept.shape.size()), op == ReduceOp::ArgMin, uint64_t(n),
                     in.strides()[size_t(axis)], in.offset(), out.offset()};
   const std::string fn = std::string("argreduce_") + suffix(in.dtype());
-  d.launch({d.pipeline(sources::kArgReduce, fn, false), fn, {{in.buffer().get()}, {out.buffer().get()}},
+  d.launch({d.pipeline(sources::kArgReduce, fn), fn, {{in.buffer().get()}, {out.buffer().get()}},
             {bytes_of(p), dims_of(kept)}, MTLSizeMake(u32(outputs, "outputs"), 1, 1),
             MTLSizeMake(threads, 1, 1)});
 }
@@ -122,7 +122,7 @@ void scan(MetalDevice& d, ScanOp op, const Tensor& in, int axis, const Tensor& o
   const ScanParams p{uint32_t(lines.shape.size()), op == ScanOp::CumProd, uint64_t(n), in.offset(),
                      out.offset(), in.strides()[size_t(axis)], out.strides()[size_t(axis)]};
   const std::string fn = std::string("scan_") + suffix(in.dtype());
-  d.launch({d.pipeline(sources::kScan, fn, false), fn, {{in.buffer().get()}, {out.buffer().get()}},
+  d.launch({d.pipeline(sources::kScan, fn), fn, {{in.buffer().get()}, {out.buffer().get()}},
             {bytes_of(p), dims_of(lines)}, MTLSizeMake(u32(count, "lines"), 1, 1),
             MTLSizeMake(256, 1, 1)});  // kScanThreads
 }
@@ -149,7 +149,7 @@ void gather(MetalDevice& d, const Tensor& indexed, int split, const Tensor& offs
                        uint64_t(numel(parallel.shape)), uint64_t(numel(serial.shape)),
                        {indexed.offset(), offsets.offset(), dense.offset()}};
   const std::string fn = "gather_x" + std::to_string(itemsize(dense.dtype()) * 8);
-  d.launch({d.pipeline(sources::kGather, fn, false), fn,
+  d.launch({d.pipeline(sources::kGather, fn), fn,
             {{indexed.buffer().get()}, {offsets.buffer().get()}, {dense.buffer().get()}},
             {bytes_of(p), dims_of(parallel), dims_of(serial)}, grid_threads(numel(parallel.shape)),
             MTLSizeMake(256, 1, 1), true});
@@ -177,13 +177,13 @@ void random(MetalDevice& d, RandomDist dist, uint64_t seed, uint64_t counter, do
     p.range = uint64_t(int64_t(b)) - uint64_t(p.low);
   }
   const std::string fn = std::string("random_") + suffix(t);
-  d.launch({d.pipeline(sources::kRandom, fn, false), fn,
+  d.launch({d.pipeline(sources::kRandom, fn), fn,
             {{out.buffer().get(), size_t(out.offset() * itemsize(t))}}, {bytes_of(p)},
             grid_threads(n), MTLSizeMake(256, 1, 1), true});
 }
 
 void matmul(MetalDevice& d, const MatmulPlan& plan, const Tensor& a, const Tensor& b, const Tensor& c) {
-  const id<MTLComputePipelineState> pipeline = d.pipeline(sources::kMatmul, plan.kernel, false);
+  const id<MTLComputePipelineState> pipeline = d.pipeline(sources::kMatmul, plan.kernel);
   const size_t item = size_t(itemsize(c.dtype()));
   const MatmulParams p{plan.M, plan.N, plan.K, plan.a.ld, plan.b.ld, plan.ldc,
                        plan.batch_stride[0], plan.batch_stride[1], plan.batch_stride[2]};

@@ -67,7 +67,7 @@ bool columns(const ir::Kernel& k, const MergedDims& kept, const MergedDims& redu
 
 uint32_t clamp_groups(int64_t groups, int64_t most) { return uint32_t(std::min(groups, most)); }
 
-// FNV-1a, for entry names.
+// FNV-1a, for entry names (of launch keys).
 uint64_t fnv(const std::string& s) {
   uint64_t h = 1469598103934665603ull;
   for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
@@ -116,16 +116,23 @@ Launch plan_launch(const ir::Kernel& k, std::span<const uint64_t> binding_offset
   return l;
 }
 
+std::string launch_key(const ir::Kernel& k, const Cut& c) {
+  std::string key = std::to_string(k.hash()) + ":" + std::to_string(int(c.layout)) + ":" +
+                    std::to_string(c.rank_outer) + ":" + std::to_string(c.rank_inner) + ":" +
+                    std::to_string(c.vector) + ":" + (c.wide ? "w" : "n") + ":";
+  for (bool u : c.unit) key += u ? '1' : '0';
+  return key;
+}
+
 Program fused_program(const ir::Kernel& k, std::span<const uint64_t> binding_offsets, bool wide) {
   Program p;
   p.error = unprintable_reason(k);
   if (!p.error.empty()) return p;
   p.launch = plan_launch(k, binding_offsets, wide);
-  const std::string body = kernel_source(k, p.launch.cut, "tl_kernel");
+  p.key = launch_key(k, p.launch.cut);
   char name[32];
-  std::snprintf(name, sizeof name, "tl_%016llx", static_cast<unsigned long long>(fnv(body)));
+  std::snprintf(name, sizeof name, "tl_%016llx", static_cast<unsigned long long>(fnv(p.key)));
   p.entry = name;
-  p.source = std::string(prelude()) + kernel_source(k, p.launch.cut, p.entry);
   p.params = pack_params(k, p.launch.cut, p.launch.outer, p.launch.inner, p.launch.total, p.launch.inner_n);
   p.buffers.resize(k.slots.size());
   for (size_t s = 0; s < k.slots.size(); ++s) p.buffers[s] = {k.slots[s], false, 0};
@@ -137,6 +144,10 @@ Program fused_program(const ir::Kernel& k, std::span<const uint64_t> binding_off
     if (in.row ? p.launch.total > 0 : numel(k.domain) > 0) b.elements = std::max(b.elements, reach(k, in));
   }
   return p;
+}
+
+std::string program_source(const ir::Kernel& k, const Program& p) {
+  return std::string(prelude()) + kernel_source(k, p.launch.cut, p.entry);
 }
 
 }  // namespace tl::metal

@@ -1,9 +1,9 @@
 #pragma once
 // Fused kernels on Metal: how a kernel of the fusion IR is cut over the GPU (merged dims,
 // 4-vector accesses where contiguous and aligned, rows or columns for reductions, 32- or
-// 64-bit index math) and everything a host needs to run it: MSL source and entry, grid,
-// threadgroup, buffer bindings and the params bytes. Portable C++: the Objective-C++ host
-// only encodes what this returns.
+// 64-bit index math) and everything a host needs to run it: a launch key, the entry, grid,
+// threadgroup, buffer bindings and the params bytes, and the MSL source only when the key is
+// new. Portable C++: the Objective-C++ host only encodes what this returns.
 #include <array>
 #include <span>
 #include <string>
@@ -31,16 +31,24 @@ struct Binding {
   int64_t elements;  // one past the farthest element the kernel touches
 };
 
+// What decides a fused kernel's MSL besides its name: the kernel's structure (ir::Kernel::hash
+// covers ops, dtypes, slots, passes and stride classes; not sizes, strides or constants, which
+// are params) and the launch's cut. Equal keys print equal sources, so a host looks a pipeline
+// up by it before any MSL is printed: a kernel seen before costs no code generation.
+std::string launch_key(const ir::Kernel& k, const Cut& c);
+
 struct Program {
-  std::string error;          // why the kernel cannot run on Metal ("" when it can)
-  std::string entry, source;  // source: prelude() and the kernel function `entry`
+  std::string error;  // why the kernel cannot run on Metal ("" when it can)
+  std::string key;    // launch_key
+  std::string entry;  // the kernel function's name, from the key: distinct sources never clash
   Launch launch;
   std::vector<Binding> buffers;  // slot n at buffer(n); the params at buffer(buffers.size())
   std::vector<uint8_t> params;
 };
 
-// Everything to run `k` on Metal (or `error`). The entry is named by a hash of the kernel's
-// text, so that kernels of one structure share a pipeline and distinct ones never clash.
+// Everything to run `k` on Metal but its source (or `error`); prints no MSL.
 Program fused_program(const ir::Kernel& k, std::span<const uint64_t> binding_offsets = {}, bool wide = false);
+// The MSL of a program of `k`: prelude() and the kernel function p.entry.
+std::string program_source(const ir::Kernel& k, const Program& p);
 
 }  // namespace tl::metal

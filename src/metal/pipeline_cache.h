@@ -1,11 +1,11 @@
 #pragma once
 // Compiled compute pipelines of one device, kept in a bounded LRU map. A pipeline is named by
-// its library (0 for the static kernels of metal/*.metal, else the stable hash of a fused
-// kernel's MSL source) and the function's name in it; the static kernels are specialized by
-// template instantiation, so the function name carries the dtypes and layout
-// (`matmul_f16_nt`). Portable: the value type is whatever the host layer stores (an
-// id<MTLComputePipelineState> under ARC, an int in the tests). Thread-safe; `make` runs under
-// the lock, so two threads never compile the same pipeline twice.
+// its library (the address of a metal/*.metal file's embedded source, or 0 for generated
+// kernels) and a name in it: a static kernel's function name (specialized by template
+// instantiation, so it carries the dtypes and layout: `matmul_f16_nt`), or a generated
+// kernel's launch key (msl_kernels.h). Portable: the value type is whatever the host layer
+// stores (an id<MTLComputePipelineState> under ARC, an int in the tests). Thread-safe; `make`
+// runs under the lock, so two threads never compile the same pipeline twice.
 #include <cstdint>
 #include <cstdio>
 #include <list>

@@ -190,16 +190,20 @@ Tensor asarray(py::handle obj, py::handle dtype_h, py::handle device_h, py::hand
 }
 
 py::array to_numpy(const Tensor& x) {
-  nogil([&] { (void)x.buffer(); });  // computes a pending tensor without holding the GIL
+  // Computes a pending tensor, and waits for its device, without holding the GIL.
+  void* data = nogil([&] {
+    (void)x.buffer();
+    return tl::host_data(x);
+  });
   py::dtype dt = numpy_dtype(x.dtype());
   const int64_t sz = tl::itemsize(x.dtype());
   std::vector<py::ssize_t> shape(x.shape().begin(), x.shape().end());
-  if (tl::backend_for(x.device()).host_visible()) {
+  if (data) {  // host-visible memory (CPU, Metal's unified memory): zero-copy
     std::vector<py::ssize_t> strides;
     for (int64_t s : x.strides()) strides.push_back(s * sz);
     auto* keep = new Tensor(x);
     py::capsule owner(keep, [](void* p) { delete static_cast<Tensor*>(p); });
-    return py::array(dt, shape, strides, x.data_ptr(), owner);
+    return py::array(dt, shape, strides, data, owner);
   }
   py::array out(dt, shape);
   tl::to_host(x, out.mutable_data());

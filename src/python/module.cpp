@@ -105,14 +105,16 @@ void bind_devices(py::module_& m) {
       const tl::metal::Program p = tl::metal::fused_program(k, {}, wide);
       py::list bufs;
       for (const auto& b : p.buffers) bufs.append(py::make_tuple(tl::dtype_name(b.dtype), b.written, b.elements));
-      out.append(p.error.empty() ? py::object(py::dict(py::arg("source") = p.source, py::arg("entry") = p.entry,
-          py::arg("grid") = p.launch.grid, py::arg("threadgroup") = p.launch.threadgroup, py::arg("buffers") = bufs,
+      out.append(p.error.empty() ? py::object(py::dict(py::arg("source") = tl::metal::program_source(k, p),
+          py::arg("entry") = p.entry, py::arg("key") = p.key, py::arg("grid") = p.launch.grid,
+          py::arg("threadgroup") = p.launch.threadgroup, py::arg("buffers") = bufs,
           py::arg("params") = py::bytes(reinterpret_cast<const char*>(p.params.data()), p.params.size())))
                                  : py::object(py::str(p.error)));
     }
     return out;
   }, py::arg("wide") = false,
-        "Per fused kernel of the last evaluation, what a Metal host runs: {source, entry, grid, threadgroup, "
+        "Per fused kernel of the last evaluation, what a Metal host runs: {source, entry, key (the launch key "
+        "its pipeline is cached by), grid, threadgroup, "
         "buffers: (dtype, written, elements) per slot, then the params bytes at buffer(len(buffers))}, or why "
         "it cannot run on Metal. `wide` forces 64-bit index math. For the emulator tests.");
   m.def("fuses_matmul_epilogues", [](py::handle d) {
