@@ -95,7 +95,7 @@ template <class S, class C> TL_HD inline S tl_from(C v) { return tl_conv<S, C>::
 
 std::string block_function(const ir::Kernel& k, const std::vector<int>& instrs, int inner,
                            const std::string& name, const std::string& qualifiers,
-                           bool export_values, const std::string& float_acc, const FoldOverride& own_fold) {
+                           bool export_values, const std::string& float_acc) {
   std::string head = qualifiers + " void " + name +
                      "(char* const* base, const int64_t* off, const int64_t* inc, int64_t n, "
                      "const double* cf, const int64_t* ci, double* rf, int64_t* ri, " +
@@ -123,7 +123,6 @@ std::string block_function(const ir::Kernel& k, const std::vector<int>& instrs, 
     }
 
   std::string body, lanes_init, lanes_step, tail_step, lanes_fold;
-  bool lanes_off = false;
   for (int n : instrs) {
     const ir::Instr& in = k.instrs[size_t(n)];
     const std::string C = ctype(in.repr);
@@ -159,11 +158,6 @@ std::string block_function(const ir::Kernel& k, const std::vector<int>& instrs, 
         break;
       }
       case ir::Op::Reduce: {
-        if (std::string own = own_fold ? own_fold(n, v(in.args[0])) : ""; !own.empty()) {
-          tail_step += own;
-          lanes_off = true;
-          break;
-        }
         const std::string L = "l" + num(n), A = in.repr == DType::Int64 ? "ai" : "af";
         const std::string acc = A + "[" + num(acc_index[size_t(n)]) + "]";
         const std::string W = in.repr == DType::Int64 ? "int64_t" : float_acc;
@@ -182,7 +176,7 @@ std::string block_function(const ir::Kernel& k, const std::vector<int>& instrs, 
       body += std::string("    ") + (in.repr == DType::Int64 ? "ri[" : "rf[") + num(n) + "] = " +
               (in.repr == DType::Int64 ? "int64_t(" : "double(") + v(n) + ");\n";
   }
-  if (lanes_init.empty() || lanes_off) return head + "  for (int64_t i = 0; i < n; ++i) {\n" + body + tail_step + "  }\n}\n";
+  if (lanes_init.empty()) return head + "  for (int64_t i = 0; i < n; ++i) {\n" + body + "  }\n}\n";
   // Reductions: kLanes partials along the block (vectorizable), then a scalar tail. (A block
   // shorter than kLanes, as a GPU thread's few elements, skips the lanes altogether.)
   return head + "  int64_t i0 = 0;\n  if (n >= " + num(kLanes) + ") {\n" + lanes_init + "  for (; i0 + " +

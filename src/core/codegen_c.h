@@ -3,7 +3,6 @@
 // source-generating backend builds on (the CPU compiles it with the system compiler). Each
 // IR value becomes a local variable and each op its op-table expression, so a whole chain
 // runs in registers.
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,15 +36,10 @@ std::string fold(ReduceOp op, const std::string& acc, const std::string& x);
 // GPU); the source before it must define TL_RESTRICT (the compiler's restrict keyword).
 // With `export_values`, every value computed is also written to rf[v] / ri[v] (a backend
 // computing row values once and handing them to later passes). `float_acc` is the C type of
-// af (a GPU thread's few elements may accumulate in float: see float_accumulation). `own_fold`,
-// where given and not empty for a reduction r, is the statement folding value `v` into r's
-// accumulator in place of the plain fold (a backend's own fold, e.g. an online softmax);
-// it turns off the lanes.
-using FoldOverride = std::function<std::string(int r, const std::string& v)>;
+// af (a GPU thread's few elements may accumulate in float: see float_accumulation).
 std::string block_function(const ir::Kernel& k, const std::vector<int>& instrs, int inner,
                            const std::string& name, const std::string& qualifiers,
-                           bool export_values = false, const std::string& float_acc = "double",
-                           const FoldOverride& own_fold = {});
+                           bool export_values = false, const std::string& float_acc = "double");
 
 // Definitions the block function needs after scalar_math.h: storage casts of the C types
 // (the CPU backend's from_compute rules), written without the standard library so that

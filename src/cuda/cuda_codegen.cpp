@@ -33,32 +33,6 @@ template <int OP, class T> __device__ T tl_block_reduce(T v, T identity, T* shar
   __syncthreads();
   return v;
 }
-// Online softmax: (m, s) pairs, s the sum of exp(x - m) over a thread's elements (0 where it
-// saw none but -inf); pairs combine to the larger m, the other sum rescaled. Threads tid < n
-// of a block combine theirs: every one gets the block's pair.
-__device__ inline void tl_online_combine(double& m, double& s, double m2, double s2) {
-  const double M = tl::sm::tl_max(m, m2);
-  s = M != M ? M : (s == 0 ? 0.0 : s * tl::sm::tl_exp(m - M)) + (s2 == 0 ? 0.0 : s2 * tl::sm::tl_exp(m2 - M));
-  m = M;
-}
-__device__ void tl_block_online(double& m, double& s, double* shared, int tid, int n) {
-  for (int k = 16; k > 0; k >>= 1)
-    tl_online_combine(m, s, __shfl_down_sync(0xffffffffu, m, k), __shfl_down_sync(0xffffffffu, s, k));
-  const int lane = tid & 31, warp = tid >> 5, warps = (n + 31) >> 5;
-  if (lane == 0) shared[warp] = m, shared[32 + warp] = s;
-  __syncthreads();
-  if (warp == 0) {
-    m = lane < warps ? shared[lane] : -INFINITY;
-    s = lane < warps ? shared[32 + lane] : 0.0;
-    for (int k = 16; k > 0; k >>= 1)
-      tl_online_combine(m, s, __shfl_down_sync(0xffffffffu, m, k), __shfl_down_sync(0xffffffffu, s, k));
-    if (lane == 0) shared[64] = m, shared[65] = s;
-  }
-  __syncthreads();
-  m = shared[64];
-  s = shared[65];
-  __syncthreads();
-}
 // Column layout: thread (x, y) of an X-wide block holds output x's partial of rows y, y + Y,
 // ...; the Y partials of each x are folded in y order, and every thread gets its x's total.
 template <int OP, int X, class T> __device__ T tl_column_reduce(T v, T* shared) {
@@ -186,35 +160,6 @@ static bool float_accumulation(const ir::Kernel& k) {
   return true;
 }
 
-// Passes p and p + 1 of a kernel whose first computes the max of values v and whose second
-// only the sum of exp(v - max), with no row step between them: one pass can compute both (an
-// online softmax: one read of the row and one block reduction fewer).
-struct OnlinePair {
-  int max = -1, sum = -1;
-};
-static OnlinePair online_pair(const ir::Kernel& k, const ir::Schedule& sched, size_t p) {
-  if (p + 1 >= sched.passes.size() || !sched.rows[p + 1].empty()) return {};
-  auto reduction = [&](size_t q) {
-    int r = -1, count = 0;
-    for (int i : sched.passes[q])
-      if (k.instrs[size_t(i)].op == ir::Op::Reduce) r = i, ++count;
-    return count == 1 ? r : -1;
-  };
-  const int mx = reduction(p), sm = reduction(p + 1);
-  if (mx < 0 || sm < 0) return {};
-  const ir::Instr &m = k.instrs[size_t(mx)], &s = k.instrs[size_t(sm)];
-  if (m.rop != ReduceOp::Max || s.rop != ReduceOp::Sum || m.repr != s.repr || m.repr == DType::Int64) return {};
-  const int e = s.args[0], d = k.instrs[size_t(e)].args[0];
-  const ir::Instr &ex = k.instrs[size_t(e)], &df = k.instrs[size_t(d)];
-  if (ex.op != ir::Op::Alu || ex.alu != OpCode::exp || ex.repr != m.repr || df.op != ir::Op::Alu ||
-      df.alu != OpCode::subtract || df.args[0] != m.args[0] || df.args[1] != mx)
-    return {};
-  const std::vector<int>& first = sched.passes[p];
-  for (int i : sched.passes[p + 1])
-    if (i != sm && i != e && i != d && std::find(first.begin(), first.end(), i) == first.end()) return {};
-  return {mx, sm};
-}
-
 std::vector<int> printed_instrs(const ir::Kernel& k) {
   std::vector<int> v;
   for (size_t i = 0; i < k.instrs.size(); ++i)
@@ -250,31 +195,12 @@ std::string reduction_kernel_source(const ir::Kernel& k, int rank_kept, int rank
   const std::string q = "static __device__ __forceinline__", acc_type = float_accumulation(k) ? "float" : "double";
   for (size_t l = 0; l < sched.rows.size(); ++l)
     src += codegen::block_function(k, sched.rows[l], -1, "tl_row" + std::to_string(l), q, true);
-  // Online pairs (rows only): pass p folds each v into the running (max, sum of exp(v - max))
-  // of its thread, and pass p + 1 is not printed.
-  std::vector<OnlinePair> online(sched.passes.size());
-  for (size_t p = 0; X == 1 && !split && p < sched.passes.size(); ++p)
-    if (online[p] = online_pair(k, sched, p); online[p].max >= 0) ++p;
-  auto fold = [&](size_t p) -> codegen::FoldOverride {
-    if (online[p].max < 0) return {};
-    const std::string m = "af[" + std::to_string(acc[size_t(online[p].max)]) + "]",
-                      sum = "af[" + std::to_string(acc[size_t(online[p].sum)]) + "]";
-    // As the two passes would: NaN wins; x == m == -inf adds nothing yet (see tl_block_online's
-    // caller); exp(x - x) is 1, or NaN for an infinite x.
-    return [m, sum, acc_type](int, const std::string& v) {
-      return "    { const " + acc_type + " x = " + v + ";\n      if (x != x || " + m + " != " + m + ") { if (" + m +
-             " == " + m + ") " + m + " = " + sum + " = x; }\n      else if (x > " + m + ") { " + sum + " = " + sum +
-             " * tl_exp(" + m + " - x) + tl_exp(x - x); " + m + " = x; }\n      else if (" + m + " != -INFINITY) " +
-             sum + " += tl_exp(x - " + m + "); }\n";
-    };
-  };
   for (size_t p = 0; p < sched.passes.size(); ++p)
-    src += codegen::block_function(k, sched.passes[p], -1, "tl_pass" + std::to_string(p), q, false, acc_type, fold(p));
+    src += codegen::block_function(k, sched.passes[p], -1, "tl_pass" + std::to_string(p), q, false, acc_type);
   if (vector > 1) {
     src += kVectorMove;
     for (size_t p = 0; p < sched.passes.size(); ++p)
-      src += codegen::block_function(flat, sched.passes[p], 0, "tl_vpass" + std::to_string(p), q, false, acc_type,
-                                     fold(p));
+      src += codegen::block_function(flat, sched.passes[p], 0, "tl_vpass" + std::to_string(p), q, false, acc_type);
   }
   src += "struct Args {\n  char* base[" + std::to_string(nslots) + "];\n  int64_t off[" + M +
          "];\n  int64_t kst[" + M + "][" + RK + "];\n  int64_t kshape[" + RK + "];\n  int64_t rst[" + M +
@@ -316,7 +242,6 @@ std::string reduction_kernel_source(const ir::Kernel& k, int rank_kept, int rank
       src += std::string("      ") + (in.repr == DType::Int64 ? "ai[" : "af[") +
              std::to_string(acc[size_t(r)]) + "] = " + identity_of(in) + ";\n";
     }
-    if (online[p].max >= 0) src += "      af[" + std::to_string(acc[size_t(online[p].sum)]) + "] = 0;\n";
     // Scalar steps: each thread walks its elements in groups of 4 with no exit test between
     // the steps of a group, so their loads are in flight together.
     auto unrolled = [&](const std::string& begin, const std::string& end, const std::string& stride,
@@ -346,16 +271,6 @@ std::string reduction_kernel_source(const ir::Kernel& k, int rank_kept, int rank
       return "          {\n" + unravel("off", "base", at, "a.rshape", "a.rst", rank_red, M, "          ") +
              "          tl_pass" + P + "(a.base, off, nullptr, 1, a.cf, a.ci, rf, ri, af, ai);\n          }\n";
     }) + "        }\n      }\n";
-    if (online[p].max >= 0) {
-      // The block's pair; a nonempty row that is all -inf sums to NaN, as exp(-inf - -inf) does.
-      const OnlinePair& o = online[p];
-      src += "      double m = af[" + std::to_string(acc[size_t(o.max)]) + "], s = af[" +
-             std::to_string(acc[size_t(o.sum)]) + "];\n      tl_block_online(m, s, shf, threadIdx.y, blockDim.y);\n"
-             "      " + value_of(o.max) + " = m;\n      " + value_of(o.sum) +
-             " = m == -INFINITY && r_end > c * a.chunk ? NAN : s;\n    }\n    if (live) " + row(p + 2);
-      ++p;
-      continue;
-    }
     for (int r : sched.passes[p]) {
       const ir::Instr& in = k.instrs[size_t(r)];
       if (in.op != ir::Op::Reduce) continue;
