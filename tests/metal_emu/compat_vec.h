@@ -26,6 +26,12 @@ struct bfloat {
     }
   }
   operator float() const { return __builtin_bit_cast(float, uint32_t(bits) << 16); }
+  // Explicit casts to other types go through float in one step: g++ 13 treats _Float16 as a
+  // C++23 extended floating type, which float converts to only explicitly.
+  template <class T>
+  explicit operator T() const {
+    return T(float(*this));
+  }
 };
 
 template <class T, int N>

@@ -121,16 +121,31 @@ def build(metal_path, asan=None, ucontext=False):
     return lib
 
 
+PAGE = 4096
+
+
+def _page_aligned(a):
+    """A copy of array `a` starting on a page boundary, as an MTLBuffer's contents do: kernels
+    may move 32-byte vectors (vec<long, 4>) that the compiler aligns to their size, and NumPy
+    guarantees only 16-byte alignment."""
+    raw = np.empty(a.nbytes + PAGE, np.uint8)
+    start = (-raw.ctypes.data) % PAGE
+    out = raw[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
+
+
 def _ptr(buf):
-    """(address, size, keep-alive) of a NumPy array or scalar or a bytes-like argument."""
+    """(address, size, page-aligned copy) of a NumPy array or scalar or a bytes-like argument."""
     if isinstance(buf, np.generic):
         buf = np.array(buf)
     if isinstance(buf, np.ndarray):
         if not buf.flags.c_contiguous:
             raise ValueError("device buffers must be C-contiguous")
-        return buf.ctypes.data, buf.nbytes, buf
-    arr = np.frombuffer(bytearray(buf), dtype=np.uint8)
-    return arr.ctypes.data, arr.nbytes, arr
+    else:
+        buf = np.frombuffer(bytearray(buf), dtype=np.uint8)
+    copy = _page_aligned(buf)
+    return copy.ctypes.data, copy.nbytes, copy
 
 
 class Library:
@@ -164,6 +179,9 @@ class Library:
             name.encode(), ptrs, sizes, n, u3(*grid), u3(*threadgroup), int(dispatch_threads),
             tgl, len(threadgroup_lengths), ORDERS[order], ctypes.c_uint64(seed), err,
             ctypes.c_size_t(len(err)))
+        for b, (_, _, copy) in zip(buffers, held):
+            if isinstance(b, np.ndarray) and b.flags.writeable:
+                b[...] = copy  # what the kernel wrote, also after an error
         if rc != 0:
             raise LaunchError(err.value.decode())
 
