@@ -107,8 +107,8 @@ def test_matrix_vector_layouts(device, rng, dtype):
 
 # The CUDA kernel family (src/cuda/cuda_matmul.cpp picks one per problem): these shapes and
 # layouts reach each kernel and each of its paths on every device. On CUDA: M or N <= 16 is
-# the GEMV kernel (a lane per row when the long operand's rows are its unit-stride dim, else a
-# warp per row); float16/bfloat16 otherwise the tensor-core kernel, with 64x64 tiles until
+# the GEMV kernel (a lane per row when the long operand's rows are its unit-stride dim, split
+# along k across blocks when the rows alone leave SMs idle, else a warp per row); float16/bfloat16 otherwise the tensor-core kernel, with 64x64 tiles until
 # 128x128 tiles fill the GPU, each operand loaded with cp.async when its unit-stride dim is
 # contiguous and 16-byte aligned, element by element otherwise; float32 the SIMT kernel
 # (128 or 64 tiles, vector loads where 4-aligned); float64 the plain kernel.
@@ -200,6 +200,37 @@ def test_kernel_gemv_batched_and_strided(device, rng, dtype):
     check(ta @ tw, a, w, dtype)                                                 # M = 8, b broadcast
     check(tw.T @ ta.transpose(0, 2, 1), w.T, a.transpose(0, 2, 1), dtype)       # N = 8
     check(ta[:, ::2, 1::2] @ tw[::2, ::5], a[:, ::2, 1::2], w[::2, ::5], dtype)  # strided both ways
+
+
+@pytest.mark.parametrize("dtype", HALVES_AND_F32)
+@pytest.mark.parametrize("k", [1, 7, 1000, 8193])
+@pytest.mark.parametrize("n", [1, 7, 4099])
+@pytest.mark.parametrize("m", [1, 3, 16])
+def test_kernel_gemv_k_split(device, rng, dtype, m, n, k):
+    """M <= 16 with b row-major (the lane form on CUDA): k split across blocks once k >= 512
+    and the rows leave SMs idle (partials added by a second kernel), k not a multiple of the
+    split, the staged chunk or the vector; N = 7 and 1 take the other form or a single row."""
+    a, b = _operands(rng, dtype, m, n, k)
+    ta, tb = tl.asarray(a, device=device), tl.asarray(b, device=device)
+    got = ta @ tb
+    check(got, a, b, dtype)
+    if k == 8193 and n == 4099:
+        # The partials are added in a fixed order: the same bits every run.
+        np.testing.assert_array_equal(np.asarray(ta @ tb), np.asarray(got))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_kernel_gemv_k_split_batched_and_strided(device, rng, dtype):
+    """k splits with batches (partials per batch), a broadcast b, a b stored transposed
+    (element loads) and an odd offset (narrower vectors)."""
+    a = rng.uniform(-1, 1, (3, 16, 1500)).astype(NP[dtype])
+    b = rng.uniform(-1, 1, (3, 1500, 700)).astype(NP[dtype])
+    ta, tb = tl.asarray(a, device=device), tl.asarray(b, device=device)
+    check(ta @ tb, a, b, dtype)
+    check(ta @ tb[1], a, b[1], dtype)                                            # b broadcast
+    check(ta[:, :5, 1:] @ tb[0, 1:, 1:], a[:, :5, 1:], b[0, 1:, 1:], dtype)     # odd offsets
+    bt = rng.uniform(-1, 1, (700, 1500)).astype(NP[dtype])
+    check(ta @ tl.asarray(bt, device=device).T, a, bt.T, dtype)                 # b^T stored
 
 
 def test_kernel_f32_stays_float32_exact(device, rng):

@@ -80,11 +80,19 @@ MatmulConfig gemv_config(const MatmulShape& s) {
     while (c.v > 1 && !(xalign >= c.v && divides(c.v, xl))) c.v /= 2;
     c.yv = c.v > 1 && unit(yk, s.K) && yalign >= c.v && divides(c.v, ys);
   } else {
-    // Columns are: a lane per v rows, at most 64 accumulators a lane, and v small enough
-    // that the blocks still cover the SMs.
-    c.v = std::min<int>(widest, 64 / c.sn);
+    // Columns are: a lane per v rows, at most 64 accumulators a lane (16 in float64, whose
+    // staged b values take two registers each too): more spill under the 128-register cap.
+    c.v = std::min<int>(widest, (s.dtype == DType::Float64 ? 16 : 64) / c.sn);
     while (c.v > 1 && !(xalign >= c.v && divides(c.v, xk))) c.v /= 2;
-    while (c.v > 1 && cdiv(L, 32 * c.v) * s.batches < s.sms) c.v /= 2;
+    // Four blocks an SM (two resident at 128 registers, two waves) to keep enough loads in
+    // flight for the memory: the row tiles times k splits of at least 256 (32 k a warp, so
+    // the partials stay small next to the operand) ...
+    const auto tiles = [&](int v) { return cdiv(L, 32 * v) * s.batches; };
+    c.splits = std::clamp<int64_t>(cdiv(4 * int64_t(s.sms), tiles(c.v)), 1, std::max<int64_t>(1, s.K / 256));
+    // ... and where k is too short to split, narrower vectors for more row tiles.
+    while (c.splits == 1 && c.v > 1 && tiles(c.v) < s.sms) c.v /= 2;
+    c.kslice = std::max<int64_t>(8, cdiv(cdiv(s.K, c.splits), 8) * 8);  // whole rounds of the 8 warps
+    c.splits = std::max<int64_t>(1, cdiv(s.K, c.kslice));
   }
   return c;
 }
@@ -166,7 +174,7 @@ std::string MatmulConfig::name() const {
              (b_vec ? "v" : "s") + "_c" + (c_vec ? "v" : "s");
     case MatmulKernel::Gemv:
       return std::string("gemv_") + (dot ? "dot" : "lane") + "_sn" + n(sn) + "_v" + n(v) + (yv ? "_yv" : "") +
-             (swap ? "_t" : "");
+             (splits > 1 ? "_ks" + std::to_string(splits) : "") + (swap ? "_t" : "");
     case MatmulKernel::Plain: break;
   }
   return "plain";
@@ -229,9 +237,26 @@ void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out
     case MatmulKernel::Simt:
       args.launch(t, fn, unsigned(cdiv(s.N, 16 * c.tm)), check_rows(cdiv(s.M, 16 * c.tm)), gz, 256);
       break;
-    case MatmulKernel::Gemv:
-      args.launch(t, fn, unsigned(c.dot ? cdiv(s.M, 8) : cdiv(s.M, 32 * c.v)), 1, gz, 256);
+    case MatmulKernel::Gemv: {
+      // GemvArgs: the partials of a k split (pool memory, stream-ordered: free to reuse once
+      // the fold is queued) and the k of a split.
+      const size_t acc = s.dtype == DType::Float64 ? 8 : 4;
+      const BufferPtr part =
+          c.splits > 1 ? t.scratch(size_t(c.splits * s.batches * s.M * c.sn) * acc) : BufferPtr{};
+      args.put(part ? part->data() : nullptr);
+      args.put(c.dot ? s.K : c.kslice);
+      if (c.dot) {
+        args.launch(t, fn, unsigned(cdiv(s.M, 8)), 1, gz, 256);
+        break;
+      }
+      args.launch(t, fn, unsigned(cdiv(s.M, 32 * c.v)), unsigned(c.splits), gz, 256);
+      if (c.splits > 1) {
+        const CUfunction fold = static_kernel(t, "tl_matmul_gemv_fold", defines_for(c, s.dtype, int(batch.shape.size())),
+                                              body_for(c.kernel));
+        args.launch(t, fold, unsigned(std::min<int64_t>(cdiv(s.batches * s.M * s.N, 256), int64_t(t.sms) * 32)), 1, 1, 256);
+      }
       break;
+    }
     case MatmulKernel::Plain:
       args.launch(t, fn, unsigned(cdiv(s.N, 64)), check_rows(cdiv(s.M, 64)), gz, 256);
       break;
@@ -269,6 +294,8 @@ std::vector<std::pair<std::string, std::string>> matmul_kernel_sources() {
       {simt(8, 1, 0, 1, 0, 1), DType::Float16}, {simt(4, 0, 0, 0, 0, 0), DType::BFloat16},
       {gemv(1, 1, 4, 1), DType::Float32},   {gemv(1, 4, 8, 0), DType::Float16},
       {gemv(0, 16, 4, 0), DType::BFloat16}, {gemv(0, 2, 2, 0), DType::Float64},
+      {gemv(0, 16, 4, 0), DType::Float32},  {gemv(0, 8, 8, 0), DType::Float16},
+      {gemv(0, 16, 1, 0), DType::Float64},  {gemv(0, 1, 1, 0), DType::Float32},
       {gemv(1, 16, 1, 0), DType::Float32},  {gemv(1, 2, 2, 1), DType::Float64},
       {MatmulConfig{}, DType::Float64},
   };

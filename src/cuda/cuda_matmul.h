@@ -3,7 +3,8 @@
 // pure function of the problem, that picks one with its tile configuration.
 //   mma   tensor cores (mma.sync + ldmatrix + cp.async pipeline), float16 / bfloat16, sm_80+
 //   simt  float32 arithmetic, register-blocked: float32 (and 16-bit floats before sm_80)
-//   gemv  M or N <= 16: memory-bound, reads the large operand once at full width
+//   gemv  M or N <= 16: memory-bound, reads the large operand once at full width (split along
+//         k across blocks when its rows alone cannot occupy every SM)
 //   plain the simple tiled kernel, for float64 (and integers, which matmul runs in float64)
 #include <cstdint>
 #include <string>
@@ -41,8 +42,10 @@ struct MatmulConfig {
   int a_vec = 0, b_vec = 0, c_vec = 0;  // mma: cp.async operands; simt: vector loads/stores
   // gemv: swap computes c^T = b^T a^T (M is the small dim); dot: warp per row (1) or lane per
   // row (0) of the large operand; sn: accumulated columns; v: vector width; yv: vector loads
-  // of the small operand.
+  // of the small operand; splits: (lane form) grid blocks along k, kslice k each, their
+  // partials added by a second kernel when more than 1.
   int swap = 0, dot = 0, sn = 0, v = 0, yv = 0;
+  int64_t splits = 0, kslice = 0;
 
   std::string name() const;  // e.g. "mma_128x128_s3_ka_kb_async_ab": what tests and logs show
   bool operator==(const MatmulConfig&) const = default;

@@ -69,12 +69,19 @@ TEST(CudaMatmulSelect, SmallSideIsGemv) {
   EXPECT_EQ(select_matmul(contiguous(4096, 1, 4096, DType::Float16)).name(), "gemv_dot_sn1_v8_yv");
   EXPECT_EQ(select_matmul(contiguous(4096, 16, 4096, DType::Float32)).name(), "gemv_dot_sn16_v4");
   EXPECT_EQ(select_matmul(contiguous(4096, 17, 4096, DType::Float32)).kernel, MatmulKernel::Simt);
-  // M <= 16: the transposed problem; b row-major is then m-contiguous: a lane per row.
-  EXPECT_EQ(select_matmul(contiguous(16, 65536, 1024, DType::BFloat16)).name(), "gemv_lane_sn16_v4_t");
-  EXPECT_EQ(select_matmul(contiguous(1, 65536, 1024, DType::Float32)).name(), "gemv_lane_sn1_v4_t");
-  // Fewer rows: narrower vectors, so that the blocks cover the SMs.
-  EXPECT_EQ(select_matmul(contiguous(16, 8192, 8192, DType::BFloat16)).name(), "gemv_lane_sn16_v1_t");
+  // M <= 16: the transposed problem; b row-major is then m-contiguous: a lane per v rows,
+  // at most 64 accumulators a lane. 512 row tiles of 128 and a k of 1024: 2 k splits.
+  EXPECT_EQ(select_matmul(contiguous(16, 65536, 1024, DType::BFloat16)).name(), "gemv_lane_sn16_v4_ks2_t");
+  EXPECT_EQ(select_matmul(contiguous(16, 65536, 256, DType::BFloat16)).name(), "gemv_lane_sn16_v4_t");
+  EXPECT_EQ(select_matmul(contiguous(1, 65536, 1024, DType::Float32)).name(), "gemv_lane_sn1_v4_ks2_t");
+  // Fewer rows: k splits fill the SMs (64 tiles x 9 splits of 912 k), with whole vectors.
+  const MatmulConfig skinny = select_matmul(contiguous(16, 8192, 8192, DType::BFloat16));
+  EXPECT_EQ(skinny.name(), "gemv_lane_sn16_v4_ks9_t");
+  EXPECT_EQ(skinny.kslice, 912);
+  EXPECT_EQ(select_matmul(contiguous(4, 8192, 8192, DType::Float16)).name(), "gemv_lane_sn4_v8_ks17_t");
+  // ... and where k is too short to split, narrower vectors cover them.
   EXPECT_EQ(select_matmul(contiguous(2, 1024, 64, DType::Float32)).name(), "gemv_lane_sn2_v1_t");
+  EXPECT_EQ(select_matmul(contiguous(3, 4099, 7, DType::BFloat16)).name(), "gemv_lane_sn4_v1_t");
   // Strided both ways: a warp per row, element loads.
   MatmulShape s = contiguous(300, 5, 257, DType::Float64);
   s.am = 2 * 257 * 2, s.ak = 2;
