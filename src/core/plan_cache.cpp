@@ -59,8 +59,7 @@ struct Walk {
   static bool pending(const Source& s) { return s.node && !s.node->result; }
 
   int external(const Source& s) {
-    const void* key = s.buffer ? static_cast<const void*>(s.buffer.get()) : s.node.get();
-    auto [it, fresh] = external_index.try_emplace(key, int(externals.size()));
+    auto [it, fresh] = external_index.try_emplace(memory_of(s), int(externals.size()));
     if (fresh) externals.push_back(Source{s.buffer, s.buffer ? nullptr : s.node, {}, {}, 0, s.dtype});
     return it->second;
   }
@@ -99,7 +98,7 @@ struct Walk {
       auto it = index.find(s.node.get());
       return it == index.end() ? std::nullopt : std::optional<Ref>(Ref{it->second, -1});
     }
-    auto it = external_index.find(s.buffer ? static_cast<const void*>(s.buffer.get()) : s.node.get());
+    auto it = external_index.find(memory_of(s));
     return it == external_index.end() ? std::nullopt : std::optional<Ref>(Ref{-1, it->second});
   }
   std::optional<int> node(const Node* n) const {

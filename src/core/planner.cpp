@@ -185,8 +185,7 @@ class KernelBuilder {
   }
 
   int slot(const Source& s) {
-    const void* key = s.buffer ? static_cast<const void*>(s.buffer.get()) : s.node.get();
-    auto [it, fresh] = slots_.try_emplace(key, int(bindings_.size()));
+    auto [it, fresh] = slots_.try_emplace(memory_of(s), int(bindings_.size()));
     if (fresh) {
       bindings_.push_back(Source{s.buffer, s.node, {}, {}, 0, s.dtype});
       k_.slots.push_back(s.dtype);

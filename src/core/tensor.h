@@ -27,6 +27,12 @@ struct Source {
   DType dtype = DType::Float32;
 };
 
+// What a source reads, whatever its view: its buffer, or the node that computes it. Sources
+// with one key share a kernel slot.
+inline const void* memory_of(const Source& s) {
+  return s.buffer ? static_cast<const void*>(s.buffer.get()) : static_cast<const void*>(s.node.get());
+}
+
 class Tensor {
  public:
   Tensor() = default;

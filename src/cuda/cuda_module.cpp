@@ -21,7 +21,6 @@ typedef signed char int8_t; typedef unsigned char uint8_t; typedef unsigned shor
 typedef int int32_t; typedef unsigned uint32_t;
 typedef long long int64_t; typedef unsigned long long uint64_t;
 #define INFINITY __int_as_float(0x7f800000)
-#define NAN __int_as_float(0x7fc00000)
 #define INT64_MIN (-9223372036854775807LL - 1)
 #define INT64_MAX 9223372036854775807LL
 #else
