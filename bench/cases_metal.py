@@ -9,7 +9,7 @@ import functools
 import numpy as np
 
 import tensorlogic as tl
-from compare import _unfused, chain, layernorm, mean_rows, timeit
+from compare import _unfused, chain, layernorm, mean_rows, small_ops, timeit
 
 
 class MLX:
@@ -155,18 +155,11 @@ def metal_cases(dev, quick):
     yield from each(f"transpose copy {rows}^2", lambda: tm.T.copy(),
                     lambda an, i: lambda: an.transpose_copy(m[i]), bytes=2 * 4 * rows * rows)
 
-    def loop(x, scale=0.999):
-        def run():
-            y = x
-            for _ in range(500):
-                y = y * scale + scale
-            return y
-        return run
-
     # Host cost per op: our lazy recording plus its share of the fused kernel, against MLX's
     # lazy graph (a kernel per op) or an eager MPS launch per op.
-    yield from each("1000 small ops (1024)", loop(tsmall), lambda an, i: loop(small[i]), per_op=1000)
-    yield from each("1000 small ops, no fusion", lambda: _unfused(loop(tsmall)), lambda an, i: loop(small[i]),
+    anchor_ops = lambda an, i: small_ops(small[i], 0.999)  # noqa: E731
+    yield from each("1000 small ops (1024)", small_ops(tsmall, 0.999), anchor_ops, per_op=1000)
+    yield from each("1000 small ops, no fusion", lambda: _unfused(small_ops(tsmall, 0.999)), anchor_ops,
                     per_op=1000)
 
     def allocs(make, count=1000):

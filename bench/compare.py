@@ -80,6 +80,17 @@ def chain(lib, x, w, b):
     return y - b
 
 
+def small_ops(x, scale):
+    """1000 small ops on x (500 multiply-adds by a Python scalar), as a function to time: the
+    host cost per op."""
+    def run():
+        y = x
+        for _ in range(500):
+            y = y * scale + scale
+        return y
+    return run
+
+
 def mean_rows(t):
     """Row means with the axis kept, for tensorlogic and NumPy."""
     return t.mean(axis=1, keepdims=True)
@@ -157,20 +168,12 @@ def cuda_cases(dev, quick):
 
     (tsmall, psmall) = pair(1024, 7)
 
-    def loop(x, scale, ops=1000):
-        def run():
-            y = x
-            for _ in range(ops // 2):
-                y = y * scale + scale
-            return y
-        return run
-
     # Host cost per op: the lazy recording plus its share of the fused kernel, against one
     # eager launch per op.
     yield dict(case="1000 small ops (1024)", per_op=1000, anchor_name="torch eager",
-               ours=loop(tsmall, 0.999), anchor=loop(psmall, 0.999))
+               ours=small_ops(tsmall, 0.999), anchor=small_ops(psmall, 0.999))
     yield dict(case="1000 small ops, no fusion", per_op=1000, anchor_name="torch eager",
-               ours=lambda: _unfused(loop(tsmall, 0.999)), anchor=loop(psmall, 0.999))
+               ours=lambda: _unfused(small_ops(tsmall, 0.999)), anchor=small_ops(psmall, 0.999))
 
     def allocs(make, count=1000):
         def run():
@@ -256,16 +259,8 @@ def cases(dev, quick):
 
     small, tsmall = arrays((1024,))[0]
 
-    def loop(lib_x, scale):
-        def run():
-            y = lib_x
-            for _ in range(500):
-                y = y * scale + scale
-            return y
-        return run
-
     yield dict(case="1000 small ops (1024)", per_op=1000,
-               ours=loop(tsmall, 0.999), anchor=loop(small, np.float32(0.999)))
+               ours=small_ops(tsmall, 0.999), anchor=small_ops(small, np.float32(0.999)))
     for n in ([256, 512] if quick else [512, 1024, 2048]):
         (ma, tma), (mb, tmb) = arrays((n, n), (n, n))
         yield dict(case=f"matmul f32 {n}", flops=2 * n**3,
