@@ -66,6 +66,11 @@ template <> struct tl_word<16> { typedef uint4 type; };
 template <int N> __device__ __forceinline__ void tl_move(void* dst, const void* src) {
   *(typename tl_word<N>::type*)dst = *(const typename tl_word<N>::type*)src;
 }
+// A load that is the data's last use: evict-first, so it leaves the cache lines that later
+// passes of other rows still need.
+template <int N> __device__ __forceinline__ void tl_move_last(void* dst, const void* src) {
+  *(typename tl_word<N>::type*)dst = __ldcs((const typename tl_word<N>::type*)src);
+}
 )";
 
 std::string elementwise_args(const ir::Kernel& k, int rank, int nmem) {
@@ -93,7 +98,8 @@ struct VectorMoves {
 };
 template <class Offset>
 VectorMoves vector_moves(const ir::Kernel& k, const ir::Kernel& flat, const std::vector<int>& instrs, int vector,
-                         const std::string& base, Offset&& offset, const std::string& indent) {
+                         const std::string& base, Offset&& offset, const std::string& indent,
+                         const std::vector<bool>& last_use = {}) {
   std::vector<int> mem(k.instrs.size(), -1);
   for (size_t i = 0, j = 0; i < k.instrs.size(); ++i)
     if (k.instrs[i].op == ir::Op::Load || k.instrs[i].op == ir::Op::Store) mem[i] = int(j++);
@@ -110,7 +116,9 @@ VectorMoves vector_moves(const ir::Kernel& k, const ir::Kernel& flat, const std:
       continue;
     }
     m.in += indent + T + " r" + J + "[" + V + "];\n" + indent + "at[" + J + "] = (char*)r" + J + ";\n";
-    if (in.op == ir::Op::Load) m.in += indent + "tl_move<sizeof(r" + J + ")>(r" + J + ", " + global + ");\n";
+    if (in.op == ir::Op::Load)
+      m.in += indent + (size_t(i) < last_use.size() && last_use[size_t(i)] ? "tl_move_last<sizeof(r" : "tl_move<sizeof(r") +
+              J + ")>(r" + J + ", " + global + ");\n";
     else m.out += indent + "tl_move<sizeof(r" + J + ")>(" + global + ", r" + J + ");\n";
   }
   return m;
@@ -227,7 +235,10 @@ std::string reduction_kernel_source(const ir::Kernel& k, int rank_kept, int rank
          "  const int64_t zero[" + M + "] = {};\n"
          "  const int64_t groups = (a.outputs + " + XS + " - 1) / " + XS + ";\n"
          "  for (int64_t t = blockIdx.x; t < groups * a.chunks; t += gridDim.x) {\n"
-         "    const int64_t g = t / a.chunks, c = t % a.chunks, o = g * " + XS + " + threadIdx.x;\n"
+         // (Unsplit: no 64-bit division by a.chunks, a slow call per row.)
+         + std::string(split ? "    const int64_t g = t / a.chunks, c = t % a.chunks, "
+                             : "    const int64_t g = t, c = 0, ") +
+         "o = g * " + XS + " + threadIdx.x;\n"
          "    const bool live = o < a.outputs;\n"
          "    const int64_t r_end = c * a.chunk + a.chunk < a.inner ? c * a.chunk + a.chunk : a.inner;\n"
          + unravel("base", "a.off", "live ? o : 0", "a.kshape", "a.kst", rank_kept, M, "    ") +
@@ -257,9 +268,19 @@ std::string reduction_kernel_source(const ir::Kernel& k, int rank_kept, int rank
     if (vector > 1) {  // (chunks are whole vectors)
       const std::string V = std::to_string(vector);
       src += "        const int64_t vec_end = c * a.chunk + (r_end - c * a.chunk) / " + V + " * " + V + ";\n";
+      // Loads an earlier pass made too are the row's last read here when no later pass makes them.
+      std::vector<bool> last_use(k.instrs.size(), false);
+      for (int i : sched.passes[p]) {
+        const auto in_pass = [&](size_t q) {
+          return std::find(sched.passes[q].begin(), sched.passes[q].end(), i) != sched.passes[q].end();
+        };
+        bool earlier = false, later = false;
+        for (size_t q = 0; q < sched.passes.size(); ++q) (q < p ? earlier : later) |= q != p && in_pass(q);
+        last_use[size_t(i)] = k.instrs[size_t(i)].op == ir::Op::Load && earlier && !later;
+      }
       const VectorMoves m = vector_moves(k, flat, sched.passes[p], vector, "a.base", [&](const std::string& J, bool unit) {
         return "base[" + J + "]" + (unit ? " + r" : "");
-      }, "          ");
+      }, "          ", last_use);
       // (Vector steps in pairs through the compiler's unroll: written out by hand, the pairs
       // made the full sum 25% slower on an H200.)
       src += "#pragma unroll 2\n        for (int64_t r = c * a.chunk + threadIdx.y * " + V + "; r < vec_end; r += int64_t(blockDim.y) * " +
