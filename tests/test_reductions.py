@@ -361,6 +361,26 @@ def test_softmax_stable_and_masked(device):
     assert np.asarray(tl.softmax(t))[0, 2] == 0
 
 
+@pytest.mark.parametrize("n", [64, 1003])
+def test_softmax_special_values_in_long_rows(device, rng, n):
+    """Rows long enough for vector steps (and a scalar tail at 1003): -inf runs before the
+    max, a row of -inf, NaN, +inf, huge spreads, as NumPy's two passes in float64 give."""
+    x = rng.standard_normal((8, n)).astype(np.float32) * 4
+    x[0, :40] = -np.inf
+    x[1] = -np.inf
+    x[2, n // 2] = np.nan
+    x[3, 5] = np.inf
+    x[4, -7:] = -np.inf
+    x[5] *= 1e30
+    x[6, ::3] = -np.inf
+    t = tensor(x, tl.float32, device)
+    with np.errstate(invalid="ignore", over="ignore"):
+        want = np.exp(np_log_softmax(x.astype(np.float64), 1))
+        want_log = np_log_softmax(x.astype(np.float64), 1)
+    np.testing.assert_allclose(to_f64(tl.softmax(t, axis=1)), want, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(to_f64(tl.log_softmax(t, axis=1)), want_log, rtol=1e-5, atol=1e-5)
+
+
 # ---- methods, errors ----
 
 METHODS = [
