@@ -106,8 +106,21 @@ def no_fusion():
         _core.set_fusion(previous)
 
 
+def autotune(enabled=None):
+    """Measured kernel selection for matmul (also TENSORLOGIC_AUTOTUNE=1). On, the first
+    matmul of each kind (shape, dtype, layouts, alignment, device) times every candidate
+    kernel once and keeps the fastest, in memory and on disk next to the kernel cache, so
+    later processes pick it without measuring. Off (the default), a winner kept earlier is
+    still used; otherwise the built-in heuristic chooses. `autotune()` only reports the state.
+    Returns whether autotuning was on before the call."""
+    previous = _core.autotune_enabled()
+    if enabled is not None:
+        _core.set_autotune(bool(enabled))
+    return previous
+
+
 __all__ = _NATIVE + [
     "power", "mod", "true_divide", "absolute", "concatenate", "bitwise_not", "invert",
     "left_shift", "right_shift", "amax", "amin", "gelu", "zeros", "ones", "empty_like",
-    "zeros_like", "ones_like", "full_like", "eval", "no_fusion",
+    "zeros_like", "ones_like", "full_like", "eval", "no_fusion", "autotune",
 ]
