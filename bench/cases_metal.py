@@ -47,6 +47,9 @@ class MLX:
     def copy(self, x):
         return -x  # one read and one write per element, as a copy (MLX has no copy op)
 
+    def relu(self, x):
+        return self.lib.maximum(x, 0)
+
 
 class TorchMPS:
     name = "torch mps"
@@ -84,6 +87,9 @@ class TorchMPS:
 
     def copy(self, x):
         return x.clone()
+
+    def relu(self, x):
+        return self.lib.relu(x)
 
     def empty(self, n):
         return self.lib.empty(n, device="mps")
@@ -184,3 +190,16 @@ def metal_cases(dev, quick):
             pb = [v if dt == tl.float32 else an.half(v) for an, v in zip(found, mb)]
             yield from each(f"matmul {name} {size}", lambda oa=oa, ob=ob: oa @ ob,
                             lambda an, i, pa=pa, pb=pb: lambda: pa[i] @ pb[i], flops=2 * size**3)
+
+    # Skinny products (our GEMV kernel: M <= 16) and a matmul with its epilogue fused (bias +
+    # relu in the matmul's kernel, the product never stored).
+    k = 2048 if quick else 4096
+    (tv, v), (tx8, x8), (tw, wt), (tbias, bias) = arrays((1, k), (8, k), (k, k), (k,))
+    yield from each(f"matvec f32 1x{k}x{k}", lambda: tv @ tw, lambda an, i: lambda: v[i] @ wt[i],
+                    flops=2 * k * k, bytes=4 * k * k)
+    yield from each(f"linear f32 8x{k} @ W.T", lambda: tx8 @ tw.T, lambda an, i: lambda: x8[i] @ wt[i].T,
+                    flops=2 * 8 * k * k, bytes=4 * k * k)
+    size = 1024 if quick else 4096
+    (tma, ma), (tmb, mb), (tbias, bias) = arrays((size, size), (size, size), (size,))
+    yield from each(f"matmul+bias+relu f32 {size}", lambda: tl.relu(tma @ tmb + tbias),
+                    lambda an, i: lambda: an.relu(ma[i] @ mb[i] + bias[i]), flops=2 * size**3)

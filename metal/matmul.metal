@@ -1,18 +1,32 @@
-// Tiled matrix multiplication C = op(A) * op(B) with simdgroup matrices.
+// Matrix multiplication C = op(A) * op(B): tiled kernels with simdgroup matrices, and a
+// GEMV-style kernel for skinny products.
 //
 // op(A) is M x K: A row-major with leading dimension lda, or (TA) A^T where A is stored
 // K x M. op(B) is K x N: B row-major, or (TB) B^T where B is stored N x K. Transposed
-// operands are read in place, never copied.
+// operands are read in place, never copied. Batched: threadgroup z multiplies the matrices
+// batch_a/b/c elements further on. Every product accumulates in float, whatever T is (half
+// and bfloat inputs are converted as they are staged: the same code on every GPU family).
 //
-// A threadgroup of 128 threads (4 SIMD-groups as 2 x 2) computes a 32 x 32 block of C,
-// stepping through K 16 at a time: all threads stage the A and B blocks into threadgroup
-// memory (zero outside the matrices, so any M, N, K works), reading along the rows of the
-// stored matrix so consecutive threads read consecutive addresses; then each SIMD-group
-// multiplies its 16 x 16 quarter as 2 x 2 simdgroup_float8x8 accumulators. A transposed
-// operand stays transposed in threadgroup memory and is loaded with simdgroup_load's
-// transpose flag. Tiles hold float whatever T is, so half and bfloat inputs accumulate in
-// float. Batched: threadgroup z multiplies the matrices batch_a/b/c elements further on.
-// Launch: threadgroups (ceil(N / 32), ceil(M / 32), batches) of (128, 1, 1) threads.
+// The results go through an output policy `Out` (`put(row, col, value)` and `begin(z)`):
+// the static kernels below store T at C[row * ldc + col * ldc_col]; generated kernels
+// (src/metal/msl_matmul.cpp) apply a fused epilogue there instead, so the tile and GEMV
+// bodies are the same code in both. A generated kernel includes everything above the
+// line that starts the kernels (msl_matmul.cpp looks for it).
+//
+// matmul_<t>_<ab>_<BM>x<BN>x<BK>: a threadgroup of 128 threads (4 SIMD-groups as 2 x 2)
+// computes a BM x BN block of C, stepping through K by BK: all threads stage the A and B
+// blocks into threadgroup memory (zero outside the matrices, so any M, N, K works), reading
+// along the rows of the stored matrix so consecutive threads read consecutive addresses;
+// then each SIMD-group multiplies its (BM/2) x (BN/2) part as simdgroup_float8x8
+// accumulators. A transposed operand stays transposed in threadgroup memory and is loaded
+// with simdgroup_load's transpose flag. Launch: threadgroups (ceil(N / BN), ceil(M / BM),
+// batches) of (128, 1, 1) threads. Configurations: 32x32x16, 64x64x16, 64x32x32.
+//
+// gemv_<t>_<ab>: M <= 16 rows of C (the host swaps the operands of a product with N <= 16,
+// writing C transposed through ldc/ldc_col). With TB (each column of op(B) contiguous) a
+// SIMD-group computes a column: its lanes split K and meet in simd_sum; launch
+// (ceil(N / 4), 1, batches) x 128. Without TB a thread computes a column, the threadgroup
+// reading rows of B side by side; launch (ceil(N / 128), 1, batches) x 128.
 #include <metal_stdlib>
 using namespace metal;
 
@@ -22,25 +36,40 @@ struct MatmulParams {
   uint K;
   uint lda;
   uint ldb;
-  uint ldc;
+  uint ldc;      // C's row stride (elements)
+  uint ldc_col;  // C's column stride: 1, or ldc of the unswapped product (GEMV, N <= 16)
+  uint z0;       // flat batch index of grid z = 0 (for epilogues over several dispatches)
   long batch_a;  // elements between consecutive matrices along grid z
   long batch_b;
   long batch_c;
 };
 
-constant constexpr uint kTile = 32;     // rows and columns of C per threadgroup
-constant constexpr uint kStep = 16;     // K per stage
-constant constexpr uint kPad = 4;       // spreads tile rows over memory banks
-constant constexpr uint kThreads = 128;
-constant constexpr uint kStageFloats = kTile * (kStep + kPad);  // a staged A or B block
-static_assert(kStageFloats >= kStep * (kTile + kPad), "room for the transposed layout too");
+constant constexpr uint kPad = 4;  // spreads tile rows over memory banks
+constant constexpr uint kMatmulThreads = 128;
+constant constexpr uint kGemvRows = 16;
+
+// Floats of a staged rows x cols block, in either layout (plain or transposed).
+constexpr uint staged_floats(uint rows, uint cols) {
+  return rows * (cols + kPad) > cols * (rows + kPad) ? rows * (cols + kPad) : cols * (rows + kPad);
+}
+
+// Stores T at C[row * ldc + col * ldc_col] (C already points at this batch's matrix).
+template <typename T>
+struct PlainOut {
+  device T* C;
+  uint ldc;
+  uint ldc_col;
+  void begin(uint z) {}
+  void put(uint row, uint col, float v) const { C[ulong(row) * ldc + ulong(col) * ldc_col] = T(v); }
+};
 
 // Copies the rows x cols block at (row0, col0) of a row-major matrix with leading dimension
-// ld into `tile` (leading dimension rows_ld), as float, with zeros outside row_end x col_end.
+// ld into `tile` (leading dimension cols + kPad), as float, with zeros outside
+// row_end x col_end.
 template <typename T, uint rows, uint cols>
 void stage(threadgroup float* tile, device const T* src, uint ld, uint row0, uint col0,
            uint row_end, uint col_end, uint lid) {
-  for (uint e = lid; e < rows * cols; e += kThreads) {
+  for (uint e = lid; e < rows * cols; e += kMatmulThreads) {
     uint r = e / cols;
     uint c = e % cols;
     bool inside = row0 + r < row_end && col0 + c < col_end;
@@ -48,141 +77,368 @@ void stage(threadgroup float* tile, device const T* src, uint ld, uint row0, uin
   }
 }
 
-template <typename T, bool TA, bool TB>
-kernel void matmul(device const T* A [[buffer(0)]], device const T* B [[buffer(1)]],
-                   device T* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
-                   uint3 group [[threadgroup_position_in_grid]],
-                   uint lid [[thread_index_in_threadgroup]],
-                   uint simd_group [[simdgroup_index_in_threadgroup]]) {
+template <typename T, bool TA, bool TB, uint BM, uint BN, uint BK, typename Out>
+void matmul_tiles(device const T* A, device const T* B, constant MatmulParams& p, Out out,
+                  threadgroup float* As, threadgroup float* Bs, threadgroup float* Cs,
+                  uint3 group, uint lid, uint simd_group) {
+  constexpr uint SM = BM / 2;  // this SIMD-group's rows and columns of the block
+  constexpr uint SN = BN / 2;
+  constexpr uint FM = SM / 8;  // its 8 x 8 accumulators
+  constexpr uint FN = SN / 8;
   A += long(group.z) * p.batch_a;
   B += long(group.z) * p.batch_b;
-  C += long(group.z) * p.batch_c;
-  // op(A)'s 32 x 16 block, stored [m][k] or (TA) [k][m]; op(B)'s 16 x 32 block, stored
+  out.begin(p.z0 + group.z);
+  const uint m0 = group.y * BM;
+  const uint n0 = group.x * BN;
+  const uint sm = (simd_group / 2) * SM;
+  const uint sn = (simd_group % 2) * SN;
+  // op(A)'s BM x BK block, stored [m][k] or (TA) [k][m]; op(B)'s BK x BN block, stored
   // [k][n] or (TB) [n][k].
-  threadgroup float As[kStageFloats];
-  threadgroup float Bs[kStageFloats];
-  threadgroup float Cs[kTile * (kTile + kPad)];
+  const uint a_ld = TA ? BM + kPad : BK + kPad;
+  const uint b_ld = TB ? BK + kPad : BN + kPad;
 
-  const uint m0 = group.y * kTile;
-  const uint n0 = group.x * kTile;
-  const uint sm = (simd_group / 2) * 16;  // this SIMD-group's quarter of the block
-  const uint sn = (simd_group % 2) * 16;
-  const uint a_ld = TA ? kTile + kPad : kStep + kPad;
-  const uint b_ld = TB ? kStep + kPad : kTile + kPad;
-
-  simdgroup_float8x8 acc[2][2];
-  for (uint i = 0; i < 2; ++i) {
-    for (uint j = 0; j < 2; ++j) {
+  simdgroup_float8x8 acc[FM][FN];
+  for (uint i = 0; i < FM; ++i) {
+    for (uint j = 0; j < FN; ++j) {
       acc[i][j] = make_filled_simdgroup_matrix<float, 8, 8>(0.0f);
     }
   }
 
-  for (uint k0 = 0; k0 < p.K; k0 += kStep) {
+  for (uint k0 = 0; k0 < p.K; k0 += BK) {
     threadgroup_barrier(mem_flags::mem_threadgroup);  // the previous step's reads are done
     if (TA) {
-      stage<T, kStep, kTile>(As, A, p.lda, k0, m0, p.K, p.M, lid);
+      stage<T, BK, BM>(As, A, p.lda, k0, m0, p.K, p.M, lid);
     } else {
-      stage<T, kTile, kStep>(As, A, p.lda, m0, k0, p.M, p.K, lid);
+      stage<T, BM, BK>(As, A, p.lda, m0, k0, p.M, p.K, lid);
     }
     if (TB) {
-      stage<T, kTile, kStep>(Bs, B, p.ldb, n0, k0, p.N, p.K, lid);
+      stage<T, BN, BK>(Bs, B, p.ldb, n0, k0, p.N, p.K, lid);
     } else {
-      stage<T, kStep, kTile>(Bs, B, p.ldb, k0, n0, p.K, p.N, lid);
+      stage<T, BK, BN>(Bs, B, p.ldb, k0, n0, p.K, p.N, lid);
     }
     threadgroup_barrier(mem_flags::mem_threadgroup);
 
-    for (uint kk = 0; kk < kStep; kk += 8) {
-      simdgroup_float8x8 a[2];
-      simdgroup_float8x8 b[2];
-      for (uint i = 0; i < 2; ++i) {
+    for (uint kk = 0; kk < BK; kk += 8) {
+      simdgroup_float8x8 a[FM];
+      simdgroup_float8x8 b[FN];
+      for (uint i = 0; i < FM; ++i) {
         uint m = sm + 8 * i;
         simdgroup_load(a[i], TA ? &As[kk * a_ld + m] : &As[m * a_ld + kk], a_ld, ulong2(0, 0), TA);
       }
-      for (uint j = 0; j < 2; ++j) {
+      for (uint j = 0; j < FN; ++j) {
         uint n = sn + 8 * j;
         simdgroup_load(b[j], TB ? &Bs[n * b_ld + kk] : &Bs[kk * b_ld + n], b_ld, ulong2(0, 0), TB);
       }
-      for (uint i = 0; i < 2; ++i) {
-        for (uint j = 0; j < 2; ++j) {
+      for (uint i = 0; i < FM; ++i) {
+        for (uint j = 0; j < FN; ++j) {
           simdgroup_multiply_accumulate(acc[i][j], a[i], b[j], acc[i][j]);
         }
       }
     }
   }
 
-  // Through threadgroup memory, to convert to T and to write only inside C.
-  for (uint i = 0; i < 2; ++i) {
-    for (uint j = 0; j < 2; ++j) {
-      simdgroup_store(acc[i][j], &Cs[(sm + 8 * i) * (kTile + kPad) + sn + 8 * j], kTile + kPad);
+  // Through threadgroup memory, to hand each element to `out` only inside C.
+  for (uint i = 0; i < FM; ++i) {
+    for (uint j = 0; j < FN; ++j) {
+      simdgroup_store(acc[i][j], &Cs[(sm + 8 * i) * (BN + kPad) + sn + 8 * j], BN + kPad);
     }
   }
   threadgroup_barrier(mem_flags::mem_threadgroup);
-  for (uint e = lid; e < kTile * kTile; e += kThreads) {
-    uint r = e / kTile;
-    uint c = e % kTile;
+  for (uint e = lid; e < BM * BN; e += kMatmulThreads) {
+    uint r = e / BN;
+    uint c = e % BN;
     if (m0 + r < p.M && n0 + c < p.N) {
-      C[ulong(m0 + r) * p.ldc + n0 + c] = T(Cs[r * (kTile + kPad) + c]);
+      out.put(m0 + r, n0 + c, Cs[r * (BN + kPad) + c]);
     }
   }
 }
 
-template [[host_name("matmul_f32_nn")]] kernel void matmul<float, false, false>(
-    device const float* A [[buffer(0)]], device const float* B [[buffer(1)]],
-    device float* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
-    uint3 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
-    uint simd_group [[simdgroup_index_in_threadgroup]]);
-template [[host_name("matmul_f32_nt")]] kernel void matmul<float, false, true>(
-    device const float* A [[buffer(0)]], device const float* B [[buffer(1)]],
-    device float* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
-    uint3 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
-    uint simd_group [[simdgroup_index_in_threadgroup]]);
-template [[host_name("matmul_f32_tn")]] kernel void matmul<float, true, false>(
-    device const float* A [[buffer(0)]], device const float* B [[buffer(1)]],
-    device float* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
-    uint3 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
-    uint simd_group [[simdgroup_index_in_threadgroup]]);
-template [[host_name("matmul_f32_tt")]] kernel void matmul<float, true, true>(
-    device const float* A [[buffer(0)]], device const float* B [[buffer(1)]],
-    device float* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
-    uint3 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
-    uint simd_group [[simdgroup_index_in_threadgroup]]);
-template [[host_name("matmul_f16_nn")]] kernel void matmul<half, false, false>(
-    device const half* A [[buffer(0)]], device const half* B [[buffer(1)]],
-    device half* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
-    uint3 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
-    uint simd_group [[simdgroup_index_in_threadgroup]]);
-template [[host_name("matmul_f16_nt")]] kernel void matmul<half, false, true>(
-    device const half* A [[buffer(0)]], device const half* B [[buffer(1)]],
-    device half* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
-    uint3 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
-    uint simd_group [[simdgroup_index_in_threadgroup]]);
-template [[host_name("matmul_f16_tn")]] kernel void matmul<half, true, false>(
-    device const half* A [[buffer(0)]], device const half* B [[buffer(1)]],
-    device half* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
-    uint3 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
-    uint simd_group [[simdgroup_index_in_threadgroup]]);
-template [[host_name("matmul_f16_tt")]] kernel void matmul<half, true, true>(
-    device const half* A [[buffer(0)]], device const half* B [[buffer(1)]],
-    device half* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
-    uint3 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
-    uint simd_group [[simdgroup_index_in_threadgroup]]);
-template [[host_name("matmul_bf16_nn")]] kernel void matmul<bfloat, false, false>(
-    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]],
-    device bfloat* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
-    uint3 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
-    uint simd_group [[simdgroup_index_in_threadgroup]]);
-template [[host_name("matmul_bf16_nt")]] kernel void matmul<bfloat, false, true>(
-    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]],
-    device bfloat* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
-    uint3 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
-    uint simd_group [[simdgroup_index_in_threadgroup]]);
-template [[host_name("matmul_bf16_tn")]] kernel void matmul<bfloat, true, false>(
-    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]],
-    device bfloat* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
-    uint3 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
-    uint simd_group [[simdgroup_index_in_threadgroup]]);
-template [[host_name("matmul_bf16_tt")]] kernel void matmul<bfloat, true, true>(
-    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]],
-    device bfloat* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
-    uint3 group [[threadgroup_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
-    uint simd_group [[simdgroup_index_in_threadgroup]]);
+template <typename T, bool TA>
+float gemv_a(device const T* A, uint lda, uint m, uint k) {
+  return float(TA ? A[ulong(k) * lda + m] : A[ulong(m) * lda + k]);
+}
+
+template <typename T, bool TA, bool TB, typename Out>
+void gemv_rows(device const T* A, device const T* B, constant MatmulParams& p, Out out,
+               uint3 group, uint lid, uint simd_group, uint lane) {
+  A += long(group.z) * p.batch_a;
+  B += long(group.z) * p.batch_b;
+  out.begin(p.z0 + group.z);
+  float acc[kGemvRows];
+  for (uint m = 0; m < kGemvRows; ++m) {
+    acc[m] = 0.0f;
+  }
+  if (TB) {
+    const uint n = group.x * (kMatmulThreads / 32) + simd_group;
+    if (n >= p.N) {
+      return;  // the whole SIMD-group: no lane waits in simd_sum for it
+    }
+    device const T* col = B + ulong(n) * p.ldb;
+    for (uint k = lane; k < p.K; k += 32) {
+      const float b = float(col[k]);
+      for (uint m = 0; m < kGemvRows; ++m) {
+        if (m < p.M) {
+          acc[m] = fma(gemv_a<T, TA>(A, p.lda, m, k), b, acc[m]);
+        }
+      }
+    }
+    for (uint m = 0; m < kGemvRows; ++m) {
+      if (m < p.M) {
+        const float total = simd_sum(acc[m]);
+        if (lane == 0) {
+          out.put(m, n, total);
+        }
+      }
+    }
+  } else {
+    const uint n = group.x * kMatmulThreads + lid;
+    if (n >= p.N) {
+      return;
+    }
+    for (uint k = 0; k < p.K; ++k) {
+      const float b = float(B[ulong(k) * p.ldb + n]);
+      for (uint m = 0; m < kGemvRows; ++m) {
+        if (m < p.M) {
+          acc[m] = fma(gemv_a<T, TA>(A, p.lda, m, k), b, acc[m]);
+        }
+      }
+    }
+    for (uint m = 0; m < kGemvRows; ++m) {
+      if (m < p.M) {
+        out.put(m, n, acc[m]);
+      }
+    }
+  }
+}
+
+// ---- kernels ----
+
+template <typename T, bool TA, bool TB, uint BM, uint BN, uint BK>
+kernel void matmul(device const T* A [[buffer(0)]], device const T* B [[buffer(1)]],
+                   device T* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
+                   uint3 group [[threadgroup_position_in_grid]],
+                   uint lid [[thread_index_in_threadgroup]],
+                   uint simd_group [[simdgroup_index_in_threadgroup]]) {
+  threadgroup float As[staged_floats(BM, BK)];
+  threadgroup float Bs[staged_floats(BK, BN)];
+  threadgroup float Cs[BM * (BN + kPad)];
+  PlainOut<T> out = {C + long(group.z) * p.batch_c, p.ldc, p.ldc_col};
+  matmul_tiles<T, TA, TB, BM, BN, BK>(A, B, p, out, As, Bs, Cs, group, lid, simd_group);
+}
+
+template <typename T, bool TA, bool TB>
+kernel void gemv(device const T* A [[buffer(0)]], device const T* B [[buffer(1)]],
+                 device T* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
+                 uint3 group [[threadgroup_position_in_grid]],
+                 uint lid [[thread_index_in_threadgroup]],
+                 uint simd_group [[simdgroup_index_in_threadgroup]],
+                 uint lane [[thread_index_in_simdgroup]]) {
+  PlainOut<T> out = {C + long(group.z) * p.batch_c, p.ldc, p.ldc_col};
+  gemv_rows<T, TA, TB>(A, B, p, out, group, lid, simd_group, lane);
+}
+
+// Instantiations (written out: the emulator's parser runs before the C preprocessor).
+template [[host_name("matmul_f32_nn_32x32x16")]] kernel void matmul<float, false, false, 32, 32, 16>(
+    device const float* A [[buffer(0)]], device const float* B [[buffer(1)]], device float* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_f32_nn_64x64x16")]] kernel void matmul<float, false, false, 64, 64, 16>(
+    device const float* A [[buffer(0)]], device const float* B [[buffer(1)]], device float* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_f32_nn_64x32x32")]] kernel void matmul<float, false, false, 64, 32, 32>(
+    device const float* A [[buffer(0)]], device const float* B [[buffer(1)]], device float* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_f32_nt_32x32x16")]] kernel void matmul<float, false, true, 32, 32, 16>(
+    device const float* A [[buffer(0)]], device const float* B [[buffer(1)]], device float* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_f32_nt_64x64x16")]] kernel void matmul<float, false, true, 64, 64, 16>(
+    device const float* A [[buffer(0)]], device const float* B [[buffer(1)]], device float* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_f32_nt_64x32x32")]] kernel void matmul<float, false, true, 64, 32, 32>(
+    device const float* A [[buffer(0)]], device const float* B [[buffer(1)]], device float* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_f32_tn_32x32x16")]] kernel void matmul<float, true, false, 32, 32, 16>(
+    device const float* A [[buffer(0)]], device const float* B [[buffer(1)]], device float* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_f32_tn_64x64x16")]] kernel void matmul<float, true, false, 64, 64, 16>(
+    device const float* A [[buffer(0)]], device const float* B [[buffer(1)]], device float* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_f32_tn_64x32x32")]] kernel void matmul<float, true, false, 64, 32, 32>(
+    device const float* A [[buffer(0)]], device const float* B [[buffer(1)]], device float* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_f32_tt_32x32x16")]] kernel void matmul<float, true, true, 32, 32, 16>(
+    device const float* A [[buffer(0)]], device const float* B [[buffer(1)]], device float* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_f32_tt_64x64x16")]] kernel void matmul<float, true, true, 64, 64, 16>(
+    device const float* A [[buffer(0)]], device const float* B [[buffer(1)]], device float* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_f32_tt_64x32x32")]] kernel void matmul<float, true, true, 64, 32, 32>(
+    device const float* A [[buffer(0)]], device const float* B [[buffer(1)]], device float* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_f16_nn_32x32x16")]] kernel void matmul<half, false, false, 32, 32, 16>(
+    device const half* A [[buffer(0)]], device const half* B [[buffer(1)]], device half* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_f16_nn_64x64x16")]] kernel void matmul<half, false, false, 64, 64, 16>(
+    device const half* A [[buffer(0)]], device const half* B [[buffer(1)]], device half* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_f16_nn_64x32x32")]] kernel void matmul<half, false, false, 64, 32, 32>(
+    device const half* A [[buffer(0)]], device const half* B [[buffer(1)]], device half* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_f16_nt_32x32x16")]] kernel void matmul<half, false, true, 32, 32, 16>(
+    device const half* A [[buffer(0)]], device const half* B [[buffer(1)]], device half* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_f16_nt_64x64x16")]] kernel void matmul<half, false, true, 64, 64, 16>(
+    device const half* A [[buffer(0)]], device const half* B [[buffer(1)]], device half* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_f16_nt_64x32x32")]] kernel void matmul<half, false, true, 64, 32, 32>(
+    device const half* A [[buffer(0)]], device const half* B [[buffer(1)]], device half* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_f16_tn_32x32x16")]] kernel void matmul<half, true, false, 32, 32, 16>(
+    device const half* A [[buffer(0)]], device const half* B [[buffer(1)]], device half* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_f16_tn_64x64x16")]] kernel void matmul<half, true, false, 64, 64, 16>(
+    device const half* A [[buffer(0)]], device const half* B [[buffer(1)]], device half* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_f16_tn_64x32x32")]] kernel void matmul<half, true, false, 64, 32, 32>(
+    device const half* A [[buffer(0)]], device const half* B [[buffer(1)]], device half* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_f16_tt_32x32x16")]] kernel void matmul<half, true, true, 32, 32, 16>(
+    device const half* A [[buffer(0)]], device const half* B [[buffer(1)]], device half* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_f16_tt_64x64x16")]] kernel void matmul<half, true, true, 64, 64, 16>(
+    device const half* A [[buffer(0)]], device const half* B [[buffer(1)]], device half* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_f16_tt_64x32x32")]] kernel void matmul<half, true, true, 64, 32, 32>(
+    device const half* A [[buffer(0)]], device const half* B [[buffer(1)]], device half* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_bf16_nn_32x32x16")]] kernel void matmul<bfloat, false, false, 32, 32, 16>(
+    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]], device bfloat* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_bf16_nn_64x64x16")]] kernel void matmul<bfloat, false, false, 64, 64, 16>(
+    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]], device bfloat* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_bf16_nn_64x32x32")]] kernel void matmul<bfloat, false, false, 64, 32, 32>(
+    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]], device bfloat* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_bf16_nt_32x32x16")]] kernel void matmul<bfloat, false, true, 32, 32, 16>(
+    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]], device bfloat* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_bf16_nt_64x64x16")]] kernel void matmul<bfloat, false, true, 64, 64, 16>(
+    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]], device bfloat* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_bf16_nt_64x32x32")]] kernel void matmul<bfloat, false, true, 64, 32, 32>(
+    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]], device bfloat* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_bf16_tn_32x32x16")]] kernel void matmul<bfloat, true, false, 32, 32, 16>(
+    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]], device bfloat* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_bf16_tn_64x64x16")]] kernel void matmul<bfloat, true, false, 64, 64, 16>(
+    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]], device bfloat* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_bf16_tn_64x32x32")]] kernel void matmul<bfloat, true, false, 64, 32, 32>(
+    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]], device bfloat* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_bf16_tt_32x32x16")]] kernel void matmul<bfloat, true, true, 32, 32, 16>(
+    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]], device bfloat* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_bf16_tt_64x64x16")]] kernel void matmul<bfloat, true, true, 64, 64, 16>(
+    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]], device bfloat* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("matmul_bf16_tt_64x32x32")]] kernel void matmul<bfloat, true, true, 64, 32, 32>(
+    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]], device bfloat* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
+template [[host_name("gemv_f32_nn")]] kernel void gemv<float, false, false>(
+    device const float* A [[buffer(0)]], device const float* B [[buffer(1)]], device float* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]],
+    uint lane [[thread_index_in_simdgroup]]);
+template [[host_name("gemv_f32_nt")]] kernel void gemv<float, false, true>(
+    device const float* A [[buffer(0)]], device const float* B [[buffer(1)]], device float* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]],
+    uint lane [[thread_index_in_simdgroup]]);
+template [[host_name("gemv_f32_tn")]] kernel void gemv<float, true, false>(
+    device const float* A [[buffer(0)]], device const float* B [[buffer(1)]], device float* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]],
+    uint lane [[thread_index_in_simdgroup]]);
+template [[host_name("gemv_f32_tt")]] kernel void gemv<float, true, true>(
+    device const float* A [[buffer(0)]], device const float* B [[buffer(1)]], device float* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]],
+    uint lane [[thread_index_in_simdgroup]]);
+template [[host_name("gemv_f16_nn")]] kernel void gemv<half, false, false>(
+    device const half* A [[buffer(0)]], device const half* B [[buffer(1)]], device half* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]],
+    uint lane [[thread_index_in_simdgroup]]);
+template [[host_name("gemv_f16_nt")]] kernel void gemv<half, false, true>(
+    device const half* A [[buffer(0)]], device const half* B [[buffer(1)]], device half* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]],
+    uint lane [[thread_index_in_simdgroup]]);
+template [[host_name("gemv_f16_tn")]] kernel void gemv<half, true, false>(
+    device const half* A [[buffer(0)]], device const half* B [[buffer(1)]], device half* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]],
+    uint lane [[thread_index_in_simdgroup]]);
+template [[host_name("gemv_f16_tt")]] kernel void gemv<half, true, true>(
+    device const half* A [[buffer(0)]], device const half* B [[buffer(1)]], device half* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]],
+    uint lane [[thread_index_in_simdgroup]]);
+template [[host_name("gemv_bf16_nn")]] kernel void gemv<bfloat, false, false>(
+    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]], device bfloat* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]],
+    uint lane [[thread_index_in_simdgroup]]);
+template [[host_name("gemv_bf16_nt")]] kernel void gemv<bfloat, false, true>(
+    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]], device bfloat* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]],
+    uint lane [[thread_index_in_simdgroup]]);
+template [[host_name("gemv_bf16_tn")]] kernel void gemv<bfloat, true, false>(
+    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]], device bfloat* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]],
+    uint lane [[thread_index_in_simdgroup]]);
+template [[host_name("gemv_bf16_tt")]] kernel void gemv<bfloat, true, true>(
+    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]], device bfloat* C [[buffer(2)]],
+    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
+    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]],
+    uint lane [[thread_index_in_simdgroup]]);

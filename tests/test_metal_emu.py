@@ -77,8 +77,10 @@ def assert_close(actual, expected, scale, rtol):
 
 def test_registration_table(libs):
     assert libs["selftest"].kernels()["builtins"] == (1, 1)
-    assert libs["matmul"].kernels().keys() == {f"matmul_{t}_{ab}" for t in ("f32", "f16", "bf16")
-                                               for ab in ("nn", "nt", "tn", "tt")}
+    layouts = [(t, ab) for t in ("f32", "f16", "bf16") for ab in ("nn", "nt", "tn", "tt")]
+    assert libs["matmul"].kernels().keys() == (
+        {f"matmul_{t}_{ab}_{c}" for t, ab in layouts for c in ("32x32x16", "64x64x16", "64x32x32")}
+        | {f"gemv_{t}_{ab}" for t, ab in layouts})
     assert {f"copy_{a}_{b}" for a in DTYPES for b in DTYPES} <= libs["elementwise"].kernels().keys()
 
 
@@ -435,36 +437,99 @@ def test_softmax_rows(libs, dtype, shape, threads):
 
 # ---- metal/matmul.metal -------------------------------------------------------------------
 
-MATMUL_PARAMS = np.dtype([*[(f, "<u4") for f in "MNKabc"], ("sa", "<i8"), ("sb", "<i8"), ("sc", "<i8")])
+MATMUL_PARAMS = np.dtype([*[(f, "<u4") for f in ("M", "N", "K", "lda", "ldb", "ldc", "ldc_col", "z0")],
+                          ("sa", "<i8"), ("sb", "<i8"), ("sc", "<i8")])
+MATMUL_CONFIGS = {"32x32x16": (32, 32), "64x64x16": (64, 64), "64x32x32": (64, 32)}
+MATMUL_RTOL = {"f32": 1e-6, "f16": 1e-3, "bf16": 8e-3}
 
 
-@pytest.mark.parametrize("dtype", ["f32", "f16", "bf16"])
-@pytest.mark.parametrize("layout", ["nn", "nt", "tn", "tt"])
-@pytest.mark.parametrize("m,n,k,batch",
-                         [(1, 1, 1, 1), (7, 129, 3, 1), (33, 70, 45, 1), (64, 64, 64, 1),
-                          (50, 33, 100, 1), (9, 40, 17, 3)])
-def test_matmul(libs, dtype, layout, m, n, k, batch):
-    rng = np.random.default_rng(m * 10007 + n * 101 + k)
+def matmul_operands(rng, dtype, layout, m, n, k, batch):
+    """op(A), op(B) and their storage (transposed per `layout`) with 3 NaN columns of
+    padding that must never be read."""
     t = DTYPES[dtype]
     a, b = random(rng, (batch, m, k), t), random(rng, (batch, k, n), t)
 
     def stored(op, transposed):
-        """op's storage (transposed or not) with 3 NaN columns of padding: never read."""
         s = op.transpose(0, 2, 1) if transposed else op
         out = np.full((batch, s.shape[1], s.shape[2] + 3), np.nan, t)
         out[:, :, :s.shape[2]] = s
         return out
 
-    sa, sb = stored(a, layout[0] == "t"), stored(b, layout[1] == "t")
-    c = np.full((batch, m, n + 2), np.nan, t)
-    params = np.array([(m, n, k, sa.shape[2], sb.shape[2], n + 2, sa[0].size, sb[0].size,
-                        c[0].size)], dtype=MATMUL_PARAMS)
-    _, _, c, _ = run_orders(libs["matmul"], f"matmul_{dtype}_{layout}", [sa, sb, c, params],
-                            (-(-n // 32), -(-m // 32), batch), (128, 1, 1))
+    return a, b, stored(a, layout[0] == "t"), stored(b, layout[1] == "t")
+
+
+def check_product(c, a, b, dtype):
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
-    rtol = {"f32": 1e-6, "f16": 1e-3, "bf16": 8e-3}[dtype]
-    assert_close(c[:, :, :n], a64 @ b64, np.abs(a64) @ np.abs(b64), rtol)
+    assert_close(c, a64 @ b64, np.abs(a64) @ np.abs(b64), MATMUL_RTOL[dtype])
+
+
+MATMUL_SHAPES = [(1, 1, 1, 1), (7, 129, 3, 1), (33, 70, 45, 1), (64, 64, 64, 1), (70, 127, 33, 1),
+                 (9, 40, 17, 3)]
+
+
+# float32 on every shape; the halves on the smallest, the odd-sized and the batched one.
+MATMUL_CASES = [(d, s) for d in ("f32", "f16", "bf16") for s in MATMUL_SHAPES
+                if d == "f32" or s in ((1, 1, 1, 1), (70, 127, 33, 1), (9, 40, 17, 3))]
+
+
+@pytest.mark.parametrize("layout", ["nn", "nt", "tn", "tt"])
+@pytest.mark.parametrize("config", MATMUL_CONFIGS)
+@pytest.mark.parametrize("dtype,shape", MATMUL_CASES)
+def test_matmul(libs, dtype, layout, config, shape):
+    m, n, k, batch = shape
+    rng = np.random.default_rng(m * 10007 + n * 101 + k)
+    t = DTYPES[dtype]
+    a, b, sa, sb = matmul_operands(rng, dtype, layout, m, n, k, batch)
+    c = np.full((batch, m, n + 2), np.nan, t)
+    params = np.array([(m, n, k, sa.shape[2], sb.shape[2], n + 2, 1, 0, sa[0].size, sb[0].size,
+                        c[0].size)], dtype=MATMUL_PARAMS)
+    bm, bn = MATMUL_CONFIGS[config]
+    _, _, c, _ = run_orders(libs["matmul"], f"matmul_{dtype}_{layout}_{config}", [sa, sb, c, params],
+                            (-(-n // bn), -(-m // bm), batch), (128, 1, 1))
+    check_product(c[:, :, :n], a, b, dtype)
     assert np.isnan(c[:, :, n:].astype(np.float32)).all()  # nothing written past N
+
+
+def gemv_launch(lib, dtype, layout, a, b, sa, sb, swap):
+    """Runs gemv_<dtype>_<layout'> as the host plans it (src/metal/matmul_plan.cpp): directly
+    for M <= 16, or (swap) for N <= 16 as C^T = op(B)^T op(A)^T, the operands exchanged with
+    their transposition flipped and C written through ldc_col. Returns C (batch, M, N)."""
+    batch, m, k = a.shape
+    n = b.shape[2]
+    c = np.full((batch, m, n + 2), np.nan, DTYPES[dtype])
+    if not swap:
+        name, rows, cols = f"gemv_{dtype}_{layout}", m, n
+        ops, lds = [sa, sb], (sa.shape[2], sb.shape[2])
+        ldc, ldc_col, strides = n + 2, 1, (sa[0].size, sb[0].size)
+        tb = layout[1] == "t"
+    else:
+        flipped = ("n" if layout[1] == "t" else "t") + ("n" if layout[0] == "t" else "t")
+        name, rows, cols = f"gemv_{dtype}_{flipped}", n, m
+        ops, lds = [sb, sa], (sb.shape[2], sa.shape[2])
+        ldc, ldc_col, strides = 1, n + 2, (sb[0].size, sa[0].size)
+        tb = flipped[1] == "t"
+    params = np.array([(rows, cols, k, *lds, ldc, ldc_col, 0, *strides, c[0].size)], dtype=MATMUL_PARAMS)
+    groups = -(-cols // 4) if tb else -(-cols // 128)
+    _, _, c, _ = run_orders(lib, name, [*ops, c, params], (groups, 1, batch), (128, 1, 1))
+    return c
+
+
+GEMV_SHAPES = [(1, 1, 1, 1), (1, 70, 127, 1), (7, 33, 1000, 1), (16, 129, 33, 1), (5, 40, 17, 3),
+               (127, 7, 45, 2)]
+# float32 on every shape; the halves on a vector, the batched and the swapped shape.
+GEMV_CASES = [(d, s) for d in ("f32", "f16", "bf16") for s in GEMV_SHAPES
+              if d == "f32" or s in ((1, 70, 127, 1), (5, 40, 17, 3), (127, 7, 45, 2))]
+
+
+@pytest.mark.parametrize("layout", ["nn", "nt", "tn", "tt"])
+@pytest.mark.parametrize("dtype,shape", GEMV_CASES)
+def test_gemv(libs, dtype, layout, shape):
+    m, n, k, batch = shape
+    rng = np.random.default_rng(m * 10007 + n * 101 + k + 1)
+    a, b, sa, sb = matmul_operands(rng, dtype, layout, m, n, k, batch)
+    c = gemv_launch(libs["matmul"], dtype, layout, a, b, sa, sb, swap=m > 16)
+    check_product(c[:, :, :n], a, b, dtype)
+    assert np.isnan(c[:, :, n:].astype(np.float32)).all()
 
 
 # ---- AddressSanitizer ---------------------------------------------------------------------

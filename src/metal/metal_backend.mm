@@ -1,14 +1,18 @@
 // The Metal backend: tl::Backend over MetalDevice. Elementwise ops, plain reductions and fused
 // kernels run as MSL from the generator (msl_kernels.h); argmax/argmin, scans, indexing,
-// random and matmul run the static kernels of metal/*.metal (metal_ops.h). Metal has no
-// float64: such work runs on the CPU backend over the same unified memory, once the GPU is
-// done with it, and so does arange (exact double arithmetic, as the CPU computes it).
+// random and matmul run the static kernels of metal/*.metal (metal_ops.h); a matmul with an
+// epilogue runs the generated kernel of msl_matmul.h. Metal has no float64: such work runs
+// on the CPU backend over the same unified memory, once the GPU is done with it, and so does
+// arange (exact double arithmetic, as the CPU computes it).
 #include "metal/metal_backend.h"
 
+#include <algorithm>
 #include <cstring>
+#include <exception>
 #include <optional>
 #include <vector>
 
+#include "core/autotune.h"
 #include "core/error.h"
 #include "core/fusion_ir.h"
 #include "core/ops.h"
@@ -16,6 +20,7 @@
 #include "metal/metal_device.h"
 #include "metal/metal_ops.h"
 #include "metal/msl_kernels.h"
+#include "metal/msl_matmul.h"
 #include "core/single_op_ir.h"
 
 namespace tl::metal {
@@ -63,6 +68,9 @@ class MetalBackend final : public Backend {
     std::memcpy(dst, static_cast<const char*>(src.data()) + offset, n);
   }
   void synchronize(int index) override { dev(index).synchronize(); }
+  // Elementwise consumers of a product (bias, activation, residual, scale, cast) run in the
+  // matmul's kernel (msl_matmul.h); one the generator cannot print runs right after it.
+  bool matmul_takes_epilogue() const override { return true; }
 
  protected:
   void elementwise_impl(OpCode op, DType compute, std::span<const Tensor> in, const Tensor& out) override {
@@ -83,9 +91,15 @@ class MetalBackend final : public Backend {
       return on_host(in, [&](Backend& cpu) { cpu.scan(op, host_view(in), axis, host_view(out)); });
     metal::scan(dev_of(in), op, in, axis, out);
   }
-  void matmul_impl(const Tensor& a, const Tensor& b, const Tensor& out, const Epilogue*) override {
+  void matmul_impl(const Tensor& a, const Tensor& b, const Tensor& out, const Epilogue* ep) override {
     if (any_f64({a.dtype(), b.dtype(), out.dtype()}))
-      return on_host(out, [&](Backend& cpu) { cpu.matmul(host_view(a), host_view(b), host_view(out)); });
+      return on_host(out, [&](Backend& cpu) {
+        if (!ep) return cpu.matmul(host_view(a), host_view(b), host_view(out));
+        std::vector<BufferPtr> host;
+        for (const BufferPtr& x : ep->bindings) host.push_back(host_alias(x));
+        const Epilogue on_cpu{ep->kernel, host, ep->acc_slot};
+        cpu.matmul(host_view(a), host_view(b), host_view(out), &on_cpu);
+      });
     const int nd = out.ndim();
     std::vector<int> copy;
     Tensor ops[3] = {a, b, out};
@@ -103,8 +117,14 @@ class MetalBackend final : public Backend {
         ops[i] = c;
       }
     }
+    if (!plan->gemv) tune_tile(*plan, ops, out);
+    if (ep && ops[2].same(out)) {
+      const EpilogueProgram e = epilogue_program(ep->kernel, ep->acc_slot, *plan);
+      if (e.error.empty()) return metal::matmul(dev_of(out), *plan, ops[0], ops[1], ops[2], &e, ep);
+    }
     metal::matmul(dev_of(out), *plan, ops[0], ops[1], ops[2]);
     if (!ops[2].same(out)) strided_copy(ops[2], out);
+    if (ep) run_fused(ep->kernel, ep->bindings);
   }
   void gather_impl(const Tensor& src, int split, const Tensor& offsets, const Tensor& out) override {
     metal::gather(dev_of(out), src, split, offsets, out, false);
@@ -136,6 +156,43 @@ class MetalBackend final : public Backend {
   void on_host(const Tensor& any_operand, Body&& body) {
     dev_of(any_operand).synchronize();
     body(*backend_for(DeviceType::CPU));
+  }
+
+  // The tile of a tiled product, measured (core/autotune.h): with autotuning on, the first
+  // product of its kind times each candidate tile on the GPU; the winner is kept in memory
+  // and on disk. Off, an earlier winner still counts; with none the heuristic's tile stands.
+  // ops: the operands as planned (in place); their product is written by each candidate.
+  void tune_tile(MatmulPlan& plan, const Tensor (&ops)[3], const Tensor& out) {
+    const int nd = out.ndim();
+    const int64_t M = out.dim(nd - 2), N = out.dim(nd - 1), K = ops[0].dim(nd - 1);
+    const int64_t batch = out.numel() / std::max<int64_t>(1, M * N);
+    const std::vector<MatmulTile> tiles = tile_candidates(M, N, batch);
+    if (tiles.size() < 2 || M * N == 0) return;
+    const auto plan_with = [&](int i) {
+      std::vector<int> copy;
+      return *plan_matmul(out.shape(), K, out.dtype(), {&ops[0].strides(), ops[0].offset()},
+                          {&ops[1].strides(), ops[1].offset()}, {&ops[2].strides(), ops[2].offset()}, copy, 64,
+                          &tiles[size_t(i)]);
+    };
+    std::vector<std::string> names;
+    for (const MatmulTile& t : tiles) names.push_back(tile_name(t));
+    MetalDevice& d = dev_of(out);
+    // An error of earlier work surfaces when measuring starts: it is the caller's, not a
+    // failed candidate's (autotune::choose skips candidates that throw).
+    std::exception_ptr earlier;
+    const int pick = autotune::choose("metal", tile_tune_key(d.name(), plan.kernel, M, N, K, batch), names,
+                                      [&](int i) {
+                                        try {
+                                          d.synchronize();
+                                        } catch (...) {
+                                          earlier = std::current_exception();
+                                          return -1.0;
+                                        }
+                                        const MatmulPlan p = plan_with(i);
+                                        return d.time_kernels([&] { metal::matmul(d, p, ops[0], ops[1], ops[2]); });
+                                      });
+    if (earlier) std::rethrow_exception(earlier);
+    if (pick > 0) plan = plan_with(pick);
   }
 
   // dst = src through the generator's copy kernel (any strides and dtype).
@@ -170,6 +227,16 @@ class MetalBackend final : public Backend {
                     std::to_string(need.elements) + " elements, past its buffer");
       l.buffers.push_back({bindings[s].get()});
     }
+    if (!p.launch.cut.split) return d.launch(l);
+    // A split reduction: the partials kernel, then `l` folds them; both bind the scratch
+    // buffer after the slots (the pool keeps it until the command buffer completed).
+    const BufferPtr scratch = d.allocate(size_t(p.launch.scratch_bytes));
+    l.buffers.push_back({scratch.get()});
+    const auto& pg = p.launch.part_grid;
+    const auto& pt = p.launch.part_threadgroup;
+    KernelLaunch part{d.fused_pipeline(p.key + "/part", p.part_entry, source), l.name + "_part", l.buffers,
+                      {p.params}, MTLSizeMake(pg[0], pg[1], pg[2]), MTLSizeMake(pt[0], pt[1], pt[2])};
+    d.launch(part);
     d.launch(l);
   }
 };

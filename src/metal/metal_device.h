@@ -77,6 +77,9 @@ class MetalDevice {
   void wait_for(const Buffer& b);
   // Commits and waits for everything; throws the first error since the last check.
   void synchronize();
+  // The GPU's seconds for the kernels `encode` launches, run in a command buffer of their own
+  // once everything before has completed (for autotuning); negative when nothing ran.
+  double time_kernels(const std::function<void()>& encode);
 
  private:
   void commit_locked();

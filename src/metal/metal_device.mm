@@ -203,6 +203,23 @@ void MetalDevice::synchronize() {
   batcher_.check();
 }
 
+double MetalDevice::time_kernels(const std::function<void()>& encode) {
+  synchronize();
+  encode();  // into a fresh command buffer (nothing else is open now)
+  id<MTLCommandBuffer> cb = nil;
+  uint64_t seq = 0;
+  {
+    std::lock_guard lock(mu_);
+    cb = cb_;
+    commit_locked();
+    seq = last_committed_;
+  }
+  if (!cb) return -1;
+  batcher_.wait(seq);
+  batcher_.check();
+  return cb.GPUEndTime - cb.GPUStartTime;
+}
+
 std::vector<MetalDevice*>& devices() {
   // Never destroyed: buffers held by Python objects may outlive static destructors.
   static std::vector<MetalDevice*>* all = [] {

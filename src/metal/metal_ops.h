@@ -5,6 +5,7 @@
 // Metal lacks) to the CPU over unified memory before calling these.
 #include "core/backend.h"
 #include "metal/matmul_plan.h"
+#include "metal/msl_matmul.h"
 
 namespace tl::metal {
 
@@ -17,8 +18,10 @@ void gather(MetalDevice& d, const Tensor& indexed, int split, const Tensor& offs
             const Tensor& dense, bool scatter);
 void random(MetalDevice& d, RandomDist dist, uint64_t seed, uint64_t counter, double a, double b,
             const Tensor& out);
-// c = a @ b as planned (every operand addressable in place).
+// c = a @ b as planned (every operand addressable in place). With `ep` (an EpilogueProgram
+// of `epilogue` without error), the epilogue runs in the matmul's kernel instead: the product
+// stays in registers and the epilogue's outputs are written.
 void matmul(MetalDevice& d, const MatmulPlan& plan, const Tensor& a, const Tensor& b,
-            const Tensor& c);
+            const Tensor& c, const EpilogueProgram* ep = nullptr, const Epilogue* epilogue = nullptr);
 
 }  // namespace tl::metal

@@ -39,11 +39,11 @@ struct RandomParams {
   uint64_t range;
 };
 struct MatmulParams {
-  uint32_t M, N, K, lda, ldb, ldc;
+  uint32_t M, N, K, lda, ldb, ldc, ldc_col, z0;
   int64_t batch_a, batch_b, batch_c;
 };
 static_assert(sizeof(GatherParams) == 56 && sizeof(ScanParams) == 48 && sizeof(ArgParams) == 40 &&
-              sizeof(RandomParams) == 56 && sizeof(MatmulParams) == 48);
+              sizeof(RandomParams) == 56 && sizeof(MatmulParams) == 56);
 
 template <class T>
 std::vector<uint8_t> bytes_of(const T& v) {
@@ -182,17 +182,39 @@ void random(MetalDevice& d, RandomDist dist, uint64_t seed, uint64_t counter, do
             grid_threads(n), MTLSizeMake(256, 1, 1), true});
 }
 
-void matmul(MetalDevice& d, const MatmulPlan& plan, const Tensor& a, const Tensor& b, const Tensor& c) {
-  const id<MTLComputePipelineState> pipeline = d.pipeline(sources::kMatmul, plan.kernel);
+void matmul(MetalDevice& d, const MatmulPlan& plan, const Tensor& a, const Tensor& b, const Tensor& c,
+            const EpilogueProgram* ep, const Epilogue* epilogue) {
+  const id<MTLComputePipelineState> pipeline =
+      ep ? d.fused_pipeline(ep->key, ep->entry,
+                            [&] { return epilogue_program_source(sources::kMatmul, epilogue->kernel, epilogue->acc_slot, plan, *ep); })
+         : d.pipeline(sources::kMatmul, plan.kernel);
+  const std::string name = ep ? plan.kernel + "+" + epilogue->kernel.name() : plan.kernel;
+  if (ep) {
+    if (epilogue->bindings.size() != ep->buffers.size())
+      throw_value("Metal kernel " + name + ": " + std::to_string(epilogue->bindings.size()) +
+                  " buffers bound to an epilogue of " + std::to_string(ep->buffers.size()) + " slots");
+    for (size_t s = 0; s < ep->buffers.size(); ++s)  // never let the epilogue past a buffer
+      if (size_t(ep->buffers[s].elements * itemsize(ep->buffers[s].dtype)) > epilogue->bindings[s]->nbytes())
+        throw_value("Metal kernel " + name + ": epilogue slot " + std::to_string(s) + " reaches past its buffer");
+  }
   const size_t item = size_t(itemsize(c.dtype()));
-  const MatmulParams p{plan.M, plan.N, plan.K, plan.a.ld, plan.b.ld, plan.ldc,
-                       plan.batch_stride[0], plan.batch_stride[1], plan.batch_stride[2]};
-  for (const MatmulDispatch& m : plan.dispatches)
-    d.launch({pipeline, plan.kernel,
-              {{a.buffer().get(), size_t(m.offset[0]) * item}, {b.buffer().get(), size_t(m.offset[1]) * item},
-               {c.buffer().get(), size_t(m.offset[2]) * item}},
-              {bytes_of(p)}, MTLSizeMake(plan.groups[0], plan.groups[1], m.batches),
-              MTLSizeMake(kMatmulThreads, 1, 1)});
+  // Buffers 0 and 1 are b and a when the plan swapped them (GEMV with N <= 16).
+  const Buffer* x = (plan.swap ? b : a).buffer().get();
+  const Buffer* y = (plan.swap ? a : b).buffer().get();
+  for (const MatmulDispatch& m : plan.dispatches) {
+    const MatmulParams p{plan.M, plan.N, plan.K, plan.a.ld, plan.b.ld, plan.ldc, plan.ldc_col, m.z0,
+                         plan.batch_stride[0], plan.batch_stride[1], plan.batch_stride[2]};
+    KernelLaunch l{pipeline, name,
+                   {{x, size_t(m.offset[0]) * item}, {y, size_t(m.offset[1]) * item},
+                    {c.buffer().get(), size_t(m.offset[2]) * item}},
+                   {bytes_of(p)}, MTLSizeMake(plan.groups[0], plan.groups[1], m.batches),
+                   MTLSizeMake(kMatmulThreads, 1, 1)};
+    if (ep) {  // slot n at buffer 3 + n, then the matmul's and the epilogue's params
+      for (const BufferPtr& b : epilogue->bindings) l.buffers.push_back({b.get()});
+      l.bytes.push_back(ep->params);
+    }
+    d.launch(l);
+  }
 }
 
 }  // namespace tl::metal

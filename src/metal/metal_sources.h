@@ -4,7 +4,7 @@
 // (metal_sources.cpp.in, Apple builds only) and compiled by the Metal runtime, one library
 // per file, on first use.
 namespace tl::metal::sources {
-extern const char* const kMatmul;     // matmul_<t>_<nn|nt|tn|tt>
+extern const char* const kMatmul;     // matmul_<t>_<nn|nt|tn|tt>_<tile>, gemv_<t>_<..>
 extern const char* const kGather;     // gather_x<bits> (also scatter)
 extern const char* const kScan;       // scan_<t>
 extern const char* const kArgReduce;  // argreduce_<t>

@@ -5,125 +5,12 @@
 #include <functional>
 
 #include "core/op_table.h"
+#include "metal/msl_print.h"
 
 namespace tl::metal {
 namespace {
 
-std::string num(int64_t i) { return std::to_string(i); }
-// (Not "v" + num(i): g++ 12 warns of a false -Wrestrict on it.)
-std::string v(int i) { return std::string(1, 'v') += num(i); }
-
-// How a dtype sits in a device buffer: bool as uchar and bfloat16 as ushort bits, so that no
-// kernel depends on Metal's bool layout or on Metal 3.1's bfloat.
-const char* storage(DType t) {
-  switch (t) {
-    case DType::Bool: return "uchar";
-    case DType::Int8: return "int8_t";
-    case DType::UInt8: return "uchar";
-    case DType::Int32: return "int";
-    case DType::Int64: return "long";
-    case DType::Float16: return "half";
-    case DType::BFloat16: return "ushort";
-    case DType::Float32: return "float";
-    case DType::Float64: return nullptr;
-  }
-  return nullptr;
-}
-
-// The compute representation: float (for f16, bf16, f32) or long (integers and bool).
-const char* compute(DType repr) { return repr == DType::Int64 ? "long" : "float"; }
-
-// A stored value (expression e of storage(t)) in representation repr (the CPU's to_compute).
-std::string load_conv(const std::string& e, DType t, DType repr) {
-  if (t == DType::BFloat16) return repr == DType::Int64 ? "long(tl_bf2f(" + e + "))" : "tl_bf2f(" + e + ")";
-  return std::string(compute(repr)) + "(" + e + ")";
-}
-
-// Value x (of representation from) stored as dtype t (the CPU's from_compute: float to
-// integer saturates, anything to bool is != 0, the halves round to nearest even).
-std::string store_conv(const std::string& x, DType from, DType t) {
-  const bool f = from != DType::Int64;
-  switch (t) {
-    case DType::Bool: return "uchar(" + x + " != 0)";
-    case DType::Int8: return f ? "tl_f2i8(" + x + ")" : "int8_t(" + x + ")";
-    case DType::UInt8: return f ? "tl_f2u8(" + x + ")" : "uchar(" + x + ")";
-    case DType::Int32: return f ? "tl_f2i32(" + x + ")" : "int(" + x + ")";
-    case DType::Int64: return f ? "tl_f2i64(" + x + ")" : x;
-    case DType::Float16: return f ? "half(" + x + ")" : "half(float(" + x + "))";
-    case DType::BFloat16: return "tl_f2bf(float(" + x + "))";
-    default: return "float(" + x + ")";
-  }
-}
-
-std::string identity(const ir::Instr& r) {
-  const bool f = r.repr != DType::Int64;
-  switch (r.rop) {
-    case ReduceOp::Sum:
-    case ReduceOp::Any: return f ? "0.0f" : "0L";
-    case ReduceOp::Max: return f ? "-INFINITY" : "(-9223372036854775807L - 1L)";
-    case ReduceOp::Min: return f ? "INFINITY" : "9223372036854775807L";
-    default: return f ? "1.0f" : "1L";
-  }
-}
-
-// tl_combine's OP (see the prelude).
-std::string op_of(const ir::Instr& r) {
-  switch (r.rop) {
-    case ReduceOp::Sum: return "0";
-    case ReduceOp::Prod: return "1";
-    case ReduceOp::Max: return "2";
-    case ReduceOp::Min: return "3";
-    case ReduceOp::Any: return "4";
-    default: return "5";
-  }
-}
-
-// Prints instructions for one element. The j-th memory operand (the j-th Load/Store of the
-// kernel) is at access(j, instr); a Reduce folds into its accumulator a<n>.
-struct Printer {
-  const ir::Kernel& k;
-  std::vector<int> mem;  // instr -> memory operand index, or -1
-  explicit Printer(const ir::Kernel& kernel) : k(kernel), mem(kernel.instrs.size(), -1) {
-    for (size_t i = 0, j = 0; i < k.instrs.size(); ++i)
-      if (k.instrs[i].op == ir::Op::Load || k.instrs[i].op == ir::Op::Store) mem[i] = int(j++);
-  }
-  int operands() const { return int(std::count_if(mem.begin(), mem.end(), [](int j) { return j >= 0; })); }
-
-  using Access = std::function<std::string(int j, const ir::Instr&)>;
-  std::string instr(int n, const Access& access, const std::string& ind, const std::string& store_guard = "") const {
-    const ir::Instr& in = k.instrs[size_t(n)];
-    const std::string C = compute(in.repr);
-    const auto arg = [&](int a) { return k.instrs[size_t(in.args[a])]; };
-    switch (in.op) {
-      case ir::Op::Load:
-        return ind + "const " + C + " " + v(n) + " = " + load_conv(access(mem[size_t(n)], in), in.dtype, in.repr) + ";\n";
-      case ir::Op::Store:
-        return ind + store_guard + access(mem[size_t(n)], in) + " = " +
-               store_conv(v(in.args[0]), arg(0).repr, in.dtype) + ";\n";
-      case ir::Op::Cast:
-        return ind + "const " + C + " " + v(n) + " = " +
-               load_conv(store_conv(v(in.args[0]), arg(0).repr, in.dtype), in.dtype, in.repr) + ";\n";
-      case ir::Op::Reduce:
-        return ind + "a" + num(n) + " = tl_combine<" + op_of(in) + ">(a" + num(n) + ", " + C + "(" +
-               v(in.args[0]) + "));\n";
-      case ir::Op::Alu: {
-        std::string s = ind + C + " " + v(n) + ";\n" + ind + "{\n" + ind + "  const " + C + " a = " + C + "(" + v(in.args[0]) + ")";
-        if (in.args[1] >= 0) s += ", b = " + C + "(" + v(in.args[1]) + ")";
-        if (in.args[2] >= 0) s += ", c = " + C + "(" + v(in.args[2]) + ")";
-        return s + ";\n" + ind + "  " + v(n) + " = " + C + "(" + op_info(in.alu).expr + ");\n" + ind + "}\n";
-      }
-      case ir::Op::Const:
-        return ind + "const " + C + " " + v(n) + " = p." + (in.repr == DType::Int64 ? "ci[" : "cf[") + num(in.slot) + "];\n";
-    }
-    return "";
-  }
-  std::string instrs(const std::vector<int>& list, const Access& access, const std::string& ind,
-                     const std::string& store_guard = "") const {
-    std::string s;
-    for (int n : list) s += instr(n, access, ind, store_guard);
-    return s;
-  }
-};
+using namespace msl;
 
 // Adds to offsets o<j> (of index type I) the strides of linear index `lin` unravelled over
 // `rank` dims of p.<shape> (innermost last), operand j's strides in p.<st>[j].
@@ -142,7 +29,8 @@ std::string unravel(const std::string& o, const std::string& lin, const std::str
 
 std::string params_struct(const ir::Kernel& k, const Cut& c, const std::string& entry, int operands) {
   const std::string M = num(std::max(1, operands)), P = num(std::max<size_t>(1, k.params.size()));
-  std::string s = "struct " + entry + "_params {\n  long total, inner;\n  long off[" + M + "];\n";
+  std::string s = "struct " + entry + "_params {\n  long total, inner;\n" + (c.split ? "  long split;\n" : "") +
+                  "  long off[" + M + "];\n";
   s += "  long oshape[" + num(c.rank_outer) + "];\n  long ost[" + M + "][" + num(c.rank_outer) + "];\n";
   if (c.rank_inner > 0)
     s += "  long ishape[" + num(c.rank_inner) + "];\n  long ist[" + M + "][" + num(c.rank_inner) + "];\n";
@@ -159,7 +47,10 @@ std::string signature(const ir::Kernel& k, const Cut& c, const std::string& entr
     s += std::string("device ") + (written[b] ? "" : "const ") + storage(k.slots[b]) + "* b" + num(int64_t(b)) +
          " [[buffer(" + num(int64_t(b)) + ")]],\n    ";
   // I: the index type of every offset and count (32-bit when the launch says they all fit).
-  return s + "constant " + entry + "_params& p [[buffer(" + num(int64_t(k.slots.size())) + ")]],\n    " + builtins +
+  // (A split reduction's scratch buffer comes before the params.)
+  const int64_t params = int64_t(k.slots.size()) + (c.split ? 1 : 0);
+  const std::string type = entry.ends_with("_part") ? entry.substr(0, entry.size() - 5) : entry;
+  return s + "constant " + type + "_params& p [[buffer(" + num(params) + ")]],\n    " + builtins +
          ") {\n  typedef " + (c.wide ? "long" : "int") + " I;\n";
 }
 
@@ -170,12 +61,6 @@ std::string consts(const ir::Kernel& k, const Printer& pr) {
   return s;
 }
 
-std::vector<int> non_const(const ir::Kernel& k) {
-  std::vector<int> list;
-  for (size_t n = 0; n < k.instrs.size(); ++n)
-    if (k.instrs[n].op != ir::Op::Const) list.push_back(int(n));
-  return list;
-}
 
 std::string elementwise(const ir::Kernel& k, const Cut& c, const std::string& entry) {
   const Printer pr(k);
@@ -216,7 +101,14 @@ std::string elementwise(const ir::Kernel& k, const Cut& c, const std::string& en
 // Reductions: threads of an output fold their elements into accumulators a<n>, which meet
 // through SIMD-group functions (rows) or threadgroup memory (columns); every thread of the
 // output gets each total v<n>, so row values and later passes need no broadcast.
-std::string reduction(const ir::Kernel& k, const Cut& c, const std::string& entry) {
+//
+// A split reduction (c.split, rows, one pass) runs as two kernels: `entry`_part, where
+// threadgroup g folds chunk g % split of output g / split and stores its totals in the
+// scratch buffer (buffer(slots), 8 bytes a partial, floats as their bits), and `entry`, a
+// threadgroup per output that folds the output's partials and runs the row values and stores.
+enum class Stage { Whole, Part, Final };
+
+std::string reduction(const ir::Kernel& k, const Cut& c, const std::string& entry, Stage stage) {
   const Printer pr(k);
   const int M = pr.operands();
   const ir::Schedule sched = k.schedule();
@@ -231,7 +123,10 @@ std::string reduction(const ir::Kernel& k, const Cut& c, const std::string& entr
     nf = std::max(nf, f), ni = std::max(ni, i);
   }
   const std::string SH = num(rows ? 32 : kColumnsX * kColumnsY);
-  std::string s = signature(k, c, entry,
+  const std::string scratch = stage == Stage::Whole ? "" :
+      "device long* tl_scratch [[buffer(" + num(int64_t(k.slots.size())) + ")]],\n    ";
+  std::string s = signature(k, c, stage == Stage::Part ? entry + "_part" : entry,
+      scratch +
       "uint tid [[thread_index_in_threadgroup]], uint nthr [[threads_per_threadgroup]],\n"
       "    uint tg [[threadgroup_position_in_grid]], uint ntg [[threadgroups_per_grid]],\n"
       "    uint lane [[thread_index_in_simdgroup]], uint sg [[simdgroup_index_in_threadgroup]],\n"
@@ -239,16 +134,28 @@ std::string reduction(const ir::Kernel& k, const Cut& c, const std::string& entr
   if (nf) s += "  threadgroup float tl_shf[" + num(nf) + "][" + SH + "];\n";
   if (ni) s += "  threadgroup long tl_shi[" + num(ni) + "][" + SH + "];\n";
   s += "  const I outputs = I(p.total), inner = I(p.inner);\n";
+  if (stage != Stage::Whole) s += "  const I split = I(p.split);\n";
   s += rows ? "  const I tx = 0, ty = I(tid), ny = I(nthr);\n"
             : "  const I tx = I(tid % " + X + "u), ty = I(tid / " + X + "u), ny = I(nthr / " + X + "u);\n";
-  s += consts(k, pr) + "  for (I g = I(tg); g < (outputs + " + X + " - 1) / " + X + "; g += I(ntg)) {\n" +
-       "    const I o = g * " + X + " + tx;\n    const bool live = o < outputs;\n";
+  const std::string groups = stage == Stage::Part ? "outputs * split" : "(outputs + " + X + " - 1) / " + X;
+  s += consts(k, pr) + "  for (I g = I(tg); g < " + groups + "; g += I(ntg)) {\n";
+  if (stage == Stage::Part) {
+    s += std::string("    const I o = g / split, chunk = ") +
+         (c.vector > 1 ? "((inner + split - 1) / split + 3) / 4 * 4;\n" : "(inner + split - 1) / split;\n") +
+         "    const I begin = (g % split) * chunk, end = min(inner, begin + chunk);\n"
+         "    const bool live = true;\n";
+  } else {
+    s += "    const I o = g * " + X + " + tx;\n    const bool live = o < outputs;\n";
+  }
   for (int j = 0; j < M; ++j) s += "    I k" + num(j) + " = I(p.off[" + num(j) + "]);\n";
   s += unravel("k", "live ? o : 0", "oshape", "ost", c.rank_outer, M, "    ");  // (past the end: output 0's)
   const Printer::Access at_row = [](int j, const ir::Instr& i) { return "b" + num(i.slot) + "[k" + num(j) + "]"; };
   const Printer::Access at_elem = [](int j, const ir::Instr& i) { return "b" + num(i.slot) + "[o" + num(j) + "]"; };
   const std::string row_guard = "if (live && ty == 0) ";
-  s += pr.instrs(sched.rows[0], at_row, "    ", row_guard);
+  std::vector<int> rows0 = sched.rows[0];
+  if (stage == Stage::Part)  // row stores are the final kernel's
+    std::erase_if(rows0, [&](int n) { return k.instrs[size_t(n)].op == ir::Op::Store; });
+  s += pr.instrs(rows0, at_row, "    ", row_guard);
   for (size_t p = 0; p < sched.passes.size(); ++p) {
     std::vector<int> reds;
     for (int n : sched.passes[p])
@@ -256,9 +163,43 @@ std::string reduction(const ir::Kernel& k, const Cut& c, const std::string& entr
     for (int r : reds) s += "    " + std::string(compute(k.instrs[size_t(r)].repr)) + " " + v(r) + ";\n";
     s += "    {\n";
     for (int r : reds) s += "      " + std::string(compute(k.instrs[size_t(r)].repr)) + " a" + num(r) + " = " + identity(k.instrs[size_t(r)]) + ";\n";
-    s += "      for (I r = ty; live && r < inner; r += ny) {\n";
-    for (int j = 0; j < M; ++j) s += "        I o" + num(j) + " = k" + num(j) + ";\n";
-    s += unravel("o", "r", "ishape", "ist", c.rank_inner, M, "        ") + pr.instrs(sched.passes[p], at_elem, "        ") + "      }\n";
+    if (stage == Stage::Final) {  // the output's partials, in place of its elements
+      s += "      for (I r = ty; live && r < split; r += ny) {\n";
+      for (size_t q = 0; q < reds.size(); ++q) {
+        const ir::Instr& in = k.instrs[size_t(reds[q])];
+        const std::string at = "tl_scratch[(" + num(int64_t(q)) + " * outputs + o) * split + r]";
+        const std::string val = in.repr == DType::Int64 ? at : "as_type<float>(uint(" + at + "))";
+        s += "        a" + num(reds[q]) + " = tl_combine<" + op_of(in) + ">(a" + num(reds[q]) + ", " + val + ");\n";
+      }
+      s += "      }\n";
+    } else {
+      std::string from = stage == Stage::Part ? "begin" : "I(0)";
+      const std::string to = stage == Stage::Part ? "end" : "inner";
+      if (c.vector > 1) {
+        // Whole 4-vectors of the reduced dim first: each contiguous operand (its rows start on
+        // a vector, the launch checked) moves as one vec<T, 4>, broadcast ones are read in
+        // place; then the elements past the last whole vector.
+        std::string loads;
+        for (int n : sched.passes[p]) {
+          const ir::Instr& in = k.instrs[size_t(n)];
+          const int j = pr.mem[size_t(n)];
+          if (in.op != ir::Op::Load || !c.unit[size_t(j)]) continue;
+          const std::string T = "vec<" + std::string(storage(in.dtype)) + ", 4>", J = num(j);
+          loads += "        const " + T + " q" + J + " = *((device const " + T + "*)(b" + num(in.slot) + " + k" + J + ") + r4);\n";
+        }
+        const Printer::Access at_vec = [&](int j, const ir::Instr& in) {
+          if (!c.unit[size_t(j)]) return "b" + num(in.slot) + "[k" + num(j) + "]";
+          return in.op == ir::Op::Load ? "q" + num(j) + "[e]" : "b" + num(in.slot) + "[k" + num(j) + " + r]";
+        };
+        s += "      for (I r4 = " + from + " / 4 + ty; live && r4 < " + to + " / 4; r4 += ny) {\n" + loads +
+             "        for (int e = 0; e < 4; ++e) {\n          const I r = r4 * 4 + I(e);\n" +
+             pr.instrs(sched.passes[p], at_vec, "          ") + "        }\n      }\n";
+        from = "max(" + from + ", (" + to + " / 4) * 4)";
+      }
+      s += "      for (I r = " + from + " + ty; live && r < " + to + "; r += ny) {\n";
+      for (int j = 0; j < M; ++j) s += "        I o" + num(j) + " = k" + num(j) + ";\n";
+      s += unravel("o", "r", "ishape", "ist", c.rank_inner, M, "        ") + pr.instrs(sched.passes[p], at_elem, "        ") + "      }\n";
+    }
     std::string put, get;
     int f = 0, i = 0;
     for (int r : reds) {
@@ -277,7 +218,18 @@ std::string reduction(const ir::Kernel& k, const Cut& c, const std::string& entr
       }
     }
     const std::string barrier = reds.empty() ? "" : "      threadgroup_barrier(mem_flags::mem_threadgroup);\n";
-    s += put + barrier + get + barrier + "    }\n" + pr.instrs(sched.rows[p + 1], at_row, "    ", row_guard);
+    s += put + barrier + get + barrier + "    }\n";
+    if (stage == Stage::Part) {  // this chunk's totals
+      s += "    if (tid == 0) {\n";
+      for (size_t q = 0; q < reds.size(); ++q) {
+        const ir::Instr& in = k.instrs[size_t(reds[q])];
+        const std::string val = in.repr == DType::Int64 ? v(reds[q]) : "long(as_type<uint>(" + v(reds[q]) + "))";
+        s += "      tl_scratch[(" + num(int64_t(q)) + " * outputs + o) * split + g % split] = " + val + ";\n";
+      }
+      s += "    }\n";
+    } else {
+      s += pr.instrs(sched.rows[p + 1], at_row, "    ", row_guard);
+    }
   }
   return s + "  }\n}\n";
 }
@@ -302,14 +254,17 @@ std::string unprintable_reason(const ir::Kernel& k) {
 
 std::string kernel_source(const ir::Kernel& k, const Cut& c, const std::string& entry) {
   const Printer pr(k);
-  return params_struct(k, c, entry, pr.operands()) +
-         (c.layout == Layout::Elementwise ? elementwise(k, c, entry) : reduction(k, c, entry));
+  if (c.layout == Layout::Elementwise) return params_struct(k, c, entry, pr.operands()) + elementwise(k, c, entry);
+  if (c.split == 0) return params_struct(k, c, entry, pr.operands()) + reduction(k, c, entry, Stage::Whole);
+  return params_struct(k, c, entry, pr.operands()) + reduction(k, c, entry, Stage::Part) +
+         reduction(k, c, entry, Stage::Final);
 }
 
 std::vector<uint8_t> pack_params(const ir::Kernel& k, const Cut& c, const MergedDims& outer,
                                  const MergedDims& inner, int64_t total, int64_t inner_n) {
   // The order of params_struct: longs, then the floats.
   std::vector<int64_t> words = {total, inner_n};
+  if (c.split) words.push_back(c.split);
   const size_t M = size_t(std::max(1, Printer(k).operands()));
   for (size_t j = 0; j < M; ++j) words.push_back(0);  // offsets: filled below
   const auto dims = [&](const MergedDims& m, int rank) {
@@ -325,7 +280,7 @@ std::vector<uint8_t> pack_params(const ir::Kernel& k, const Cut& c, const Merged
   std::vector<float> cf(P, 0.0f);
   for (size_t n = 0, j = 0; n < k.instrs.size(); ++n) {
     const ir::Instr& in = k.instrs[n];
-    if (in.op == ir::Op::Load || in.op == ir::Op::Store) words[2 + j++] = in.offset;
+    if (in.op == ir::Op::Load || in.op == ir::Op::Store) words[(c.split ? 3 : 2) + j++] = in.offset;
     if (in.op != ir::Op::Const) continue;
     const Scalar v = scalar_as(k.params[size_t(in.slot)], in.dtype);  // as a stored 0-d tensor holds it
     words[ci + size_t(in.slot)] = v.i;

@@ -36,10 +36,15 @@ struct Cut {
   int vector = 1;      // elementwise: 4 when each thread first takes whole 4-vectors
   std::vector<bool> unit;  // with vector: per memory operand, contiguous (else broadcast)
   bool wide = false;   // 64-bit index math (else 32-bit: every offset fits)
+  // Rows, one pass: partials of this many chunks per output, then a kernel that combines them
+  // (0: none). Few long outputs (a full reduction) then fill the GPU.
+  int split = 0;
 };
 
 // The kernel function `entry` (its params struct is `entry`_params), to follow prelude().
-// Buffer n is slot n; the params struct is at buffer(k.slots.size()).
+// Buffer n is slot n; the params struct is at buffer(k.slots.size()). With c.split, two
+// kernels, `entry`_part then `entry`, share a scratch buffer (8 bytes per partial: per
+// reduction, output and chunk) at buffer(k.slots.size()), the params after it.
 std::string kernel_source(const ir::Kernel& k, const Cut& c, const std::string& entry);
 
 // The bytes of the params struct kernel_source declares for these merged dims (inner:

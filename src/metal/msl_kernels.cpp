@@ -65,6 +65,35 @@ bool columns(const ir::Kernel& k, const MergedDims& kept, const MergedDims& redu
   return kept_unit && !reduced_unit;
 }
 
+// Rows: 4 when the one merged reduced dim is contiguous or broadcast in every operand, some
+// load contiguous, and each contiguous operand's rows start on a whole vector (offset and
+// every kept stride a multiple of 4, its binding aligned); `unit` then says which operands
+// are contiguous. 1 otherwise.
+int row_vector_width(const ir::Kernel& k, const MergedDims& kept, const MergedDims& reduced,
+                     std::span<const uint64_t> binding_offsets, std::vector<bool>& unit) {
+  unit.clear();
+  if (reduced.shape.size() != 1 || reduced.shape[0] < 8) return 1;
+  bool any = false;
+  for (size_t i = 0, j = 0; i < k.instrs.size(); ++i) {
+    const ir::Instr& in = k.instrs[i];
+    if (in.op != ir::Op::Load && in.op != ir::Op::Store) continue;
+    const int64_t st = reduced.strides[0][j];
+    if (st != 0 && st != 1) return unit.clear(), 1;
+    if (st == 1) {
+      const uint64_t bytes = uint64_t(itemsize(in.dtype));
+      const uint64_t base = binding_offsets.empty() ? 0 : binding_offsets[size_t(in.slot)];
+      if ((base + uint64_t(in.offset) * bytes) % (4 * bytes) != 0) return unit.clear(), 1;
+      for (const auto& d : kept.strides)
+        if (d[j] % 4 != 0) return unit.clear(), 1;
+      any |= in.op == ir::Op::Load;
+    }
+    unit.push_back(st == 1);
+    ++j;
+  }
+  if (!any) unit.clear();
+  return any ? 4 : 1;
+}
+
 uint32_t clamp_groups(int64_t groups, int64_t most) { return uint32_t(std::min(groups, most)); }
 
 // FNV-1a, for entry names (of launch keys).
@@ -112,6 +141,19 @@ Launch plan_launch(const ir::Kernel& k, std::span<const uint64_t> binding_offset
     l.cut.layout = Layout::Rows;
     l.threadgroup = {uint32_t(std::clamp<int64_t>((l.inner_n + 31) / 32 * 32, 32, 256)), 1, 1};
     l.grid[0] = clamp_groups(l.total, 65535);
+    l.cut.vector = row_vector_width(k, l.outer, l.inner, binding_offsets, l.cut.unit);
+    // Few long outputs (a full reduction): chunks of each over many threadgroups, then a
+    // threadgroup per output combines their partials.
+    if (l.inner_n >= kSplitMinInner && l.total <= kSplitMaxOutputs && l.total > 0 && k.schedule().passes.size() == 1) {
+      int64_t reductions = 0;
+      for (const ir::Instr& in : k.instrs) reductions += in.op == ir::Op::Reduce;
+      const int64_t chunks = std::clamp<int64_t>((l.inner_n + kSplitChunk - 1) / kSplitChunk, 2, kSplitMaxChunks);
+      l.cut.split = int(chunks);
+      l.part_threadgroup = {256, 1, 1};
+      l.part_grid = {clamp_groups(l.total * chunks, 65535), 1, 1};
+      l.threadgroup = {32, 1, 1};  // each output folds its chunks' partials
+      l.scratch_bytes = std::max<int64_t>(1, reductions) * l.total * chunks * 8;
+    }
   }
   return l;
 }
@@ -119,7 +161,7 @@ Launch plan_launch(const ir::Kernel& k, std::span<const uint64_t> binding_offset
 std::string launch_key(const ir::Kernel& k, const Cut& c) {
   std::string key = std::to_string(k.hash()) + ":" + std::to_string(int(c.layout)) + ":" +
                     std::to_string(c.rank_outer) + ":" + std::to_string(c.rank_inner) + ":" +
-                    std::to_string(c.vector) + ":" + (c.wide ? "w" : "n") + ":";
+                    std::to_string(c.vector) + ":" + (c.wide ? "w" : "n") + ":" + (c.split ? "s" : "") + ":";
   for (bool u : c.unit) key += u ? '1' : '0';
   return key;
 }
@@ -133,6 +175,7 @@ Program fused_program(const ir::Kernel& k, std::span<const uint64_t> binding_off
   char name[32];
   std::snprintf(name, sizeof name, "tl_%016llx", static_cast<unsigned long long>(fnv(p.key)));
   p.entry = name;
+  if (p.launch.cut.split) p.part_entry = p.entry + "_part";
   p.params = pack_params(k, p.launch.cut, p.launch.outer, p.launch.inner, p.launch.total, p.launch.inner_n);
   p.buffers.resize(k.slots.size());
   for (size_t s = 0; s < k.slots.size(); ++s) p.buffers[s] = {k.slots[s], false, 0};

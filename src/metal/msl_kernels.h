@@ -19,7 +19,16 @@ struct Launch {
   int64_t total = 0, inner_n = 0;  // elements, or outputs and the reduced elements of each
   std::array<uint32_t, 3> grid{0, 1, 1};         // threadgroups (grid[0] == 0: nothing to run)
   std::array<uint32_t, 3> threadgroup{1, 1, 1};  // threads per threadgroup
+  // A split reduction (cut.split > 0): the partials kernel runs first, on this grid.
+  std::array<uint32_t, 3> part_grid{0, 1, 1};
+  std::array<uint32_t, 3> part_threadgroup{1, 1, 1};
+  int64_t scratch_bytes = 0;  // its partials
 };
+
+// A reduction of few, long outputs is split when each output has at least this many elements
+// and there are at most kSplitMaxOutputs outputs: a threadgroup per chunk of kSplitChunk.
+constexpr int64_t kSplitMinInner = int64_t(1) << 16, kSplitMaxOutputs = 256, kSplitChunk = 8192;
+constexpr int kSplitMaxChunks = 512;
 
 // binding_offsets: each slot's byte offset past a 16-byte aligned address (empty: all
 // aligned, as MTLBuffer contents are). `wide` forces 64-bit index math.
@@ -41,6 +50,10 @@ struct Program {
   std::string error;  // why the kernel cannot run on Metal ("" when it can)
   std::string key;    // launch_key
   std::string entry;  // the kernel function's name, from the key: distinct sources never clash
+  // With launch.cut.split: the partials kernel (`entry`_part), run first on launch.part_grid;
+  // both bind a scratch buffer of launch.scratch_bytes at buffer(buffers.size()) and the
+  // params after it.
+  std::string part_entry;
   Launch launch;
   std::vector<Binding> buffers;  // slot n at buffer(n); the params at buffer(buffers.size())
   std::vector<uint8_t> params;

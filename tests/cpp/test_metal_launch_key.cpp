@@ -73,6 +73,20 @@ TEST(MetalLaunchKey, DiffersWhenTheCutDiffers) {
   EXPECT_EQ(rows.launch.cut.layout, Layout::Rows);
   EXPECT_EQ(cols.launch.cut.layout, Layout::Columns);
   EXPECT_NE(rows.key, cols.key);
+  // Few long outputs: a split reduction (partials, then a kernel per output), its own key;
+  // the number of chunks travels in the params.
+  const Tensor big = cpu_empty({2, kSplitMinInner * 3}), bigger = cpu_empty({2, kSplitMinInner * 5});
+  const Program split = fused_program(sum(big, {1}, {2})), split5 = fused_program(sum(bigger, {1}, {2}));
+  ASSERT_GT(split.launch.cut.split, 0);
+  EXPECT_EQ(split.part_entry, split.entry + "_part");
+  EXPECT_EQ(split.launch.part_grid[0], uint32_t(2 * split.launch.cut.split));
+  EXPECT_EQ(split.launch.scratch_bytes, 2 * split.launch.cut.split * 8);
+  EXPECT_NE(split.key, rows.key);
+  EXPECT_EQ(split.key, split5.key);
+  EXPECT_NE(split.launch.cut.split, split5.launch.cut.split);
+  // Enough outputs to fill the GPU without it (one row broadcast: no memory needed).
+  const Tensor many = tl::broadcast_to(cpu_empty({1, kSplitMinInner}), {kSplitMaxOutputs + 1, kSplitMinInner});
+  EXPECT_EQ(fused_program(sum(many, {1}, {kSplitMaxOutputs + 1})).launch.cut.split, 0);
 }
 
 TEST(MetalLaunchKey, EqualKeysPrintEqualSources) {

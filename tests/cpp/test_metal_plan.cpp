@@ -21,6 +21,8 @@ using tl::Shape;
 using tl::Strides;
 using namespace tl::metal;
 
+const Strides kRowMajor70{70, 1}, kRowMajor520{520, 1};
+
 std::optional<MatmulPlan> plan(const Shape& out, int64_t K, DType t, const Strides& a,
                                const Strides& b, const Strides& c, std::vector<int>& copy,
                                int64_t a_off = 0) {
@@ -32,17 +34,97 @@ TEST(MetalMatmulPlan, TransposedOperandsAreReadInPlace) {
   // a: 33x45 row-major (ld 48: a slice of a wider matrix); b: 45x70 seen through a transpose.
   auto p = plan({33, 70}, 45, DType::Float16, {48, 1}, {1, 45}, {70, 1}, copy);
   ASSERT_TRUE(p);
-  EXPECT_EQ(p->kernel, "matmul_f16_nt");
+  EXPECT_EQ(p->kernel, "matmul_f16_nt_32x32x16");
+  EXPECT_FALSE(p->gemv);
   EXPECT_EQ(p->a.ld, 48u);
   EXPECT_EQ(p->b.ld, 45u);
   EXPECT_EQ(p->ldc, 70u);
   EXPECT_EQ(p->groups, (std::array<uint32_t, 2>{3, 2}));
   ASSERT_EQ(p->dispatches.size(), 1u);
   EXPECT_EQ(p->dispatches[0].batches, 1u);
-  p = plan({8, 8}, 8, DType::BFloat16, {1, 8}, {8, 1}, {8, 1}, copy);
-  EXPECT_EQ(p->kernel, "matmul_bf16_tn");
-  p = plan({8, 8}, 8, DType::Float32, {1, 8}, {1, 8}, {8, 1}, copy);
-  EXPECT_EQ(p->kernel, "matmul_f32_tt");
+  p = plan({40, 40}, 8, DType::BFloat16, {1, 40}, {40, 1}, {40, 1}, copy);
+  EXPECT_EQ(p->kernel, "matmul_bf16_tn_32x32x16");
+  p = plan({40, 40}, 8, DType::Float32, {1, 40}, {1, 8}, {40, 1}, copy);
+  EXPECT_EQ(p->kernel, "matmul_f32_tt_32x32x16");
+}
+
+TEST(MetalMatmulPlan, TileSizeFollowsTheShape) {
+  // Large enough for 64 threadgroups of 64 x 64: the large tile.
+  EXPECT_EQ(select_tile(512, 512, 1).m, 64u);
+  EXPECT_EQ(select_tile(512, 512, 1).n, 64u);
+  // Too few 64 x 64 blocks to fill the GPU: 64 x 32 (K step 32), then 32 x 32.
+  EXPECT_EQ(select_tile(512, 256, 1).m, 64u);
+  EXPECT_EQ(select_tile(512, 256, 1).n, 32u);
+  EXPECT_EQ(select_tile(512, 256, 1).k, 32u);
+  EXPECT_EQ(select_tile(256, 256, 1).m, 32u);
+  EXPECT_EQ(select_tile(128, 128, 1).m, 32u);
+  EXPECT_EQ(select_tile(128, 128, 16).m, 64u);  // the batch fills it
+  EXPECT_EQ(select_tile(4096, 40, 1).n, 32u);   // N too narrow for 64
+  EXPECT_EQ(select_tile(40, 4096, 1).m, 32u);   // M too short for 64
+  std::vector<int> copy;
+  auto p = plan({600, 520}, 70, DType::Float32, {70, 1}, {520, 1}, {520, 1}, copy);
+  EXPECT_EQ(p->kernel, "matmul_f32_nn_64x64x16");
+  EXPECT_EQ(p->groups, (std::array<uint32_t, 2>{9, 10}));
+}
+
+TEST(MetalMatmulPlan, AutotuneCandidatesAndForcedTiles) {
+  // The heuristic's tile first, then the others at least half full at the edges.
+  auto c = tile_candidates(512, 512, 1);
+  ASSERT_EQ(c.size(), 3u);
+  EXPECT_EQ(tile_name(c[0]), "64x64x16");
+  c = tile_candidates(40, 40, 1);
+  ASSERT_EQ(c.size(), 3u);  // 64-row tiles are 5/8 full at 40
+  EXPECT_EQ(tile_name(c[0]), "32x32x16");
+  c = tile_candidates(20, 300, 1);
+  ASSERT_EQ(c.size(), 1u);  // 64 rows for 20 is too empty: nothing to measure
+  EXPECT_EQ(tile_tune_key("Apple M2", "matmul_f16_nt_64x64x16", 512, 256, 128, 3),
+            "matmul|Apple M2|matmul_f16_nt|512x256x128|b3");
+  std::vector<int> copy;
+  const MatmulTile tall{64, 32, 32};
+  auto p = plan_matmul({600, 520}, 70, DType::Float32, {&kRowMajor70, 0}, {&kRowMajor520, 0}, {&kRowMajor520, 0},
+                       copy, 64, &tall);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->kernel, "matmul_f32_nn_64x32x32");
+  EXPECT_EQ(p->groups, (std::array<uint32_t, 2>{17, 10}));
+  const MatmulTile bogus{16, 16, 8};
+  EXPECT_THROW(plan_matmul({600, 520}, 70, DType::Float32, {&kRowMajor70, 0}, {&kRowMajor520, 0},
+                           {&kRowMajor520, 0}, copy, 64, &bogus),
+               tl::Error);
+  // A skinny product stays GEMV whatever the tile.
+  EXPECT_TRUE(plan_matmul({4, 520}, 70, DType::Float32, {&kRowMajor70, 0}, {&kRowMajor520, 0}, {&kRowMajor520, 0},
+                          copy, 64, &tall)->gemv);
+}
+
+TEST(MetalMatmulPlan, SkinnyProductsRunAsGemv) {
+  std::vector<int> copy;
+  // M <= 16: as it is; b transposed (a weight matrix stored N x K): a SIMD-group per column.
+  auto p = plan({1, 70}, 127, DType::Float32, {127, 1}, {1, 127}, {70, 1}, copy);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->kernel, "gemv_f32_nt");
+  EXPECT_TRUE(p->gemv);
+  EXPECT_FALSE(p->swap);
+  EXPECT_EQ(p->groups, (std::array<uint32_t, 2>{18, 1}));  // 4 columns per threadgroup
+  p = plan({16, 300}, 7, DType::Float16, {7, 1}, {300, 1}, {300, 1}, copy);
+  EXPECT_EQ(p->kernel, "gemv_f16_nn");
+  EXPECT_EQ(p->groups, (std::array<uint32_t, 2>{3, 1}));  // a thread per column
+  // N <= 16 < M: C^T = op(B)^T op(A)^T. a (33 x 45, row-major, ld 48) becomes buffer 1,
+  // read transposed; b (45 x 7, row-major) buffer 0, read transposed; C written by columns.
+  p = plan({2, 33, 7}, 45, DType::Float32, {33 * 48, 48, 1}, {315, 7, 1}, {231, 7, 1}, copy, 5);
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(p->swap);
+  EXPECT_EQ(p->kernel, "gemv_f32_tt");
+  EXPECT_EQ(p->M, 7u);
+  EXPECT_EQ(p->N, 33u);
+  EXPECT_EQ(p->a.ld, 7u);
+  EXPECT_EQ(p->b.ld, 48u);
+  EXPECT_EQ(p->ldc, 1u);
+  EXPECT_EQ(p->ldc_col, 7u);
+  EXPECT_EQ(p->groups, (std::array<uint32_t, 2>{9, 1}));
+  EXPECT_EQ(p->batch_stride, (std::array<int64_t, 3>{315, 33 * 48, 231}));
+  ASSERT_EQ(p->dispatches.size(), 1u);
+  EXPECT_EQ(p->dispatches[0].offset, (std::array<int64_t, 3>{0, 5, 0}));
+  EXPECT_EQ(p->dispatches[0].batches, 2u);
+  EXPECT_EQ(p->dispatches[0].z0, 0u);
 }
 
 TEST(MetalMatmulPlan, VectorsAndBroadcastRowsNeedNoCopy) {
@@ -81,12 +163,14 @@ TEST(MetalMatmulPlan, BatchDimsBecomeGridZAndDispatches) {
   EXPECT_EQ(p->batch_stride, (std::array<int64_t, 3>{40, 0, 35}));
   EXPECT_EQ(p->dispatches[1].offset, (std::array<int64_t, 3>{31, 0, 105}));
   EXPECT_EQ(p->dispatches[1].batches, 3u);
+  EXPECT_EQ(p->dispatches[1].z0, 3u);  // the flat batch index, for epilogues
   // A batch past the grid's z limit is cut into pieces.
   p = plan({70000, 1, 1}, 1, DType::Float32, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, copy);
   ASSERT_EQ(p->dispatches.size(), 2u);
   EXPECT_EQ(p->dispatches[0].batches, kMaxGridZ);
   EXPECT_EQ(p->dispatches[1].batches, 70000 - kMaxGridZ);
   EXPECT_EQ(p->dispatches[1].offset[2], int64_t(kMaxGridZ));
+  EXPECT_EQ(p->dispatches[1].z0, kMaxGridZ);
   // Empty: nothing to dispatch.
   EXPECT_TRUE(plan({0, 5, 7}, 4, DType::Float32, {20, 4, 1}, {28, 7, 1}, {35, 7, 1}, copy)->dispatches.empty());
 }

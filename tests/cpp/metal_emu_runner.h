@@ -1,0 +1,101 @@
+#pragma once
+// For gtests that run generated MSL in the CPU emulation harness (tests/metal_emu): builds a
+// source with emu.py (after its lint) through python3, loads the library and launches
+// kernels through tl_emu_launch. Header-only, test code only.
+#include <dlfcn.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace tl_test {
+
+namespace fs = std::filesystem;
+
+// The repository root, from this file's path (CMake passes sources by absolute path).
+inline fs::path repo_root() { return fs::path(__FILE__).parent_path().parent_path().parent_path(); }
+
+inline std::string read_text(const fs::path& p) {
+  std::ifstream f(p);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// Runs a command, returning its stdout; empty with a nonzero status.
+inline std::string run(const std::string& cmd, int& status) {
+  std::string out;
+  FILE* f = popen(cmd.c_str(), "r");
+  if (!f) {
+    status = -1;
+    return out;
+  }
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, f)) out.append(buf, n);
+  status = pclose(f);
+  return out;
+}
+
+using LaunchFn = int (*)(const char*, void* const*, const uint64_t*, int, const uint32_t*, const uint32_t*, int,
+                         const uint32_t*, int, int, uint64_t, char*, size_t);
+
+// The emulator library of one .metal source (built by emu.py, cached by it on disk).
+struct Emulator {
+  void* dll = nullptr;
+  LaunchFn launch = nullptr;
+  std::string error;
+};
+
+inline Emulator load(const std::string& source, const std::string& name) {
+  Emulator e;
+  const fs::path emu_dir = repo_root() / "tests" / "metal_emu";
+  if (!fs::exists(emu_dir / "emu.py")) {
+    e.error = "no tests/metal_emu next to this test's source";
+    return e;
+  }
+  const fs::path dir = fs::temp_directory_path() / "tl_metal_gtest";
+  fs::create_directories(dir);
+  const fs::path file = dir / (name + ".metal");
+  std::ofstream(file) << source;
+  int status = 0;
+  // First the lint: what Metal's compiler would reject but g++ accepts.
+  const std::string lint = run("python3 " + (emu_dir / "lint.py").string() + " " + file.string() + " 2>&1", status);
+  if (status != 0) {
+    e.error = "lint: " + lint;
+    return e;
+  }
+  const std::string cmd = "python3 -c \"import sys; sys.path.insert(0, '" + emu_dir.string() +
+                          "'); import emu; print(emu.build('" + file.string() + "'))\" 2>&1";
+  std::string out = run(cmd, status);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  if (status != 0) {
+    e.error = "emu.build failed: " + out;
+    return e;
+  }
+  e.dll = dlopen(out.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!e.dll) {
+    e.error = std::string("dlopen: ") + dlerror();
+    return e;
+  }
+  e.launch = reinterpret_cast<LaunchFn>(dlsym(e.dll, "tl_emu_launch"));
+  if (!e.launch) e.error = "no tl_emu_launch";
+  return e;
+}
+
+// "" when python3 with NumPy and a C++ compiler are there (checked once).
+inline const std::string& emulator_missing() {
+  static const std::string why = [] {
+    int status = 0;
+    run("python3 -c \"import numpy\" 2>&1", status);
+    if (status != 0) return std::string("python3 with NumPy is needed to build the emulator");
+    run("(g++ --version || clang++ --version) >/dev/null 2>&1", status);
+    if (status != 0) return std::string("no C++ compiler for the emulator");
+    return std::string();
+  }();
+  return why;
+}
+
+}  // namespace tl_test
