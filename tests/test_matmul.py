@@ -241,3 +241,210 @@ def test_kernel_f32_stays_float32_exact(device, rng):
     got = np.asarray(tl.asarray(a, device=device) @ tl.asarray(b, device=device)).astype(np.float64)
     want = a.astype(np.float64) @ b.astype(np.float64)
     assert np.max(np.abs(got - want) / want) < 256 * 2**-23
+
+
+# Fused epilogues: the elementwise consumer of a product that nothing else reads runs in the
+# matmul kernel, before its store (CUDA: each kernel's TL_EPILOGUE_STORE; CPU: on each
+# finished block). Each kernel kind of the CUDA family (see above) with each epilogue the
+# planner folds, against float64 NumPy: the product is rounded to its dtype once (as a stored
+# product would be), then each op of the epilogue rounds to its result dtype.
+EPILOGUE_KINDS = {  # name: (dtype, (m, n, k)) reaching that kernel on CUDA
+    "mma_bf16": (tl.bfloat16, (127, 33, 65)),
+    "mma_f16": (tl.float16, (33, 1000, 7)),
+    "mma_small_n_bf16": (tl.bfloat16, (1000, 7, 33)),       # 16-wide tiles
+    "mma_one_row_f16": (tl.float16, (1, 127, 1000)),         # 16-wide tiles, k split
+    "mma_small_m_k_split_bf16": (tl.bfloat16, (16, 300, 2000)),
+    "simt_f32": (tl.float32, (127, 1000, 33)),
+    "gemv_small_m_f32": (tl.float32, (7, 1000, 127)),        # the lane form (swapped)
+    "gemv_small_m_k_split_f32": (tl.float32, (3, 700, 1500)),
+    "gemv_small_n_f32": (tl.float32, (1000, 7, 33)),         # a warp per row
+    "gemv_small_n_f64": (tl.float64, (300, 5, 257)),
+    "plain_f64": (tl.float64, (33, 127, 7)),
+}
+
+
+def _gelu64(x):
+    from math import erf, sqrt
+    return 0.5 * x * (1 + np.vectorize(erf)(x / sqrt(2)))
+
+
+def _epilogue_case(name, mm, ex, dtype):
+    """(the tensor expression over the product mm(), its float64 reference over the product
+    q); ex: the extra operands as tensors (and "np": as NumPy arrays)."""
+    out_cast = tl.float32 if dtype in (tl.float16, tl.bfloat16) else tl.float16
+    row, col, res, res_t = (to_f64(ex["np"][key]) for key in ("row", "col", "res", "res_t"))
+    cases = {
+        "scale": (lambda: mm() * 0.37, lambda q: q * 0.37),
+        "bias_row": (lambda: mm() + ex["row"], lambda q: q + row),
+        "bias_col": (lambda: mm() + ex["col"], lambda q: q + col),
+        "relu": (lambda: tl.relu(mm() + ex["row"]), lambda q: np.maximum(q + row, 0)),
+        "gelu": (lambda: tl.gelu(mm() + ex["row"]), lambda q: _gelu64(q + row)),
+        "silu": (lambda: tl.silu(mm()), lambda q: q / (1 + np.exp(-q))),
+        "residual": (lambda: mm() + ex["res"], lambda q: q + res),
+        "residual_transposed": (lambda: mm() + ex["res_t"].T, lambda q: q + res_t.T),
+        "cast": (lambda: mm().astype(out_cast), lambda q: q),
+        "chain": (lambda: (tl.gelu(mm() * 0.5 + ex["row"]) + ex["res"]).astype(out_cast),
+                  lambda q: _gelu64(q * 0.5 + row) + res),
+    }
+    return cases[name]
+
+
+EPILOGUES = ["scale", "bias_row", "bias_col", "relu", "gelu", "silu", "residual", "residual_transposed", "cast",
+             "chain"]
+
+
+def _check_epilogue(got, want, prod_err, mag, dtype):
+    """|got - want| within the product's error (times 1.2: no epilogue op more than
+    doubles... gelu's slope is at most 1.13) plus a few roundings of the values involved."""
+    eps = max(EPS[dtype], EPS[got.dtype] if got.dtype in EPS else 0)
+    tol = 1.2 * prod_err + 6 * eps * mag + 1e-30
+    got = to_f64(got)
+    assert got.shape == want.shape
+    err = np.abs(got - want)
+    assert np.all(err <= tol), float(np.max(err - tol))
+
+
+@pytest.mark.parametrize("epilogue", EPILOGUES)
+@pytest.mark.parametrize("kind", list(EPILOGUE_KINDS))
+def test_epilogue_on_each_kernel(device, rng, kind, epilogue):
+    dtype, (m, n, k) = EPILOGUE_KINDS[kind]
+    a, b = _operands(rng, dtype, m, n, k)
+    ex_np = {"row": rng.uniform(-1, 1, n).astype(NP[dtype]), "col": rng.uniform(-1, 1, (m, 1)).astype(NP[dtype]),
+             "res": rng.uniform(-1, 1, (m, n)).astype(NP[dtype]), "res_t": rng.uniform(-1, 1, (n, m)).astype(NP[dtype])}
+    ex = {key: tl.asarray(v, device=device) for key, v in ex_np.items()}
+    ex["np"] = ex_np
+    ta, tb = tl.asarray(a, device=device), tl.asarray(b, device=device)
+    tl.eval(ta, tb, *(ex[key] for key in ex_np))
+    expr, ref = _epilogue_case(epilogue, lambda: ta @ tb, ex, dtype)  # the product held by no variable
+    with tl.profiler.profile() as prof:
+        got = expr()
+        tl.eval(got)
+    # One kernel: the matmul, named for its epilogue; no elementwise kernel of its own.
+    assert prof.by_kind["matmul"] == 1 and prof.by_kind["elementwise"] == 0, prof.summary()
+    assert "_epilogue" in prof.events[-1]["name"], prof.summary()
+    q = np.matmul(to_f64(a), to_f64(b))
+    acc_eps = EPS[tl.float32] if dtype in (tl.float16, tl.bfloat16) else EPS[dtype]
+    prod_err = np.matmul(np.abs(to_f64(a)), np.abs(to_f64(b))) * (2 * k * acc_eps) + np.abs(q) * EPS[dtype] * 2
+    mag = np.abs(q) + 1 + np.abs(ref(q))
+    _check_epilogue(got, ref(q), prod_err, mag, dtype)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_epilogue_batched_transposed_and_strided(device, rng, dtype):
+    """Batched and broadcast-batched products, transposed operands, a bias per batch row and
+    a strided residual view: the epilogue's loads index with each output's (batch, m, n)."""
+    a = rng.uniform(-1, 1, (3, 40, 70)).astype(NP[dtype])       # used as a^T per batch
+    b = rng.uniform(-1, 1, (33, 40)).astype(NP[dtype])          # used as b^T, broadcast over batches
+    bias = rng.uniform(-1, 1, (3, 1, 33)).astype(NP[dtype])
+    res = rng.uniform(-1, 1, (3, 140, 66)).astype(NP[dtype])
+    ta, tb, tbias, tres = (tl.asarray(v, device=device) for v in (a, b, bias, res))
+    tl.eval(ta, tb, tbias, tres)
+    with tl.profiler.profile() as prof:
+        got = tl.silu(ta.transpose(0, 2, 1) @ tb.T + tbias) - tres[:, ::2, 1::2]
+        tl.eval(got)
+    assert prof.by_kind["matmul"] == 1 and prof.by_kind["elementwise"] == 0, prof.summary()
+    q = np.matmul(to_f64(a).transpose(0, 2, 1), to_f64(b).T)
+    z = q + to_f64(bias)
+    want = z / (1 + np.exp(-z)) - to_f64(res)[:, ::2, 1::2]
+    prod_err = np.matmul(np.abs(to_f64(a)).transpose(0, 2, 1), np.abs(to_f64(b)).T) * 80 * EPS[tl.float32] + \
+        np.abs(q) * EPS[dtype] * 2
+    _check_epilogue(got, want, prod_err, np.abs(z) + np.abs(want) + 1, dtype)
+    # Small sides in batches (the GEMV kernel on CUDA, both forms), with a per-batch column bias.
+    for shape_a, shape_b in (((4, 5, 300), (4, 300, 200)), ((4, 200, 300), (300, 3))):
+        x = rng.uniform(-1, 1, shape_a).astype(NP[dtype])
+        w = rng.uniform(-1, 1, shape_b).astype(NP[dtype])
+        col = rng.uniform(-1, 1, (4, shape_a[-2], 1)).astype(NP[dtype])
+        got = tl.relu(tl.asarray(x, device=device) @ tl.asarray(w, device=device) * 2 + tl.asarray(col, device=device))
+        q = np.matmul(to_f64(x), to_f64(w))
+        want = np.maximum(q * 2 + to_f64(col), 0)
+        prod_err = np.matmul(np.abs(to_f64(x)), np.abs(to_f64(w))) * 600 * EPS[tl.float32] + np.abs(q) * EPS[dtype] * 2
+        _check_epilogue(got, want, 2 * prod_err, np.abs(q) * 2 + 2, dtype)
+
+
+def test_epilogue_profiler_shows_one_matmul_kernel(device, rng):
+    """gelu(x @ w + b): one kernel, the matmul named for its epilogue ops, where the device's
+    matmul takes epilogues (CPU and CUDA)."""
+    x = tl.asarray(rng.uniform(-1, 1, (64, 96)).astype(np.float32), device=device)
+    w = tl.asarray(rng.uniform(-1, 1, (96, 48)).astype(np.float32), device=device)
+    b = tl.asarray(rng.uniform(-1, 1, 48).astype(np.float32), device=device)
+    with tl.profiler.profile() as prof:
+        y = tl.gelu(x @ w + b)
+        tl.eval(y)
+    if not tl._core.fuses_matmul_epilogues(device):
+        pytest.skip("this device's matmul takes no epilogue")
+    names = [e["name"] for e in prof.events]
+    assert prof.kernels == 1 and prof.by_kind["matmul"] == 1, names
+    assert names[0].startswith("MM_64x48x96_b1_float32_epilogue_add"), names
+    assert "matmul with epilogue" in tl.profiler.last_plan()
+
+
+# The Hopper kernel (CUDA sm_90: wgmma fed by TMA, src/cuda/kernels/matmul_wgmma.cu) takes
+# float16 / bfloat16 problems whose 128 x 128 tiles cover a third of the SMs: 128 x 256 tiles
+# once those fill them all; b n-contiguous (x @ w) or k-contiguous (x @ w.T) read in place; operands TMA
+# cannot read in place (leading dims not multiples of 8, unaligned, a transposed, several
+# batch dims) packed first when the problem is large (2^33 multiply-adds), else the mma
+# kernel. Partial tiles along m, n and k; batches walked by the persistent blocks.
+HALVES = [tl.float16, tl.bfloat16]
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("mnk,b_t", [((1536, 1536, 256), False),   # 128 x 128 tiles, k one stage x 4
+                                     ((2048, 2048, 1000), False),  # k past the last stage's edge
+                                     ((2100, 4104, 520), False),   # 128 x 256, partial m, n and k tiles
+                                     ((2100, 4104, 520), True),    # x @ w.T: b k-contiguous
+                                     ((1536, 1664, 72), True)])
+def test_kernel_wgmma_shapes(device, rng, dtype, mnk, b_t):
+    m, n, k = mnk
+    if device == "cpu" and m * n * k > 1e9:
+        pytest.skip("large shapes are for the GPU kernels")
+    a, b = _operands(rng, dtype, m, n, k, False, b_t)
+    got = tl.asarray(a, device=device) @ _on(device, b, b_t)
+    check(got, a, b.T if b_t else b, dtype)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+def test_kernel_wgmma_batched(device, rng, dtype):
+    """Batches (1000^3 x 3 fills the SMs with 128 x 128 tiles), b broadcast (a batch extent
+    of 1 in its tensor map), a broadcast, x @ w.T batched, and many small batches."""
+    if device == "cpu":
+        pytest.skip("large shapes are for the GPU kernels")
+    a = rng.uniform(-1, 1, (3, 1000, 1000)).astype(NP[dtype])
+    b = rng.uniform(-1, 1, (3, 1000, 1000)).astype(NP[dtype])
+    ta, tb = tl.asarray(a, device=device), tl.asarray(b, device=device)
+    check(ta @ tb, a, b, dtype)
+    check(ta @ tb[1], a, b[1], dtype)                                           # b broadcast
+    check(ta[2] @ tb, a[2], b, dtype)                                           # a broadcast
+    check(ta @ tb.transpose(0, 2, 1), a, b.transpose(0, 2, 1), dtype)           # b^T stored
+    x = rng.uniform(-1, 1, (64, 512, 64)).astype(NP[dtype])
+    y = rng.uniform(-1, 1, (64, 64, 512)).astype(NP[dtype])
+    check(tl.asarray(x, device=device) @ tl.asarray(y, device=device), x, y, dtype)
+
+
+@pytest.mark.parametrize("dtype", [tl.bfloat16])
+def test_kernel_wgmma_odd_shape_packs_operands(device, rng, dtype):
+    """4097 x 4095 x 4093: leading dims no TMA can stride, both operands packed first."""
+    if device == "cpu":
+        pytest.skip("large shapes are for the GPU kernels")
+    a, b = _operands(rng, dtype, 4097, 4095, 4093)
+    check(tl.asarray(a, device=device) @ tl.asarray(b, device=device), a, b, dtype)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+def test_kernel_wgmma_fallbacks(device, rng, dtype):
+    """Shapes that would take wgmma but for an operand TMA cannot read in place, too small to
+    pay for packing: the mma kernel (unaligned offset, a transposed, several batch dims); a
+    leading dim past k (read in place, zeros past k); a transposed at 4096 (packed)."""
+    if device == "cpu":
+        pytest.skip("large shapes are for the GPU kernels")
+    a = rng.uniform(-1, 1, (2049, 1032)).astype(NP[dtype])
+    b = rng.uniform(-1, 1, (1032, 2048)).astype(NP[dtype])
+    ta, tb = tl.asarray(a, device=device), tl.asarray(b, device=device)
+    check(ta[1:, 1:1025] @ tb[1:1025], a[1:, 1:1025], b[1:1025], dtype)       # a offset 1
+    check(ta[:, :1020] @ tb[:1020], a[:, :1020], b[:1020], dtype)             # ld 1032, k 1020: in place
+    check(ta[:1032].T[:, :1024] @ tb[:1024], a[:1032].T[:, :1024], b[:1024], dtype)  # a^T stored
+    c = rng.uniform(-1, 1, (3, 4, 512, 128)).astype(NP[dtype])
+    d = rng.uniform(-1, 1, (4, 128, 512)).astype(NP[dtype])
+    check(tl.asarray(c, device=device) @ tl.asarray(d, device=device), c, d, dtype)  # 2 batch dims
+    big = rng.uniform(-1, 1, (4096, 4096)).astype(NP[dtype])
+    tbig = tl.asarray(big, device=device)
+    check(tbig.T @ tbig, big.T, big, dtype)                                    # a^T: packed

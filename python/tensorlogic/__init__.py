@@ -44,6 +44,7 @@ from . import memory, profiler, random  # noqa: F401
 from ._api import *  # noqa: F401,F403
 from ._api import __all__ as _api_all
 from ._repr import install as _install_repr
+from ._cuda import CudaDevice as _CudaDevice
 
 bool = DType.bool  # noqa: A001
 int8 = DType.int8
@@ -56,7 +57,7 @@ float32 = DType.float32
 float64 = DType.float64
 
 cpu = Device("cpu")
-cuda = Device("cuda:0")
+cuda = _CudaDevice(0)  # also the CUDA stream API: tl.cuda.Stream(), tl.cuda.stream(s), ...
 metal = Device("metal:0")
 
 newaxis = None

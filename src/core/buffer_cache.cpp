@@ -22,27 +22,77 @@ size_t BufferCache::round_size(size_t n) {
   return ((n + step - 1) / step) * step;
 }
 
-bool BufferCache::take_cached(size_t size, Block& out) {
-  auto it = by_size_.lower_bound(size);
-  // Bounded waste: reuse a block at most one size class (25%) larger than asked.
-  if (it == by_size_.end() || it->first > size + size / 4) return false;
-  out = *it->second;
+BufferCache::BySize& BufferCache::index_of(uint64_t stream) {
+  if (hot_ && hot_stream_ == stream) return *hot_;
+  hot_ = &by_stream_[stream];  // (element addresses survive rehashing)
+  hot_stream_ = stream;
+  return *hot_;
+}
+
+void BufferCache::drop_index(std::unordered_map<uint64_t, BySize>::iterator index) {
+  if (&index->second == hot_) hot_ = nullptr;
+  by_stream_.erase(index);
+}
+
+void BufferCache::take(std::unordered_map<uint64_t, BySize>::iterator index, BySize::iterator it, Block& out) {
+  out = it->second->block;
   lru_.erase(it->second);
-  by_size_.erase(it);
+  index->second.erase(it);
+  if (index->second.empty()) drop_index(index);
   stats_.bytes_cached -= int64_t(out.size);
-  return true;
+}
+
+bool BufferCache::take_cached(size_t size, uint64_t stream, Block& out) {
+  // Bounded waste: reuse a block at most one size class (25%) larger than asked.
+  const size_t most = size + size / 4;
+  if (hot_ && hot_stream_ == stream) {
+    auto it = hot_->lower_bound(size);
+    if (it != hot_->end() && it->first <= most) {
+      out = it->second->block;
+      lru_.erase(it->second);
+      hot_->erase(it);  // (an empty index stays: it is the hot one)
+      stats_.bytes_cached -= int64_t(out.size);
+      return true;
+    }
+  } else if (auto own = by_stream_.find(stream); own != by_stream_.end()) {
+    auto it = own->second.lower_bound(size);
+    if (it != own->second.end() && it->first <= most) {
+      take(own, it, out);
+      return true;
+    }
+  }
+  // Another stream's block, once the work queued on that stream before its free completed.
+  // Queries are bounded: a stream far ahead of the others should not slow every request.
+  int queries = 0;
+  for (auto index = by_stream_.begin(); index != by_stream_.end(); ++index) {
+    if (index->first == stream) continue;
+    for (auto it = index->second.lower_bound(size); it != index->second.end() && it->first <= most; ++it) {
+      const StreamEventPtr& ev = it->second->freed;
+      if (!ev) continue;
+      if (!ev->done()) {
+        if (++queries >= 8) return false;
+        continue;
+      }
+      take(index, it, out);  // (index may be gone: return at once)
+      return true;
+    }
+  }
+  return false;
 }
 
 void BufferCache::evict_until(size_t cached_target) {
   while (size_t(stats_.bytes_cached) > cached_target && !lru_.empty()) {
-    Block b = lru_.back();
-    auto range = by_size_.equal_range(b.size);
+    const auto last = std::prev(lru_.end());
+    const Block b = last->block;
+    auto index = by_stream_.find(b.stream);
+    auto range = index->second.equal_range(b.size);
     for (auto it = range.first; it != range.second; ++it) {
-      if (it->second == std::prev(lru_.end())) {
-        by_size_.erase(it);
+      if (it->second == last) {
+        index->second.erase(it);
         break;
       }
     }
+    if (index->second.empty()) drop_index(index);
     lru_.pop_back();
     stats_.bytes_cached -= int64_t(b.size);
     raw_.release(b.ptr, b.size);
@@ -50,14 +100,14 @@ void BufferCache::evict_until(size_t cached_target) {
   }
 }
 
-BufferCache::Block BufferCache::acquire(size_t nbytes) {
+BufferCache::Block BufferCache::acquire(size_t nbytes, uint64_t stream) {
   if (nbytes > (size_t(1) << 56))  // far beyond any device; also keeps rounding from wrapping
     throw_memory(std::string(device_name_) + " out of memory: cannot allocate " +
                  std::to_string(nbytes) + " bytes");
   size_t size = round_size(nbytes);
   std::lock_guard lock(mu_);
   Block b;
-  if (take_cached(size, b)) {
+  if (take_cached(size, stream, b)) {
     ++stats_.pool_hits;
   } else {
     ++stats_.pool_misses;
@@ -79,20 +129,32 @@ BufferCache::Block BufferCache::acquire(size_t nbytes) {
                                         : std::string("none")) +
                    ")");
     ++stats_.system_allocations;
-    b = Block{p, size};
+    b = Block{p, size, stream};
   }
+  b.stream = stream;
   stats_.bytes_in_use += int64_t(b.size);
   stats_.peak_bytes_in_use = std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use);
   return b;
 }
 
-void BufferCache::recycle(Block b) {
+void BufferCache::recycle(Block b, StreamEventPtr freed) {
   std::lock_guard lock(mu_);
   stats_.bytes_in_use -= int64_t(b.size);
-  lru_.push_front(b);
-  by_size_.emplace(b.size, lru_.begin());
+  lru_.push_front(Cached{b, std::move(freed)});
+  index_of(b.stream).emplace(b.size, lru_.begin());
   stats_.bytes_cached += int64_t(b.size);
   evict_until(size_t(stats_.cache_limit));
+}
+
+void BufferCache::fence(const std::function<StreamEventPtr(uint64_t stream)>& record) {
+  std::lock_guard lock(mu_);
+  std::unordered_map<uint64_t, StreamEventPtr> made;
+  for (Cached& c : lru_) {
+    if (c.freed) continue;
+    auto [it, fresh] = made.try_emplace(c.block.stream);
+    if (fresh) it->second = record(c.block.stream);
+    c.freed = it->second;
+  }
 }
 
 void BufferCache::empty_cache() {

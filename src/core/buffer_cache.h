@@ -3,12 +3,21 @@
 // classes, reuse of a cached block when the waste stays bounded, LRU eviction down to a cache
 // limit, an optional limit on all memory held, and stats. The backend supplies the raw
 // allocator (aligned host memory, cuMemAlloc, MTLBuffer) and decides when a freed block is
-// safe to recycle (e.g. after its stream work completed) before calling recycle().
+// safe to recycle (e.g. after its command buffer completed) before calling recycle().
+//
+// Stream order (CUDA): a block remembers the stream it was acquired on. Freed, it is reused at
+// once by later requests on that same stream (the stream runs them after every earlier use),
+// and by another stream only once the event recorded on its stream when it was freed has
+// completed (queried in acquire, never waited on). Devices without streams (CPU, Metal) pass
+// stream 0 and no event: one stream, immediate reuse.
 #include <cstddef>
 #include <cstdint>
 #include <list>
+#include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <unordered_map>
 
 namespace tl {
 
@@ -31,23 +40,43 @@ class RawAllocator {
   virtual void release(void* ptr, size_t nbytes) = 0;
 };
 
+// A point in one stream's queued work (a CUDA event recorded when a block was freed).
+class StreamEvent {
+ public:
+  virtual ~StreamEvent() = default;
+  virtual bool done() = 0;  // whether the work before it has completed; never waits
+  virtual void wait() = 0;  // blocks until it has
+};
+using StreamEventPtr = std::shared_ptr<StreamEvent>;
+
 class BufferCache {
  public:
   struct Block {
     void* ptr = nullptr;
-    size_t size = 0;  // the rounded size
+    size_t size = 0;      // the rounded size
+    uint64_t stream = 0;  // the stream it was acquired on (0: devices without streams)
   };
+  // A block recycled with this stream is reused by no stream before its event completes
+  // (a buffer used on several streams).
+  static constexpr uint64_t kNoStream = ~uint64_t(0);
 
   BufferCache(RawAllocator& raw, size_t cache_limit, const char* device_name);
   ~BufferCache();
 
   static size_t round_size(size_t nbytes);
 
-  // A block of at least nbytes. Out of memory (or over the limit): frees the cache, retries,
-  // then throws MemoryError naming the request and the pool state.
-  Block acquire(size_t nbytes);
+  // A block of at least nbytes for work on `stream`: one freed on that stream, else one
+  // freed on another stream whose event has completed, else new memory. Out of memory (or
+  // over the limit): frees the cache (the raw allocator's release waits for pending work),
+  // retries, then throws MemoryError naming the request and the pool state.
+  Block acquire(size_t nbytes, uint64_t stream = 0);
   // Gives a block back for reuse; evicts least recently freed blocks past the cache limit.
-  void recycle(Block b);
+  // `freed`: an event on b.stream at the free, after which any stream may reuse the block;
+  // without one only b.stream reuses it.
+  void recycle(Block b, StreamEventPtr freed = nullptr);
+  // Gives every cached block that has no event one, from record(its stream) (one per
+  // stream): when a device starts using a second stream. A null result leaves them as they are.
+  void fence(const std::function<StreamEventPtr(uint64_t stream)>& record);
 
   void empty_cache();
   void set_memory_limit(size_t bytes);  // 0 removes the limit
@@ -55,15 +84,27 @@ class BufferCache {
   PoolStats stats() const;
 
  private:
-  bool take_cached(size_t size, Block& out);
+  struct Cached {
+    Block block;
+    StreamEventPtr freed;
+  };
+  using Lru = std::list<Cached>;
+  using BySize = std::multimap<size_t, Lru::iterator>;
+
+  bool take_cached(size_t size, uint64_t stream, Block& out);
+  void take(std::unordered_map<uint64_t, BySize>::iterator index, BySize::iterator it, Block& out);
   void evict_until(size_t cached_target);
 
   RawAllocator& raw_;
   const char* device_name_;
   mutable std::mutex mu_;
-  using Lru = std::list<Block>;
   Lru lru_;  // most recently freed at the front
-  std::multimap<size_t, Lru::iterator> by_size_;
+  std::unordered_map<uint64_t, BySize> by_stream_;  // cached blocks of each stream, by size
+  // The index of the stream seen last (most requests come from one stream): no hashing.
+  uint64_t hot_stream_ = 0;
+  BySize* hot_ = nullptr;
+  BySize& index_of(uint64_t stream);  // made if absent
+  void drop_index(std::unordered_map<uint64_t, BySize>::iterator index);
   PoolStats stats_;
 };
 

@@ -184,6 +184,14 @@ std::vector<ir::Kernel> last_kernels() {
   return out;
 }
 
+std::vector<std::pair<ir::Kernel, int>> last_epilogues() {
+  std::lock_guard lock(state().mu);
+  std::vector<std::pair<ir::Kernel, int>> out;
+  for (const PlanStep& st : state().last.steps)
+    if (st.kind == PlanStep::Kind::Matmul && st.acc_slot >= 0) out.emplace_back(st.kernel, st.acc_slot);
+  return out;
+}
+
 }  // namespace graph
 
 void Node::release_inputs() {

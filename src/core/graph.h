@@ -7,6 +7,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/backend.h"
@@ -67,6 +68,8 @@ std::string last_plan();
 // The fused kernels of the last evaluation (matmul epilogues included): for tests that
 // print them for another backend.
 std::vector<ir::Kernel> last_kernels();
+// The matmul epilogues of the last evaluation: each kernel and the product's slot in it.
+std::vector<std::pair<ir::Kernel, int>> last_epilogues();
 
 }  // namespace graph
 }  // namespace tl

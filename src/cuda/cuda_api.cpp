@@ -56,6 +56,21 @@ Api load() {
             bind(cu, a.cuModuleLoadData, "cuModuleLoadData") &&
             bind(cu, a.cuModuleGetFunction, "cuModuleGetFunction") &&
             bind(cu, a.cuLaunchKernel, "cuLaunchKernel");
+  ok = ok && bind(cu, a.cuStreamCreate, "cuStreamCreate") &&
+       bind(cu, a.cuStreamDestroy, "cuStreamDestroy", true) &&
+       bind(cu, a.cuStreamSynchronize, "cuStreamSynchronize") && bind(cu, a.cuStreamQuery, "cuStreamQuery") &&
+       bind(cu, a.cuStreamWaitEvent, "cuStreamWaitEvent") && bind(cu, a.cuEventCreate, "cuEventCreate") &&
+       bind(cu, a.cuEventRecord, "cuEventRecord") && bind(cu, a.cuEventQuery, "cuEventQuery") &&
+       bind(cu, a.cuEventSynchronize, "cuEventSynchronize") &&
+       bind(cu, a.cuEventDestroy, "cuEventDestroy", true) &&
+       bind(cu, a.cuEventElapsedTime, "cuEventElapsedTime") &&
+       bind(cu, a.cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync", true) &&
+       bind(cu, a.cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync", true) &&
+       bind(cu, a.cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync", true) &&
+       bind(cu, a.cuMemsetD8Async, "cuMemsetD8Async") &&
+       bind(cu, a.cuMemHostAlloc, "cuMemHostAlloc") && bind(cu, a.cuMemFreeHost, "cuMemFreeHost");
+  bind(cu, a.cuTensorMapEncodeTiled, "cuTensorMapEncodeTiled");  // optional (see cuda_api.h)
+  bind(cu, a.cuFuncSetAttribute, "cuFuncSetAttribute");
   ok = ok && bind(rtc, a.nvrtcVersion, "nvrtcVersion") &&
        bind(rtc, a.nvrtcCreateProgram, "nvrtcCreateProgram") &&
        bind(rtc, a.nvrtcCompileProgram, "nvrtcCompileProgram") &&

@@ -1,7 +1,9 @@
 #include "cuda/cuda_backend.h"
 
+#include <atomic>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "core/error.h"
@@ -12,6 +14,8 @@
 #include "cuda/cuda_kernels.h"
 #include "cuda/cuda_matmul.h"
 #include "cuda/cuda_ops.h"
+#include "cuda/cuda_staging.h"
+#include "cuda/cuda_stream.h"
 
 namespace tl::cuda {
 namespace {
@@ -39,26 +43,88 @@ class DeviceAllocator final : public RawAllocator {
     return reinterpret_cast<void*>(p);
   }
   void release(void* ptr, size_t) override {
+    // A cached block may still be used by queued work (freed blocks are recycled in stream
+    // order, not after completion): wait for every stream first. At teardown the driver may
+    // be gone: errors are ignored.
     api().cuCtxSetCurrent(d_.ctx);
-    api().cuMemFree(reinterpret_cast<CUdeviceptr>(ptr));  // at teardown the driver may be gone
+    api().cuCtxSynchronize();
+    api().cuMemFree(reinterpret_cast<CUdeviceptr>(ptr));
   }
 
  private:
   const DeviceInfo& d_;
 };
 
+// Done when all of its events are: a block used on several streams.
+class AllEvents final : public StreamEvent {
+ public:
+  explicit AllEvents(std::vector<StreamEventPtr> events) : events_(std::move(events)) {}
+  bool done() override {
+    for (const StreamEventPtr& e : events_)
+      if (!e->done()) return false;
+    return true;
+  }
+  void wait() override {
+    for (const StreamEventPtr& e : events_) e->wait();
+  }
+
+ private:
+  std::vector<StreamEventPtr> events_;
+};
+
 struct Device_ {
+  int index = 0;
   DeviceInfo info;
   std::unique_ptr<DeviceAllocator> raw;
   std::unique_ptr<BufferCache> pool;
   std::unique_ptr<Target> target;  // see CudaBackend::target
   std::once_flag target_once;
+  // Streams other than its own that a pool block was used on (t.record_stream), by address.
+  std::mutex recorded_mu;
+  std::unordered_map<void*, std::vector<StreamPtr>> recorded;
+  std::atomic<bool> any_recorded{false};
+
+  // A pool buffer's block comes back: on a device with one stream, reused at once by that
+  // stream; with several, with an event on the stream it was used on (and on each stream
+  // recorded for it), after which other streams may take it. Never throws.
+  void free(BufferCache::Block b, const Stream& s) noexcept {
+    std::vector<StreamPtr> extra;
+    if (any_recorded.load(std::memory_order_relaxed)) {
+      std::lock_guard lock(recorded_mu);
+      if (auto it = recorded.find(b.ptr); it != recorded.end()) {
+        extra = std::move(it->second);
+        recorded.erase(it);
+      }
+    }
+    StreamEventPtr freed;
+    if (!extra.empty()) {
+      std::vector<StreamEventPtr> all{record_pool_event(s)};
+      for (const StreamPtr& x : extra) all.push_back(record_pool_event(*x));
+      bool ok = true;
+      for (const StreamEventPtr& e : all) ok = ok && e;
+      if (ok) {
+        freed = std::make_shared<AllEvents>(std::move(all));
+        b.stream = BufferCache::kNoStream;  // not even s reuses it before the others are done
+      } else {
+        api().cuCtxSetCurrent(info.ctx);  // teardown or a broken context: be safe
+        api().cuCtxSynchronize();
+      }
+    } else if (has_side_streams(index)) {
+      freed = record_pool_event(s);
+    }
+    try {
+      pool->recycle(b, std::move(freed));
+    } catch (...) {
+    }
+  }
 };
 
 class CudaBackend final : public Backend {
  public:
   DeviceType type() const override { return DeviceType::CUDA; }
   bool preview() const override { return true; }
+  // The matmul kernels apply it before their store (cuda_matmul.h).
+  bool matmul_takes_epilogue() const override { return true; }
   int device_count() const override { return int(devices().size()); }
   std::string device_name(int index) const override {
     const DeviceInfo& d = at(index).info;
@@ -72,27 +138,38 @@ class CudaBackend final : public Backend {
 
   BufferPtr allocate(int index, size_t nbytes) override {
     Device_& d = at(index);
-    BufferCache::Block b = d.pool->acquire(nbytes);
-    BufferCache* pool = d.pool.get();
-    // One stream per device so far: a freed block is reused only by later work on that
-    // stream, which runs after everything that used it.
+    Stream& s = current_stream(index);
+    BufferCache::Block b = d.pool->acquire(nbytes, s.id());
+    Device_* dev = &d;
+    // A stream the buffer's work was queued on outlives the buffer (its free records an
+    // event on it); the default stream lives as long as the process.
+    if (&s == &default_stream(index))
+      return std::make_shared<Buffer>(b.ptr, nbytes, tl::Device{DeviceType::CUDA, index},
+                                      [dev, b, &s] { dev->free(b, s); });
     return std::make_shared<Buffer>(b.ptr, nbytes, tl::Device{DeviceType::CUDA, index},
-                                    [pool, b] { pool->recycle(b); });
+                                    [dev, b, keep = current_stream_ptr(index)] { dev->free(b, *keep); });
   }
   PoolStats memory_stats(int index) override { return at(index).pool->stats(); }
   void empty_cache(int index) override { at(index).pool->empty_cache(); }
   void set_memory_limit(int index, size_t bytes) override { at(index).pool->set_memory_limit(bytes); }
   bool host_visible() const override { return false; }
+  // Copies go on the calling thread's current stream, as kernels do. A write returns once
+  // the bytes are in pinned staging memory: it does not wait for the GPU's queue.
   void write(const Buffer& dst, size_t offset, const void* src, size_t n) override {
     if (!n) return;
-    activate(dst.device().index);
-    check(api().cuMemcpyHtoD(reinterpret_cast<CUdeviceptr>(dst.data()) + offset, src, n), "cuMemcpyHtoD");
+    staged_write(reinterpret_cast<CUdeviceptr>(dst.data()) + offset, src, n, current_stream(dst.device().index));
   }
+  // Waits for the current stream only (work of other streams is ordered by the caller).
   void read(const Buffer& src, size_t offset, void* dst, size_t n) override {
     if (!n) return;
-    activate(src.device().index);
-    check(api().cuMemcpyDtoH(dst, reinterpret_cast<CUdeviceptr>(src.data()) + offset, n), "cuMemcpyDtoH");
+    const int index = src.device().index;
+    activate(index);
+    const Stream& s = current_stream(index);
+    check(api().cuMemcpyDtoHAsync(dst, reinterpret_cast<CUdeviceptr>(src.data()) + offset, n, s.handle()),
+          "cuMemcpyDtoHAsync");
+    check(api().cuStreamSynchronize(s.handle()), "cuStreamSynchronize");
   }
+  // Every stream of the device.
   void synchronize(int index) override {
     activate(index);
     check(api().cuCtxSynchronize(), "cuCtxSynchronize");
@@ -114,8 +191,8 @@ class CudaBackend final : public Backend {
   void scan_impl(ScanOp op, const Tensor& in, int axis, const Tensor& out) override {
     cuda::scan(target(in.device().index), op, in, axis, out);
   }
-  void matmul_impl(const Tensor& a, const Tensor& b, const Tensor& out, const Epilogue*) override {
-    cuda::matmul(target(out.device().index), a, b, out);
+  void matmul_impl(const Tensor& a, const Tensor& b, const Tensor& out, const Epilogue* epilogue) override {
+    cuda::matmul(target(out.device().index), a, b, out, epilogue);
   }
   void gather_impl(const Tensor& src, int split, const Tensor& offsets, const Tensor& out) override {
     cuda::gather(target(src.device().index), src, split, offsets, out, false);
@@ -144,6 +221,7 @@ class CudaBackend final : public Backend {
       if (!a.loaded || a.cuDeviceGetCount(&n) != CUDA_SUCCESS) return v;
       for (int i = 0; i < n; ++i) {
         auto d = std::make_unique<Device_>();
+        d->index = int(v->size());
         DeviceInfo& info = d->info;
         char name[256] = {};
         if (a.cuDeviceGet(&info.dev, i) != CUDA_SUCCESS ||
@@ -163,7 +241,11 @@ class CudaBackend final : public Backend {
     }();
     return *all;
   }
+
+ public:
   Device_& at(int index) const { return *devices().at(size_t(index)); }
+
+ private:
   // Fills a host tensor shaped like `out` (contiguous) and copies it into out.
   template <class Fill>
   void via_host(const Tensor& out, Fill&& fill) {
@@ -171,31 +253,56 @@ class CudaBackend final : public Backend {
     fill(h);
     write(*out.buffer(), size_t(out.offset() * itemsize(out.dtype())), h.data_ptr(), size_t(out.nbytes()));
   }
-  // What the kernels need of a device, made once (with its counters, which live outside the
-  // pool as long as the process).
+  // What the kernels need of a device, made once (its stream and counters are the calling
+  // thread's current stream's: cuda_stream.h).
   const Target& target(int index) const {
     Device_& dev = at(index);
     std::call_once(dev.target_once, [&] {
       const DeviceInfo& d = dev.info;
-      CUdeviceptr counters = 0;
-      check(api().cuCtxSetCurrent(d.ctx), "cuCtxSetCurrent");
-      check(api().cuMemAlloc(&counters, kCounters * 4), "cuMemAlloc");
-      check(api().cuMemsetD8(counters, 0, kCounters * 4), "cuMemsetD8");
       dev.target = std::make_unique<Target>(Target{
           d.cc_major, d.cc_minor, d.sms, d.ctx,
-          [this, index](size_t n) { return const_cast<CudaBackend*>(this)->allocate(index, n); },
-          reinterpret_cast<unsigned*>(counters)});
+          [this, index](size_t n) { return const_cast<CudaBackend*>(this)->allocate(index, n); }, index});
     });
     return *dev.target;
   }
   void activate(int index) const { check(api().cuCtxSetCurrent(at(index).info.ctx), "cuCtxSetCurrent"); }
 };
 
-}  // namespace
-
-Backend& cuda_backend() {
+CudaBackend& backend() {
   static CudaBackend* b = new CudaBackend();  // never destroyed, as the CPU backend
   return *b;
+}
+
+}  // namespace
+
+Backend& cuda_backend() { return backend(); }
+
+CUcontext device_context(int index) {
+  if (index < 0 || index >= backend().device_count()) {
+    backend_for(tl::Device{DeviceType::CUDA, index});  // DeviceError naming why CUDA is absent
+    throw_device("no CUDA device " + std::to_string(index));
+  }
+  return backend().at(index).info.ctx;
+}
+
+void on_side_stream(int index) {
+  Device_& d = backend().at(index);
+  Stream& def = default_stream(index);
+  d.pool->fence([&](uint64_t stream) { return stream == def.id() ? record_pool_event(def) : nullptr; });
+}
+
+void record_stream(const Buffer& b, StreamPtr s) {
+  if (b.device().type != DeviceType::CUDA || b.nbytes() == 0) return;  // not the pool's (DLPack)
+  if (s->device() != b.device().index)
+    throw_value("record_stream: the stream is on cuda:" + std::to_string(s->device()) + ", the tensor on " +
+                b.device().str());
+  Device_& d = backend().at(b.device().index);
+  std::lock_guard lock(d.recorded_mu);
+  std::vector<StreamPtr>& streams = d.recorded[b.data()];
+  for (const StreamPtr& x : streams)
+    if (x == s) return;
+  streams.push_back(std::move(s));
+  d.any_recorded.store(true);
 }
 
 }  // namespace tl::cuda

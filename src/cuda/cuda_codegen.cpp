@@ -335,4 +335,35 @@ std::string elementwise_source(const ir::Kernel& k, int rank, int vector, const 
   return src + kernel_wrapper(k, rank, memory_operands(k), vector, flat);
 }
 
+std::string matmul_epilogue_source(const ir::Kernel& k, int acc_slot, int batch_rank) {
+  const auto n = [](int64_t v) { return std::to_string(v); };
+  const int nmem = std::max(1, memory_operands(k)), nslots = std::max<int>(1, int(k.slots.size()));
+  const int nparams = std::max<int>(1, int(k.params.size())), br = std::max(1, batch_rank);
+  int acc_mem = -1;
+  DType acc_dtype = DType::Float32;
+  for (size_t i = 0, j = 0; i < k.instrs.size(); ++i) {
+    const ir::Instr& in = k.instrs[i];
+    if (in.op != ir::Op::Load && in.op != ir::Op::Store) continue;
+    if (in.op == ir::Op::Load && in.slot == acc_slot) acc_mem = int(j), acc_dtype = in.dtype;
+    ++j;
+  }
+  const std::string M = n(nmem), S = n(nslots), P = n(nparams), R = n(br), A = codegen::ctype(acc_dtype);
+  std::string src = "#define TL_EPILOGUE 1\n#define TL_EP_RANK " + R + "\n#define TL_EP_MEM " + M + "\n";
+  src += "struct TlEpArgs {\n  char* base[" + S + "];\n  int64_t off[" + M + "];\n  int64_t st[" + M + "][" + R +
+         "];\n  int64_t shape[" + R + "];\n  int64_t sm[" + M + "];\n  int64_t sn[" + M + "];\n  double cf[" + P +
+         "];\n  int64_t ci[" + P + "];\n};\n";
+  src += codegen::block_function(k, printed_instrs(k), -1, "tl_ep_block", "static __device__ __forceinline__");
+  // The product lives in a local the epilogue's load reads: inlined, it stays a register.
+  std::string base = "  char* base[" + S + "] = {";
+  for (int s = 0; s < nslots; ++s)
+    base += std::string(s ? ", " : "") + (s == acc_slot ? "(char*)&acc" : "e.base[" + n(s) + "]");
+  src += "template <class V>\nstatic __device__ __forceinline__ void tl_ep_run(const TlEpArgs& e, const int64_t (&bo)[" +
+         M + "], int64_t r, int64_t c, V v) {\n  " + A + " acc = tl_from<" + A + ", V>(v);\n" + base +
+         "};\n  int64_t off[" + M + "];\n#pragma unroll\n  for (int j = 0; j < " + M +
+         "; ++j) off[j] = bo[j] + r * e.sm[j] + c * e.sn[j];\n";
+  if (acc_mem >= 0) src += "  off[" + n(acc_mem) + "] = 0;\n";
+  src += "  tl_ep_block(base, off, nullptr, 1, e.cf, e.ci, nullptr, nullptr, nullptr, nullptr);\n}\n";
+  return src;
+}
+
 }  // namespace tl::cuda

@@ -23,4 +23,15 @@ std::string elementwise_source(const ir::Kernel& k, int rank, int vector, const 
 std::string reduction_kernel_source(const ir::Kernel& k, int rank_kept, int rank_red, int x, bool split,
                                     int vector, const ir::Kernel& flat);
 
+// A matmul epilogue (see core/backend.h): the source a matmul kernel is compiled with after
+// common_source() and before its #defines. It defines TL_EPILOGUE 1, TL_EP_RANK and
+// TL_EP_MEM, the argument block TlEpArgs (MatmulArgs::ep) and
+//   template <class V> tl_ep_run(const TlEpArgs& e, const int64_t (&bo)[TL_EP_MEM],
+//                                int64_t r, int64_t c, V acc)
+// which runs `k` on one element: the product `acc` (rounded to the product's dtype, as the
+// matmul would store it) stands for the load of `acc_slot`, the other memory operands are
+// read and written at bo[j] + r * e.sm[j] + c * e.sn[j] (bo: the batch's offsets, from
+// e.off and e.st unravelled over the `batch_rank` dims of e.shape).
+std::string matmul_epilogue_source(const ir::Kernel& k, int acc_slot, int batch_rank);
+
 }  // namespace tl::cuda

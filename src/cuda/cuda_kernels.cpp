@@ -203,12 +203,13 @@ void launch_fused(const Target& t, const ir::Kernel& k, std::span<const BufferPt
     if (size_t(l.groups) > kCounters) {
       counts = t.scratch(size_t(l.groups) * 4);
       check(api().cuCtxSetCurrent(t.ctx), "cuCtxSetCurrent");
-      check(api().cuMemsetD8(reinterpret_cast<CUdeviceptr>(counts->data()), 0, size_t(l.groups) * 4), "cuMemsetD8");
+      check(api().cuMemsetD8Async(reinterpret_cast<CUdeviceptr>(counts->data()), 0, size_t(l.groups) * 4, t.stream()),
+            "cuMemsetD8Async");
     }
   }
   args.put(partials ? partials->data() : nullptr);  // pf and pi share the partials (8 bytes each)
   args.put(partials ? partials->data() : nullptr);
-  args.put(counts ? counts->data() : static_cast<void*>(t.counters));
+  args.put(counts ? counts->data() : static_cast<void*>(t.counters()));
   args.put(l.chunks);
   args.put(l.chunk);
   // A block per group (and chunk) up to 64 per SM: the GPU hands blocks to SMs as earlier

@@ -2,9 +2,15 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <mutex>
+#include <optional>
+#include <unordered_set>
 
 #include "core/codegen_c.h"
 #include "core/error.h"
+#include "cuda/cuda_codegen.h"
+#include "cuda/cuda_kernels.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/kernel_sources.h"
 
@@ -49,6 +55,40 @@ MatmulConfig mma_config(const MatmulShape& s) {
   return c;
 }
 
+// wgmma (sm_90a): 128 x 256 tiles (two consumer warpgroups of 64 x 256) once they fill every
+// SM, else 128 x 128; stages as deep as 227 KiB of shared memory allows (48 KiB a stage of
+// 128 x 256 x 64, 32 KiB of 128 x 128). TMA reads an operand in place when its unit-stride
+// dim is contiguous, its other stride a multiple of 16 bytes, its address, offset and batch
+// strides 16-byte aligned and its batch offsets one non-negative stride (or none); a must
+// be k-contiguous, b either way. Otherwise the operand is packed first.
+bool tma_reads(bool unit_inner, int64_t ld, int align, int batch) {
+  return unit_inner && ld > 0 && divides(8, ld) && align >= 8 && batch;
+}
+
+MatmulConfig wgmma_config(const MatmulShape& s) {
+  MatmulConfig c;
+  c.kernel = MatmulKernel::Wgmma;
+  c.bm = 128;
+  c.bn = cdiv(s.M, 128) * cdiv(s.N, 256) * s.batches >= s.sms ? 256 : 128;
+  c.stages = c.bn == 256 ? 4 : 6;
+  c.a_kmajor = 1;
+  c.pack_a = !tma_reads(unit(s.ak, s.K), s.am, s.a_align, s.a_batch);
+  const bool bn = tma_reads(unit(s.bn, s.N), s.bk, s.b_align, s.b_batch);
+  const bool bk = tma_reads(unit(s.bk, s.K), s.bn, s.b_align, s.b_batch);
+  c.b_kmajor = bn ? 0 : bk ? 1 : unit(s.bn, s.N) ? 0 : 1;  // packed: the layout nearer the source's
+  c.pack_b = !bn && !bk;
+  return c;
+}
+
+// Where wgmma beats mma: 128 x 128 tiles cover a third of the SMs (measured on an H200,
+// 2026-11-26: 1024^3 and 1000^3 bfloat16, 64 tiles, ran 1.5x faster with wgmma than with
+// mma's 64 x 64 tiles) and k covers a stage; an operand that must be packed first (a pass
+// over it) only for problems of 2^33 multiply-adds or more.
+bool wgmma_pays(const MatmulShape& s, const MatmulConfig& c) {
+  if (cdiv(s.M, 128) * cdiv(s.N, 128) * s.batches * 3 < s.sms || s.K < 64) return false;
+  return !(c.pack_a || c.pack_b) || double(s.M) * double(s.N) * double(s.K) * double(s.batches) >= 8589934592.0;
+}
+
 MatmulConfig simt_config(const MatmulShape& s) {
   MatmulConfig c;
   c.kernel = MatmulKernel::Simt;
@@ -62,7 +102,35 @@ MatmulConfig simt_config(const MatmulShape& s) {
   return c;
 }
 
+// A side of at most 16 in float16 / bfloat16 (sm_80+): the tensor-core kernel with tiles 16
+// wide on that side and 128 long on the other, split along k over the grid until about four
+// blocks an SM read the large operand (its rows alone leave most SMs idle). Bound by reading
+// the large operand once: the CUDA-core forms below spend 16 multiply-adds and a load of the
+// small operand per element of it (and a warp per row re-read all of the small operand),
+// which cost 10x the memory time at N = 16.
+MatmulConfig skinny_mma_config(const MatmulShape& s) {
+  MatmulConfig c;
+  c.kernel = MatmulKernel::Mma;
+  if (s.N <= 16) c.bm = 128, c.bn = 16, c.warps_m = 8, c.warps_n = 1;
+  else c.bm = 16, c.bn = 128, c.warps_m = 1, c.warps_n = 8;
+  const Way a = way(s.am, s.ak, s.M, s.K, s.a_align, 8), b = way(s.bn, s.bk, s.N, s.K, s.b_align, 8);
+  c.a_kmajor = a.kmajor, c.a_vec = a.vec, c.b_kmajor = b.kmajor, c.b_vec = b.vec;
+  // Three blocks an SM (at most 85 registers; 80 used) where both operands take cp.async;
+  // element loads need up to 106 (two blocks). Shared memory: 4 stages of 9 KiB a block.
+  c.stages = 4, c.min_blocks = c.a_vec && c.b_vec ? 3 : 2;
+  // As many k splits as one wave of resident blocks holds (a second, partial wave left most
+  // SMs idle: 576 blocks on 264 slots ran at 0.6x cuBLAS), each at least 256 k.
+  const int64_t tiles = cdiv(s.M, c.bm) * cdiv(s.N, c.bn) * s.batches;
+  c.splits = tiles > int64_t(kCounters)
+                 ? 1
+                 : std::clamp<int64_t>(c.min_blocks * int64_t(s.sms) / tiles, 1, std::max<int64_t>(1, s.K / 256));
+  c.kslice = std::max<int64_t>(32, cdiv(cdiv(s.K, c.splits), 32) * 32);  // whole k steps
+  c.splits = std::max<int64_t>(1, cdiv(s.K, c.kslice));
+  return c;
+}
+
 MatmulConfig gemv_config(const MatmulShape& s) {
+  if (is_half(s.dtype) && s.sm >= 80 && std::max({s.M, s.N, s.K}) < int64_t(1) << 31) return skinny_mma_config(s);
   MatmulConfig c;
   c.kernel = MatmulKernel::Gemv;
   c.swap = s.M < s.N;  // the small dim becomes the kernel's N
@@ -107,7 +175,7 @@ Defines defines_for(const MatmulConfig& c, DType t, int rank) {
       d.insert(d.end(), {{"TL_MMA_T", t == DType::BFloat16 ? "\"bf16\"" : "\"f16\""}, {"TL_BM", n(c.bm)},
                          {"TL_BN", n(c.bn)}, {"TL_WARPS_M", n(c.warps_m)}, {"TL_WARPS_N", n(c.warps_n)},
                          {"TL_STAGES", n(c.stages)}, {"TL_MIN_BLOCKS", n(c.min_blocks)}, {"TL_A_KMAJOR", n(c.a_kmajor)}, {"TL_B_KMAJOR", n(c.b_kmajor)},
-                         {"TL_A_ASYNC", n(c.a_vec)}, {"TL_B_ASYNC", n(c.b_vec)}});
+                         {"TL_A_ASYNC", n(c.a_vec)}, {"TL_B_ASYNC", n(c.b_vec)}, {"TL_SPLIT", n(c.splits > 1)}});
       break;
     case MatmulKernel::Simt:
       d.insert(d.end(), {{"TL_TM", n(c.tm)}, {"TL_MIN_BLOCKS", n(c.min_blocks)}, {"TL_A_KMAJOR", n(c.a_kmajor)}, {"TL_B_KMAJOR", n(c.b_kmajor)},
@@ -116,6 +184,10 @@ Defines defines_for(const MatmulConfig& c, DType t, int rank) {
     case MatmulKernel::Gemv:
       d.insert(d.end(), {{"TL_C", t == DType::Float64 ? "double" : "float"}, {"TL_DOT", n(c.dot)},
                          {"TL_SN", n(c.sn)}, {"TL_V", n(c.v)}, {"TL_YV", n(c.yv)}});
+      break;
+    case MatmulKernel::Wgmma:
+      d.insert(d.end(), {{"TL_WG_T", t == DType::BFloat16 ? "\"bf16\"" : "\"f16\""}, {"TL_BN", n(c.bn)},
+                         {"TL_STAGES", n(c.stages)}, {"TL_B_KMAJOR", n(c.b_kmajor)}});
       break;
     case MatmulKernel::Plain:
       d.push_back({"TL_C", t == DType::Float64 ? "double" : "float"});
@@ -129,6 +201,7 @@ const char* entry_for(MatmulKernel k) {
     case MatmulKernel::Mma: return "tl_matmul_mma";
     case MatmulKernel::Simt: return "tl_matmul_simt";
     case MatmulKernel::Gemv: return "tl_matmul_gemv";
+    case MatmulKernel::Wgmma: return "tl_matmul_wgmma";
     case MatmulKernel::Plain: break;
   }
   return "tl_matmul";
@@ -140,10 +213,12 @@ const char* body_for(MatmulKernel k) {
   static const std::string simt = std::string(sources::kMatmulCommon) + sources::kMatmulSimt;
   static const std::string gemv = std::string(sources::kMatmulCommon) + sources::kMatmulGemv;
   static const std::string plain = std::string(sources::kMatmulCommon) + sources::kMatmul;
+  static const std::string wgmma = std::string(sources::kMatmulCommon) + sources::kMatmulWgmma;
   switch (k) {
     case MatmulKernel::Mma: return mma.c_str();
     case MatmulKernel::Simt: return simt.c_str();
     case MatmulKernel::Gemv: return gemv.c_str();
+    case MatmulKernel::Wgmma: return wgmma.c_str();
     case MatmulKernel::Plain: break;
   }
   return plain.c_str();
@@ -161,6 +236,172 @@ int base_align(const Tensor& x, const MergedDims& batch, size_t j) {
   return w;
 }
 
+// Whether a kernel's final store goes through TL_EPILOGUE_STORE (matmul_common.cu): the
+// kernels without the hook (or not yet hooked) run the epilogue as a kernel of its own.
+bool hooks_epilogue(MatmulKernel k) {
+  switch (k) {
+    case MatmulKernel::Plain:
+    case MatmulKernel::Simt:
+    case MatmulKernel::Mma:
+    case MatmulKernel::Gemv: return true;
+    default: return false;
+  }
+}
+
+// An epilogue as a matmul kernel takes it: its memory operands' batch dims merged (in the
+// order of out's batch dims, as the kernel's batch index counts them), and the source.
+struct EpiloguePlan {
+  const Epilogue& ep;
+  std::vector<const Strides*> strides;  // per memory operand, over out's dims
+  std::vector<int64_t> offsets;
+  MergedDims batch;
+  size_t nmem = 1, nslots = 1, nparams = 1;
+
+  EpiloguePlan(const Epilogue& e, const Tensor& out) : ep(e) {
+    for (const ir::Instr& i : e.kernel.instrs)
+      if (i.op == ir::Op::Load || i.op == ir::Op::Store) strides.push_back(&i.strides), offsets.push_back(i.offset);
+    std::vector<int> dims;
+    for (int d = 0; d < out.ndim() - 2; ++d) dims.push_back(d);
+    batch = merge_dims(out.shape(), dims, strides);
+    nmem = std::max<size_t>(1, strides.size());
+    nslots = std::max<size_t>(1, e.kernel.slots.size());
+    nparams = std::max<size_t>(1, e.kernel.params.size());
+  }
+  int rank() const { return int(batch.shape.size()); }
+  // What decides the source (the IR's hash covers ops, dtypes, slots and constants' count).
+  std::string key() const {
+    return std::to_string(ep.kernel.hash()) + ":" + std::to_string(ep.acc_slot) + ":" + std::to_string(rank());
+  }
+  size_t words() const { return nslots + nmem * (4 + size_t(rank())) + size_t(rank()) + 2 * nparams; }
+  // TlEpArgs, as matmul_epilogue_source declares it; m and n traded with `swap`.
+  void put(ArgPack& args, bool swap) const {
+    const int nd = int(ep.kernel.domain.size());
+    for (size_t s = 0; s < nslots; ++s) args.put(s < ep.bindings.size() ? ep.bindings[s]->data() : nullptr);
+    for (size_t j = 0; j < nmem; ++j) args.put(j < offsets.size() ? offsets[j] : int64_t(0));
+    args.dims(batch, nmem);
+    for (int which : {swap ? 1 : 2, swap ? 2 : 1})  // sm, then sn
+      for (size_t j = 0; j < nmem; ++j) args.put(j < strides.size() ? (*strides[j])[size_t(nd - which)] : int64_t(0));
+    std::vector<double> cf(nparams, 0.0);
+    std::vector<int64_t> ci(nparams, 0);
+    for (const ir::Instr& i : ep.kernel.instrs) {
+      if (i.op != ir::Op::Const) continue;
+      const Scalar v = scalar_as(ep.kernel.params[size_t(i.slot)], i.dtype);  // as launch_fused passes it
+      cf[size_t(i.slot)] = v.f;
+      ci[size_t(i.slot)] = v.i;
+    }
+    for (double v : cf) args.put(v);
+    for (int64_t v : ci) args.put(v);
+  }
+};
+
+// A tuning aid for measuring one tensor-core kernel against the other (bench/matmul_cuda.py
+// --force): TENSORLOGIC_MATMUL_FORCE=mma, wgmma128 or wgmma256 takes that kernel for the
+// float16 / bfloat16 problems it can run (wgmma: on sm_90, 64 or more k); unset: c.
+MatmulConfig forced(const MatmulShape& s, const MatmulConfig& c) {
+  const char* f = std::getenv("TENSORLOGIC_MATMUL_FORCE");
+  if (!f || !*f || !is_half(s.dtype) || std::min(s.M, s.N) <= 16 || s.sm < 80) return c;
+  const std::string k = f;
+  if (k == "mma") return mma_config(s);
+  if ((k == "wgmma128" || k == "wgmma256") && s.sm == 90 && s.K >= 64) {
+    MatmulConfig w = wgmma_config(s);
+    w.bn = k == "wgmma128" ? 128 : 256;
+    w.stages = w.bn == 256 ? 4 : 6;
+    return w;
+  }
+  return c;
+}
+
+// Whether operand j's batch offsets are what a 3-d tensor map walks: none (every batch stride
+// 0, broadcast) or one merged batch dim of non-negative stride.
+int tma_batch(const MergedDims& batch, size_t j) {
+  bool moves = false;
+  for (const auto& row : batch.strides) moves |= row[j] != 0;
+  return !moves || (batch.shape.size() == 1 && batch.strides[0][j] > 0);
+}
+
+// The wgmma kernel: a and b through TMA tensor maps (3-d: inner dim, rows, batch), each
+// packed first to aligned scratch where TMA cannot read it in place; min(tiles, SMs)
+// persistent blocks of 3 warpgroups, the stages in dynamic shared memory.
+void matmul_wgmma(const Target& t, const MatmulConfig& c, const MatmulShape& s, const Tensor& a, const Tensor& b,
+                  const Tensor& out, const MergedDims& batch) {
+  const Defines defines = defines_for(c, s.dtype, int(batch.shape.size()));
+  const char* body = body_for(c.kernel);
+  // An operand as its tensor map sees it: rows of `inner` elements, `ld` apart, the batch
+  // `bstride` apart (0: broadcast), from `base`; `keep` holds a packed copy.
+  struct View {
+    const char* base;
+    uint64_t inner, rows, ld, bstride;
+    BufferPtr keep;
+  };
+  const auto moves = [&](size_t j) {
+    for (const auto& row : batch.strides)
+      if (row[j] != 0) return row[j];
+    return int64_t(0);
+  };
+  const auto direct = [&](const Tensor& x, size_t j, int64_t rows, int64_t inner, int64_t ld) {
+    return View{static_cast<const char*>(x.buffer()->data()) + x.offset() * 2, uint64_t(inner), uint64_t(rows),
+                uint64_t(ld), uint64_t(moves(j)), {}};
+  };
+  // dst[batch][r][i] = x[batch offsets + r * sr + i * si], rows a multiple of 8 elements apart
+  // (stream-ordered pool memory: free to reuse once the matmul is queued).
+  const auto pack = [&](const Tensor& x, size_t j, int64_t rows, int64_t inner, int64_t sr, int64_t si) {
+    const int64_t nb = moves(j) ? s.batches : 1, ld = cdiv(inner, 8) * 8;
+    View v{nullptr, uint64_t(inner), uint64_t(rows), uint64_t(ld), nb > 1 ? uint64_t(rows * ld) : 0,
+           t.scratch(size_t(nb * rows * ld) * 2)};
+    v.base = static_cast<const char*>(v.keep->data());
+    MergedDims one;  // operand j's batch dims alone
+    one.shape = batch.shape;
+    for (const auto& row : batch.strides) one.strides.push_back({nb > 1 ? row[j] : 0});
+    ArgPack args;
+    args.put(x.buffer()->data());
+    args.put(v.keep->data());
+    args.put(x.offset());
+    args.dims(one, 1);
+    for (int64_t w : {rows, inner, sr, si, ld, nb}) args.put(w);
+    const int64_t work = nb * rows * cdiv(inner, 8);
+    args.launch(t, static_kernel(t, "tl_matmul_wgmma_pack", defines, body, "", true),
+                unsigned(std::clamp<int64_t>(cdiv(work, 256), 1, int64_t(t.sms) * 16)), 1, 1, 256);
+    return v;
+  };
+  const View va = c.pack_a ? pack(a, 0, s.M, s.K, s.am, s.ak) : direct(a, 0, s.M, s.K, s.am);
+  const View vb = c.b_kmajor ? (c.pack_b ? pack(b, 1, s.N, s.K, s.bn, s.bk) : direct(b, 1, s.N, s.K, s.bn))
+                             : (c.pack_b ? pack(b, 1, s.K, s.N, s.bk, s.bn) : direct(b, 1, s.K, s.N, s.bk));
+  // Boxes of 64 inner elements (128 bytes: the swizzle span) by box_rows rows; out-of-bounds
+  // elements read as zeros.
+  const auto encode = [&](const View& v, unsigned box_rows) {
+    CUtensorMap m{};
+    const uint64_t dims[3] = {v.inner, v.rows, v.bstride ? uint64_t(s.batches) : 1};
+    const uint64_t strides[2] = {v.ld * 2, (v.bstride ? v.bstride : v.rows * v.ld) * 2};
+    const unsigned box[3] = {64, box_rows, 1}, steps[3] = {1, 1, 1};
+    check(api().cuTensorMapEncodeTiled(&m, CU_TENSOR_MAP_DATA_TYPE_UINT16, 3, const_cast<char*>(v.base), dims, strides,
+                                       box, steps, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                                       CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
+          "cuTensorMapEncodeTiled");
+    return m;
+  };
+  const CUtensorMap ma = encode(va, unsigned(c.bm)), mb = encode(vb, c.b_kmajor ? unsigned(c.bn) : 64u);
+  const CUfunction fn = static_kernel(t, "tl_matmul_wgmma", defines, body, "", true);
+  const unsigned smem = unsigned(c.stages * (c.bm + c.bn) * 64 * 2 + 1024 + 16 * c.stages);
+  {
+    static std::mutex mu;
+    static auto* raised = new std::unordered_set<CUfunction>();
+    std::lock_guard lock(mu);
+    if (raised->insert(fn).second)
+      check(api().cuFuncSetAttribute(fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, int(smem)),
+            "cuFuncSetAttribute");
+  }
+  ArgPack args;  // WgmmaArgs
+  for (const CUtensorMap* m : {&ma, &mb})
+    for (uint64_t w : m->opaque) args.put(w);
+  args.put(int64_t(va.bstride != 0));
+  args.put(int64_t(vb.bstride != 0));
+  args.tensors({&a, &b, &out});
+  args.dims(batch, 3);
+  for (int64_t v : {s.M, s.N, s.K, s.am, s.ak, s.bk, s.bn, s.cm, s.cn, s.batches}) args.put(v);
+  const int64_t tiles = cdiv(s.M, c.bm) * cdiv(s.N, c.bn) * s.batches;
+  args.launch(t, fn, unsigned(std::min<int64_t>(tiles, t.sms)), 1, 1, 384, 1, smem);
+}
+
 }  // namespace
 
 std::string MatmulConfig::name() const {
@@ -168,13 +409,16 @@ std::string MatmulConfig::name() const {
   switch (kernel) {
     case MatmulKernel::Mma:
       return "mma_" + n(bm) + "x" + n(bn) + "_s" + n(stages) + "_a" + (a_kmajor ? "k" : "m") + (a_vec ? "v" : "s") +
-             "_b" + (b_kmajor ? "k" : "n") + (b_vec ? "v" : "s");
+             "_b" + (b_kmajor ? "k" : "n") + (b_vec ? "v" : "s") + (splits > 1 ? "_ks" + std::to_string(splits) : "");
     case MatmulKernel::Simt:
       return "simt_" + n(16 * tm) + "_a" + (a_kmajor ? "k" : "m") + (a_vec ? "v" : "s") + "_b" + (b_kmajor ? "k" : "n") +
              (b_vec ? "v" : "s") + "_c" + (c_vec ? "v" : "s");
     case MatmulKernel::Gemv:
       return std::string("gemv_") + (dot ? "dot" : "lane") + "_sn" + n(sn) + "_v" + n(v) + (yv ? "_yv" : "") +
              (splits > 1 ? "_ks" + std::to_string(splits) : "") + (swap ? "_t" : "");
+    case MatmulKernel::Wgmma:
+      return "wgmma_" + n(bm) + "x" + n(bn) + "_s" + n(stages) + "_b" + (b_kmajor ? "k" : "n") +
+             (pack_a ? "_pa" : "") + (pack_b ? "_pb" : "");
     case MatmulKernel::Plain: break;
   }
   return "plain";
@@ -187,11 +431,14 @@ MatmulConfig select_matmul(const MatmulShape& s) {
   // The tiled kernels index within a matrix in 32 bits; the plain one in 64. Float64 is rare
   // on GPUs (and slow there): the plain kernel too.
   if (std::max({s.M, s.N, s.K}) >= int64_t(1) << 31 || s.dtype == DType::Float64) return MatmulConfig{};
+  // wgmma and setmaxnreg are sm_90a: Hopper only (not in later architectures).
+  if (is_half(s.dtype) && s.sm == 90)
+    if (const MatmulConfig c = wgmma_config(s); wgmma_pays(s, c)) return c;
   if (is_half(s.dtype) && s.sm >= 80) return mma_config(s);  // mma.sync bf16, cp.async: sm_80
   return simt_config(s);
 }
 
-void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out) {
+void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out, const Epilogue* epilogue) {
   const int nd = out.ndim();
   const int64_t M = out.shape()[size_t(nd - 2)], N = out.shape()[size_t(nd - 1)], K = a.shape()[size_t(nd - 1)];
   if (out.numel() == 0) return;
@@ -210,7 +457,25 @@ void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out
   s.cn = st(out, 1, N);
   s.a_align = base_align(a, batch, 0), s.b_align = base_align(b, batch, 1), s.c_align = base_align(out, batch, 2);
   s.sm = t.cc_major * 10 + t.cc_minor, s.sms = t.sms;
-  const MatmulConfig c = select_matmul(s);
+  s.a_batch = tma_batch(batch, 0), s.b_batch = tma_batch(batch, 1);
+  MatmulConfig c = forced(s, select_matmul(s));
+  if (c.kernel == MatmulKernel::Wgmma && !(api().cuTensorMapEncodeTiled && api().cuFuncSetAttribute))
+    c = mma_config(s);  // a driver without tensor maps
+  // The epilogue in the kernel where the kernel has the hook, the IR prints and its
+  // arguments fit the 4 KiB a launch takes; else the matmul, then the epilogue's own kernel.
+  std::optional<EpiloguePlan> ep;
+  if (epilogue) {
+    ep.emplace(*epilogue, out);
+    const size_t words = 3 * 2 + 3 * batch.shape.size() + batch.shape.size() + 10 + 2 + ep->words();
+    if (!hooks_epilogue(c.kernel) || words * 8 > 4000 ||
+        !codegen::printable(epilogue->kernel, printed_instrs(epilogue->kernel), true)) {
+      matmul(t, a, b, out);
+      launch_fused(t, epilogue->kernel, epilogue->bindings);
+      return;
+    }
+  }
+
+  if (c.kernel == MatmulKernel::Wgmma) return matmul_wgmma(t, c, s, a, b, out, batch);
 
   const Tensor* x = &a;
   const Tensor* y = &b;
@@ -219,21 +484,35 @@ void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out
     for (auto& row : batch.strides) std::swap(row[0], row[1]);
     s = MatmulShape{N, M, K, s.batches, s.dtype, s.bn, s.bk, s.ak, s.am, s.cn, s.cm};
   }
-  const CUfunction fn = static_kernel(t, entry_for(c.kernel), defines_for(c, s.dtype, int(batch.shape.size())),
-                                      body_for(c.kernel));
+  Defines defines = defines_for(c, s.dtype, int(batch.shape.size()));
+  std::string headers;
+  if (ep) {
+    defines.push_back({"TL_EP_KEY", ep->key()});  // (the cache key: static_kernel keys by the defines)
+    headers = matmul_epilogue_source(epilogue->kernel, epilogue->acc_slot, ep->rank());
+  }
+  const CUfunction fn = static_kernel(t, entry_for(c.kernel), defines, body_for(c.kernel), headers);
   ArgPack args;
   args.tensors({x, y, &out});
   args.dims(batch, 3);
   for (int64_t v : {s.M, s.N, s.K, s.am, s.ak, s.bk, s.bn, s.cm, s.cn, s.batches}) args.put(v);
+  if (ep) ep->put(args, c.swap);
   const auto gz = unsigned(std::min<int64_t>(s.batches, 65535));  // the kernels loop past it
   const auto check_rows = [&](int64_t blocks) {
     if (blocks > 65535) throw_value("CUDA matmul: " + std::to_string(M) + " rows exceed the grid");
     return unsigned(blocks);
   };
   switch (c.kernel) {
-    case MatmulKernel::Mma:
-      args.launch(t, fn, unsigned(cdiv(s.M, c.bm) * cdiv(s.N, c.bn)), 1, gz, unsigned(c.warps_m * c.warps_n * 32));
+    case MatmulKernel::Mma: {
+      // MmaArgs: a k split's partials (pool memory, stream-ordered) and counters, the k a split covers.
+      const int64_t splits = std::max<int64_t>(1, c.splits), tiles = cdiv(s.M, c.bm) * cdiv(s.N, c.bn);
+      const BufferPtr part =
+          splits > 1 ? t.scratch(size_t(tiles * s.batches * splits * c.bm * c.bn) * 4) : BufferPtr{};
+      args.put(part ? part->data() : nullptr);
+      args.put(splits > 1 ? static_cast<void*>(t.counters()) : nullptr);
+      args.put(splits > 1 ? c.kslice : std::max<int64_t>(1, s.K));
+      args.launch(t, fn, unsigned(tiles), unsigned(splits), gz, unsigned(c.warps_m * c.warps_n * 32));
       break;
+    }
     case MatmulKernel::Simt:
       args.launch(t, fn, unsigned(cdiv(s.N, 16 * c.tm)), check_rows(cdiv(s.M, 16 * c.tm)), gz, 256);
       break;
@@ -251,8 +530,7 @@ void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out
       }
       args.launch(t, fn, unsigned(cdiv(s.M, 32 * c.v)), unsigned(c.splits), gz, 256);
       if (c.splits > 1) {
-        const CUfunction fold = static_kernel(t, "tl_matmul_gemv_fold", defines_for(c, s.dtype, int(batch.shape.size())),
-                                              body_for(c.kernel));
+        const CUfunction fold = static_kernel(t, "tl_matmul_gemv_fold", defines, body_for(c.kernel), headers);
         args.launch(t, fold, unsigned(std::min<int64_t>(cdiv(s.batches * s.M * s.N, 256), int64_t(t.sms) * 32)), 1, 1, 256);
       }
       break;
@@ -260,6 +538,7 @@ void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out
     case MatmulKernel::Plain:
       args.launch(t, fn, unsigned(cdiv(s.N, 64)), check_rows(cdiv(s.M, 64)), gz, 256);
       break;
+    case MatmulKernel::Wgmma: break;  // launched above (matmul_wgmma)
   }
 }
 
@@ -271,6 +550,14 @@ std::vector<std::pair<std::string, std::string>> matmul_kernel_sources() {
     c.kernel = MatmulKernel::Mma;
     c.bm = c.bn = big ? 128 : 64, c.warps_m = 2, c.warps_n = big ? 4 : 2, c.stages = big ? 3 : 4;
     c.min_blocks = big ? 1 : 4;
+    c.a_kmajor = ak, c.a_vec = av, c.b_kmajor = bk, c.b_vec = bv;
+    return c;
+  };
+  const auto skinny = [](int small_n, int ak, int av, int bk, int bv) {  // 16-wide tiles, k split
+    MatmulConfig c;
+    c.kernel = MatmulKernel::Mma;
+    c.bm = small_n ? 128 : 16, c.bn = small_n ? 16 : 128, c.warps_m = small_n ? 8 : 1, c.warps_n = small_n ? 1 : 8;
+    c.stages = 4, c.min_blocks = av && bv ? 3 : 2, c.splits = 8;
     c.a_kmajor = ak, c.a_vec = av, c.b_kmajor = bk, c.b_vec = bv;
     return c;
   };
@@ -286,10 +573,18 @@ std::vector<std::pair<std::string, std::string>> matmul_kernel_sources() {
     c.dot = dot, c.sn = sn, c.v = v, c.yv = yv;
     return c;
   };
+  const auto wgmma = [](int bn, int bk) {  // (sm_90a only: wgmma_* sources are compiled for it)
+    MatmulConfig c;
+    c.kernel = MatmulKernel::Wgmma;
+    c.bm = 128, c.bn = bn, c.stages = bn == 256 ? 4 : 6, c.a_kmajor = 1, c.b_kmajor = bk;
+    return c;
+  };
   const std::vector<std::pair<MatmulConfig, DType>> configs{
       {mma(1, 1, 1, 1, 1), DType::BFloat16}, {mma(1, 0, 1, 0, 1), DType::Float16},
       {mma(0, 1, 0, 0, 0), DType::BFloat16}, {mma(0, 0, 0, 1, 0), DType::Float16},
       {mma(1, 0, 0, 0, 0), DType::Float16},  {mma(0, 1, 1, 0, 1), DType::BFloat16},
+      {skinny(1, 1, 1, 0, 1), DType::BFloat16}, {skinny(0, 1, 1, 0, 1), DType::BFloat16},
+      {skinny(1, 0, 0, 1, 0), DType::Float16},  {skinny(0, 0, 1, 1, 0), DType::Float16},
       {simt(8, 1, 1, 0, 1, 1), DType::Float32}, {simt(4, 0, 1, 1, 1, 0), DType::Float32},
       {simt(8, 1, 0, 1, 0, 1), DType::Float16}, {simt(4, 0, 0, 0, 0, 0), DType::BFloat16},
       {gemv(1, 1, 4, 1), DType::Float32},   {gemv(1, 4, 8, 0), DType::Float16},
@@ -298,10 +593,52 @@ std::vector<std::pair<std::string, std::string>> matmul_kernel_sources() {
       {gemv(0, 16, 1, 0), DType::Float64},  {gemv(0, 1, 1, 0), DType::Float32},
       {gemv(1, 16, 1, 0), DType::Float32},  {gemv(1, 2, 2, 1), DType::Float64},
       {MatmulConfig{}, DType::Float64},
+      {wgmma(256, 0), DType::BFloat16}, {wgmma(256, 1), DType::Float16},
+      {wgmma(128, 0), DType::Float16},  {wgmma(128, 1), DType::BFloat16},
   };
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& [c, t] : configs)
     out.emplace_back("matmul_" + c.name() + "_" + dtype_name(t), configured(defines_for(c, t, 2), body_for(c.kernel)));
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> matmul_epilogue_kernel_sources(const ir::Kernel& k, int acc_slot) {
+  std::vector<const Strides*> strides;
+  for (const ir::Instr& i : k.instrs)
+    if (i.op == ir::Op::Load || i.op == ir::Op::Store) strides.push_back(&i.strides);
+  std::vector<int> dims;
+  for (int d = 0; d + 2 < int(k.domain.size()); ++d) dims.push_back(d);
+  const int batch_rank = int(merge_dims(k.domain, dims, strides).shape.size());
+  DType t = DType::Float32;  // the product's dtype: the matmul's
+  for (const ir::Instr& i : k.instrs)
+    if (i.op == ir::Op::Load && i.slot == acc_slot) t = i.dtype;
+  MatmulShape s;
+  s.dtype = t, s.K = 64, s.batches = 1;
+  s.a_align = s.b_align = s.c_align = 8;
+  std::vector<MatmulShape> shapes;
+  const auto add = [&](int64_t m, int64_t n, int64_t am, int64_t ak, int64_t bk, int64_t bn, int sm) {
+    MatmulShape x = s;
+    x.M = m, x.N = n, x.am = am, x.ak = ak, x.bk = bk, x.bn = bn, x.cm = n, x.cn = 1, x.sm = sm;
+    shapes.push_back(x);
+  };
+  add(4096, 4096, 64, 1, 4096, 1, 80);   // tiled: mma (halves), simt (f32), plain (f64); 128 tiles
+  add(100, 100, 64, 1, 100, 1, 80);      // 64 tiles
+  add(100, 100, 1, 100, 1, 64, 70);      // halves before sm_80: simt
+  add(1000, 7, 64, 1, 7, 1, 90);         // gemv, warp per row (halves: 16-wide mma tiles, element loads)
+  add(7, 1000, 1, 7, 1000, 1, 90);       // gemv, lane per row (swapped)
+  add(1000, 16, 64, 1, 16, 1, 90);       // halves: 16-wide mma tiles, cp.async, three blocks an SM
+  add(16, 1000, 64, 1, 1000, 1, 90);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const MatmulShape& x : shapes) {
+    const MatmulConfig c = select_matmul(x);
+    if (!hooks_epilogue(c.kernel)) continue;
+    const std::string name = "matmul_" + c.name() + "_" + dtype_name(t) + "_epilogue";
+    bool seen = false;
+    for (const auto& o : out) seen |= o.first == name;
+    if (!seen)
+      out.emplace_back(name, configured(defines_for(c, t, 2), body_for(c.kernel),
+                                        matmul_epilogue_source(k, acc_slot, batch_rank)));
+  }
   return out;
 }
 

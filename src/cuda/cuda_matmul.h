@@ -6,12 +6,16 @@
 //   gemv  M or N <= 16: memory-bound, reads the large operand once at full width (split along
 //         k across blocks when its rows alone cannot occupy every SM)
 //   plain the simple tiled kernel, for float64 (and integers, which matmul runs in float64)
+//   wgmma Hopper tensor cores (sm_90 only: wgmma + TMA, warp-specialized, persistent),
+//         float16 / bfloat16 problems whose 128 x 128 tiles cover a third of the SMs or more
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "core/backend.h"
 #include "core/dtype.h"
+#include "core/fusion_ir.h"
 #include "cuda/cuda_module.h"
 
 namespace tl::cuda {
@@ -26,9 +30,14 @@ struct MatmulShape {
   int a_align = 1, b_align = 1, c_align = 1;
   int sm = 90;    // compute capability, major * 10 + minor
   int sms = 132;  // multiprocessors
+  // a_batch, b_batch: the operand's batch offset is batch index x a non-negative stride (one
+  // merged batch dim, or broadcast: every batch stride 0), as a TMA tensor map can walk it.
+  int a_batch = 1, b_batch = 1;
 };
 
-enum class MatmulKernel { Plain, Simt, Mma, Gemv };
+// plain, simt, mma, gemv: see the top of this file; wgmma: Hopper tensor cores (sm_90a
+// wgmma fed by TMA, warp-specialized, persistent), float16 / bfloat16.
+enum class MatmulKernel { Plain, Simt, Mma, Gemv, Wgmma };
 
 // A kernel and its configuration (each field means something for some kernels only; the
 // rest stay 0). "k-major": the operand's tile is read along k (its k stride is 1, or it is
@@ -46,6 +55,10 @@ struct MatmulConfig {
   // partials added by a second kernel when more than 1.
   int swap = 0, dot = 0, sn = 0, v = 0, yv = 0;
   int64_t splits = 0, kslice = 0;
+  // wgmma: bm x bn tiles, `stages` deep, b_kmajor; pack_a / pack_b: the operand is first
+  // copied to aligned scratch (a k-contiguous, b in its b_kmajor layout) where TMA cannot
+  // read it in place.
+  int pack_a = 0, pack_b = 0;
 
   std::string name() const;  // e.g. "mma_128x128_s3_ka_kb_async_ab": what tests and logs show
   bool operator==(const MatmulConfig&) const = default;
@@ -53,11 +66,17 @@ struct MatmulConfig {
 
 MatmulConfig select_matmul(const MatmulShape& s);
 
-// out[..., m, n] = sum_k a[..., m, k] * b[..., k, n] (batch dims already broadcast).
-void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out);
+// out[..., m, n] = sum_k a[..., m, k] * b[..., k, n] (batch dims already broadcast). With an
+// epilogue (core/backend.h), the kernel runs it on each result before the store; where the
+// selected kernel has no epilogue hook, the epilogue runs as its own kernel after the matmul.
+void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out,
+            const Epilogue* epilogue = nullptr);
 
 // (name, source) of a set of configurations that reaches every branch of every matmul
 // kernel: for the nvcc check.
 std::vector<std::pair<std::string, std::string>> matmul_kernel_sources();
+// The same with one epilogue (its kernel and the product's slot): a configuration of each
+// kernel that takes an epilogue, for the product's dtype.
+std::vector<std::pair<std::string, std::string>> matmul_epilogue_kernel_sources(const ir::Kernel& k, int acc_slot);
 
 }  // namespace tl::cuda

@@ -8,6 +8,7 @@
 #include "core/embedded_sources.h"
 #include "core/error.h"
 #include "core/kernel_cache.h"
+#include "cuda/cuda_stream.h"
 
 namespace tl::cuda {
 namespace {
@@ -159,8 +160,9 @@ const std::string& common_source() {
   return s;
 }
 
-CUfunction kernel_function(const Target& t, const std::string& source, const char* entry) {
-  const std::string arch = "sm_" + std::to_string(t.cc_major) + std::to_string(t.cc_minor);
+CUfunction kernel_function(const Target& t, const std::string& source, const char* entry, bool arch_specific) {
+  const std::string arch =
+      "sm_" + std::to_string(t.cc_major) + std::to_string(t.cc_minor) + (arch_specific ? "a" : "");
   const std::string key = arch + "\n" + entry + "\n" + source;
   Cache& c = cache();
   std::lock_guard lock(c.mu);
@@ -181,14 +183,19 @@ CUfunction kernel_function(const Target& t, const std::string& source, const cha
 }
 
 CUfunction kernel_function_by_key(const Target& t, const std::string& key,
-                                  const std::function<std::string()>& source, const char* entry) {
+                                  const std::function<std::string()>& source, const char* entry,
+                                  bool arch_specific) {
   static std::mutex mu;  // (kernel_function takes the cache's lock, never this one)
   static auto* known = new std::unordered_map<std::string, CUfunction>();
-  const std::string full = std::to_string(t.cc_major * 10 + t.cc_minor) + ":" + entry + ":" + key;
+  const std::string full =
+      std::to_string(t.cc_major * 10 + t.cc_minor) + (arch_specific ? "a:" : ":") + entry + ":" + key;
   std::lock_guard lock(mu);
   if (auto it = known->find(full); it != known->end()) return it->second;
-  return known->emplace(full, kernel_function(t, source(), entry)).first->second;
+  return known->emplace(full, kernel_function(t, source(), entry, arch_specific)).first->second;
 }
+
+CUstream Target::stream() const { return current_stream(device).handle(); }
+unsigned* Target::counters() const { return current_stream(device).counters(); }
 
 void ArgPack::tensors(std::initializer_list<const Tensor*> ts) {
   for (const Tensor* t : ts) put(t->buffer()->data());
@@ -202,10 +209,10 @@ void ArgPack::dims(const MergedDims& m, size_t operands) {
 }
 
 void ArgPack::launch(const Target& t, CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned threads,
-                     unsigned threads_y) const {
+                     unsigned threads_y, unsigned smem) const {
   void* params[] = {const_cast<uint64_t*>(words_.data())};
   check(api().cuCtxSetCurrent(t.ctx), "cuCtxSetCurrent");
-  check(api().cuLaunchKernel(fn, gx, gy, gz, threads, threads_y, 1, 0, nullptr, params, nullptr), "cuLaunchKernel");
+  check(api().cuLaunchKernel(fn, gx, gy, gz, threads, threads_y, 1, smem, t.stream(), params, nullptr), "cuLaunchKernel");
 }
 
 }  // namespace tl::cuda

@@ -20,9 +20,12 @@ struct Target {
   int cc_major, cc_minor, sms;
   CUcontext ctx;
   std::function<BufferPtr(size_t)> scratch;  // device memory from the pool, for partials
-  // kCounters zeroed 32-bit counters: a kernel that counts in them leaves them zero again
-  // (kernels on the device's one stream never overlap).
-  unsigned* counters;
+  int device = 0;
+  // The stream work goes on: the calling thread's current stream on the device (cuda_stream.h).
+  CUstream stream() const;
+  // kCounters zeroed 32-bit counters of that stream: a kernel that counts in them leaves them
+  // zero again (kernels on one stream never overlap).
+  unsigned* counters() const;
 };
 constexpr size_t kCounters = 1 << 16;
 
@@ -36,12 +39,16 @@ const std::string& common_source();
 
 // The kernel `entry` of `source`, compiled for the target (once per process and arch; the
 // cubin is kept on disk too). DeviceError, with NVRTC's log, when it does not compile.
-CUfunction kernel_function(const Target& target, const std::string& source, const char* entry);
+// arch_specific: for the target's architecture-specific variant (sm_90a: wgmma, setmaxnreg),
+// whose code runs on that architecture only.
+CUfunction kernel_function(const Target& target, const std::string& source, const char* entry,
+                           bool arch_specific = false);
 
 // The same, found by `key` (whatever decides the source, short to build) before `source()` is
 // called to print it: a kernel seen before costs no code generation.
 CUfunction kernel_function_by_key(const Target& target, const std::string& key,
-                                  const std::function<std::string()>& source, const char* entry);
+                                  const std::function<std::string()>& source, const char* entry,
+                                  bool arch_specific = false);
 
 // A kernel's single by-value struct argument, every field 8 bytes wide.
 class ArgPack {
@@ -58,8 +65,9 @@ class ArgPack {
   // int64_t st[operands][rank] (operand j's stride along each merged dim), then
   // int64_t shape[rank]: as tl_unravel reads them.
   void dims(const MergedDims& m, size_t operands);
+  // smem: dynamic shared memory bytes (past 48 KiB only once the kernel's limit was raised).
   void launch(const Target& t, CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned threads,
-              unsigned threads_y = 1) const;
+              unsigned threads_y = 1, unsigned smem = 0) const;
 
  private:
   std::vector<uint64_t> words_;

@@ -16,10 +16,10 @@ std::string configured(const Defines& defines, const char* body, const std::stri
 }
 
 CUfunction static_kernel(const Target& t, const char* entry, const Defines& defines, const char* body,
-                         const std::string& headers) {
+                         const std::string& headers, bool arch_specific) {
   std::string key;
   for (const auto& [name, value] : defines) key += name + "=" + value + ";";
-  return kernel_function_by_key(t, key, [&] { return configured(defines, body, headers); }, entry);
+  return kernel_function_by_key(t, key, [&] { return configured(defines, body, headers); }, entry, arch_specific);
 }
 
 namespace {

@@ -19,8 +19,9 @@ std::string configured(const Defines& defines, const char* body, const std::stri
 
 // The kernel `entry` of `body` configured by `defines`, looked up by the defines before the
 // source is put together (so the defines must decide everything about the source).
+// arch_specific: compiled for the architecture-specific target (kernel_function).
 CUfunction static_kernel(const Target& t, const char* entry, const Defines& defines, const char* body,
-                         const std::string& headers = "");
+                         const std::string& headers = "", bool arch_specific = false);
 
 void argreduce(const Target& t, ReduceOp op, const Tensor& in, int axis, const Tensor& out);
 void scan(const Target& t, ScanOp op, const Tensor& in, int axis, const Tensor& out);

@@ -2,6 +2,7 @@
 #include <pybind11/stl.h>
 
 #include "core/dlpack.h"
+#include "cuda/cuda_stream.h"
 #include "core/error.h"
 #include "python/convert.h"
 
@@ -107,12 +108,16 @@ void bind_creation(py::module_& m) {
   }, py::arg("n_rows"), py::arg("n_cols") = py::none(), py::kw_only(), py::arg("k") = 0,
      py::arg("dtype") = py::none(), py::arg("device") = py::none());
   m.def("from_dlpack", [](py::handle x) {
-    // DLPack's stream protocol: a consumer on CUDA names the stream it will use (1: the legacy
-    // default stream, the one this library launches on); the producer orders its work before it.
-    bool cuda = false;
-    if (py::hasattr(x, "__dlpack_device__"))
-      cuda = x.attr("__dlpack_device__")().cast<py::tuple>()[0].cast<int>() == kTlDLCUDA;
-    py::object cap = cuda ? x.attr("__dlpack__")(py::arg("stream") = 1) : x.attr("__dlpack__")();
+    // DLPack's stream protocol: a consumer on CUDA names the stream it will use (our current
+    // stream); the producer orders its work before it.
+    std::optional<int> cuda_index;
+    if (py::hasattr(x, "__dlpack_device__")) {
+      py::tuple dev = x.attr("__dlpack_device__")().cast<py::tuple>();
+      if (dev[0].cast<int>() == kTlDLCUDA) cuda_index = dev[1].cast<int>();
+    }
+    py::object cap = cuda_index ? x.attr("__dlpack__")(py::arg("stream") = uintptr_t(
+                                                           tl::cuda::current_stream(*cuda_index).handle()))
+                                : x.attr("__dlpack__")();
     auto* mt = static_cast<TlDLManagedTensor*>(PyCapsule_GetPointer(cap.ptr(), "dltensor"));
     if (!mt) throw py::error_already_set();
     PyCapsule_SetName(cap.ptr(), "used_dltensor");

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "core/dlpack.h"
+#include "cuda/cuda_stream.h"
 #include "core/error.h"
 #include "python/convert.h"
 
@@ -174,9 +175,16 @@ void bind_tensor(py::module_& m) {
                             py::handle dl_device, py::handle copy) {
              if (!copy.is_none() && copy.cast<bool>())
                throw tl::Error(tl::ErrorKind::NotImplemented, "__dlpack__(copy=True) is not supported");
+             // CUDA: DLPack's stream protocol (the consumer's stream waits for ours, no host
+             // sync); other devices finish their work first.
+             const bool cuda = x.device().type == tl::DeviceType::CUDA;
+             const int64_t consumer = stream.is_none() ? 1 : stream.cast<int64_t>();
              nogil([&] {
                (void)x.buffer();
-               tl::synchronize(x.device());
+               if (cuda)
+                 tl::cuda::order_dlpack_consumer(x.device().index, consumer);
+               else
+                 tl::synchronize(x.device());
              });
              TlDLManagedTensor* mt = tl::to_dlpack(x);
              return py::capsule(mt, "dltensor", [](PyObject* cap) {

@@ -2,10 +2,12 @@
 // functions. Tensor methods and ops are bound in bind_tensor.cpp and bind_ops.cpp.
 #include <pybind11/stl.h>
 
+#include "core/autotune.h"
 #include "core/error.h"
 #include "core/graph.h"
 #include "core/profiler.h"
 #include "cuda/cuda_kernels.h"
+#include "cuda/cuda_matmul.h"
 #include "cuda/cuda_ops.h"
 #include "metal/msl_kernels.h"
 #include "python/convert.h"
@@ -15,6 +17,7 @@ void bind_tensor(py::module_& m);
 void bind_ops(py::module_& m);
 void bind_reduce_ops(py::module_& m);
 void bind_shape_ops(py::module_& m);
+void bind_cuda(py::module_& m);
 
 namespace {
 
@@ -99,6 +102,13 @@ void bind_devices(py::module_& m) {
   }, py::arg("sms") = 132,
         "The CUDA source of each fused kernel of the last evaluation, as a GPU of `sms` SMs "
         "would compile it (\"\" where the generator cannot print it): for nvcc checks.");
+  m.def("cuda_matmul_sources_of_last_plan", [] {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& [k, slot] : tl::graph::last_epilogues())
+      for (auto& s : tl::cuda::matmul_epilogue_kernel_sources(k, slot)) out.push_back(std::move(s));
+    return out;
+  }, "(name, CUDA source) of the matmul kernels (one configuration of each kind) with each epilogue "
+     "of the last evaluation folded in: for nvcc checks.");
   m.def("metal_sources_of_last_plan", [](bool wide) {
     py::list out;
     for (const tl::ir::Kernel& k : tl::graph::last_kernels()) {
@@ -167,6 +177,13 @@ void bind_profiler(py::module_& m) {
     return py::make_tuple(launches, seconds, c.kernels_compiled, c.cache_hits);
   });
   m.def("last_plan", &tl::graph::last_plan);
+  m.def("autotune_enabled", &tl::autotune::enabled);
+  m.def("set_autotune", &tl::autotune::set_enabled, py::arg("enabled"));
+  m.def("autotune_stats", [] {
+    const tl::autotune::Stats s = tl::autotune::stats();
+    return py::dict(py::arg("memory_hits") = s.memory_hits, py::arg("disk_hits") = s.disk_hits,
+                    py::arg("tuned") = s.tuned);
+  });
   m.def("profiler_set", [](bool timing, bool recording) {
     prof::set_timing(timing);
     prof::set_recording(recording);
@@ -195,4 +212,5 @@ PYBIND11_MODULE(_core, m) {
   bind_ops(m);
   bind_reduce_ops(m);
   bind_shape_ops(m);
+  bind_cuda(m);
 }

@@ -18,19 +18,25 @@ MatmulShape contiguous(int64_t M, int64_t N, int64_t K, DType t, int64_t batches
   return s;
 }
 
+// The same on an sm_80 part (mma.sync; sm_90 takes wgmma where it pays), 132 SMs.
+MatmulShape ampere(MatmulShape s) {
+  s.sm = 80;
+  return s;
+}
+
 TEST(CudaMatmulSelect, HalvesTakeTensorCoresWithTilesBySize) {
-  const MatmulConfig big = select_matmul(contiguous(4096, 4096, 4096, DType::BFloat16));
+  const MatmulConfig big = select_matmul(ampere(contiguous(4096, 4096, 4096, DType::BFloat16)));
   EXPECT_EQ(big.name(), "mma_128x128_s3_akv_bnv");
   EXPECT_EQ(big.min_blocks, 1);
   // 8 x 8 = 64 tiles of 128 do not fill 132 SMs: 64 x 64 tiles.
   EXPECT_EQ(select_matmul(contiguous(1001, 1001, 1001, DType::Float16)).name(), "mma_64x64_s4_aks_bns");
-  EXPECT_EQ(select_matmul(contiguous(1024, 1024, 64, DType::Float16)).name(), "mma_64x64_s4_akv_bnv");
+  EXPECT_EQ(select_matmul(ampere(contiguous(1024, 1024, 64, DType::Float16))).name(), "mma_64x64_s4_akv_bnv");
   // ... unless a batch fills them.
-  EXPECT_EQ(select_matmul(contiguous(1024, 1024, 64, DType::Float16, 4)).bm, 128);
+  EXPECT_EQ(select_matmul(ampere(contiguous(1024, 1024, 64, DType::Float16, 4))).bm, 128);
 }
 
 TEST(CudaMatmulSelect, TransposedOperandsKeepTheirLayout) {
-  MatmulShape s = contiguous(512, 512, 512, DType::BFloat16);
+  MatmulShape s = ampere(contiguous(512, 512, 512, DType::BFloat16));
   std::swap(s.am, s.ak);  // a^T stored: m stride 1
   std::swap(s.bk, s.bn);  // b^T stored: k stride 1
   const MatmulConfig c = select_matmul(s);
@@ -42,7 +48,7 @@ TEST(CudaMatmulSelect, TransposedOperandsKeepTheirLayout) {
 }
 
 TEST(CudaMatmulSelect, UnalignedOrStridedOperandsLoadElements) {
-  MatmulShape s = contiguous(4097, 4095, 4093, DType::BFloat16);
+  MatmulShape s = ampere(contiguous(4097, 4095, 4093, DType::BFloat16));
   EXPECT_EQ(select_matmul(s).name(), "mma_128x128_s3_aks_bns");  // leading dims not multiples of 8
   s = contiguous(512, 512, 512, DType::Float16);
   s.a_align = 4;  // offset or address not 16-byte aligned
@@ -50,6 +56,67 @@ TEST(CudaMatmulSelect, UnalignedOrStridedOperandsLoadElements) {
   s.ak = 3, s.am = 3 * 512 * 2;  // a strided both ways: along k, element by element
   EXPECT_EQ(select_matmul(s).a_kmajor, 1);
   EXPECT_EQ(select_matmul(s).a_vec, 0);
+}
+
+TEST(CudaMatmulSelect, HopperHalvesTakeWgmmaWhereItPays) {
+  // 128 x 256 tiles once they fill the 132 SMs, b read in place n-contiguous (x @ w).
+  const MatmulConfig big = select_matmul(contiguous(4096, 4096, 4096, DType::BFloat16));
+  EXPECT_EQ(big.name(), "wgmma_128x256_s4_bn");
+  EXPECT_EQ(select_matmul(contiguous(8192, 8192, 8192, DType::Float16)).name(), "wgmma_128x256_s4_bn");
+  // x @ w.T: b k-contiguous (stored n x k), its tile [n][k].
+  MatmulShape t = contiguous(4096, 4096, 4096, DType::BFloat16);
+  t.bk = 1, t.bn = 4096;
+  EXPECT_EQ(select_matmul(t).name(), "wgmma_128x256_s4_bk");
+  // 16 x 8 tiles of 128 x 256 leave SMs idle: 128 x 128 (16 x 16), 6 stages.
+  EXPECT_EQ(select_matmul(contiguous(2048, 2048, 1024, DType::Float16)).name(), "wgmma_128x128_s6_bn");
+  // Down to a third of the SMs (1024^3: 64 tiles): wgmma's 128 x 128 tiles still beat mma.
+  EXPECT_EQ(select_matmul(contiguous(1024, 1024, 1024, DType::BFloat16)).name(), "wgmma_128x128_s6_bn");
+  EXPECT_EQ(select_matmul(contiguous(1000, 1000, 1000, DType::BFloat16)).name(), "wgmma_128x128_s6_bn");
+  // Batches count towards filling the SMs.
+  EXPECT_EQ(select_matmul(contiguous(1000, 1000, 1000, DType::BFloat16, 3)).name(), "wgmma_128x128_s6_bn");
+  EXPECT_EQ(select_matmul(contiguous(512, 512, 64, DType::BFloat16, 64)).name(), "wgmma_128x256_s4_bn");
+}
+
+TEST(CudaMatmulSelect, WgmmaFallsBackToMma) {
+  // Too few 128 x 128 tiles for the SMs (6 x 6 = 36 of 132): mma's 64 x 64 tiles.
+  EXPECT_EQ(select_matmul(contiguous(768, 768, 768, DType::BFloat16)).name(), "mma_64x64_s4_akv_bnv");
+  // k shorter than one 64-deep stage.
+  EXPECT_EQ(select_matmul(contiguous(4096, 4096, 32, DType::BFloat16)).kernel, MatmulKernel::Mma);
+  // wgmma is sm_90a: not on sm_89, nor on sm_100 (no wgmma there).
+  MatmulShape s = contiguous(4096, 4096, 4096, DType::BFloat16);
+  s.sm = 89;
+  EXPECT_EQ(select_matmul(s).kernel, MatmulKernel::Mma);
+  s.sm = 100;
+  EXPECT_EQ(select_matmul(s).kernel, MatmulKernel::Mma);
+  // float32 stays on the SIMT kernel.
+  EXPECT_EQ(select_matmul(contiguous(4096, 4096, 4096, DType::Float32)).kernel, MatmulKernel::Simt);
+  // Operands TMA cannot read in place (a leading dim not a multiple of 8 elements, an
+  // unaligned offset, a m-contiguous, several batch dims): mma, unless the problem is large
+  // enough (2^33 multiply-adds) to pay for packing them first.
+  s = contiguous(2048, 2048, 1020, DType::Float16);  // a's rows 1020 apart
+  EXPECT_EQ(select_matmul(s).kernel, MatmulKernel::Mma);
+  s = contiguous(2048, 2048, 1024, DType::Float16);
+  s.a_align = 4;
+  EXPECT_EQ(select_matmul(s).kernel, MatmulKernel::Mma);
+  s.a_align = 8, s.b_batch = 0;
+  EXPECT_EQ(select_matmul(s).kernel, MatmulKernel::Mma);
+  s = contiguous(2048, 2048, 1024, DType::Float16);
+  std::swap(s.am, s.ak);  // a^T stored
+  EXPECT_EQ(select_matmul(s).kernel, MatmulKernel::Mma);
+}
+
+TEST(CudaMatmulSelect, LargeWgmmaProblemsPackWhatTmaCannotRead) {
+  // The odd shape: leading dims 4093 and 4095 are not multiples of 8: both packed.
+  EXPECT_EQ(select_matmul(contiguous(4097, 4095, 4093, DType::BFloat16)).name(), "wgmma_128x256_s4_bn_pa_pb");
+  MatmulShape s = contiguous(4096, 4096, 4096, DType::BFloat16);
+  std::swap(s.am, s.ak);  // a^T stored: packed k-contiguous
+  EXPECT_EQ(select_matmul(s).name(), "wgmma_128x256_s4_bn_pa");
+  s = contiguous(4096, 4096, 4096, DType::BFloat16);
+  s.bk = 2 * 4096, s.bn = 2;  // b strided both ways: packed k-contiguous
+  EXPECT_EQ(select_matmul(s).name(), "wgmma_128x256_s4_bk_pb");
+  s = contiguous(4096, 4096, 4096, DType::Float16, 2);
+  s.a_batch = 0;  // several batch dims
+  EXPECT_EQ(select_matmul(s).name(), "wgmma_128x256_s4_bn_pa");
 }
 
 TEST(CudaMatmulSelect, Float32IsSimtFloat64IsPlain) {
@@ -64,28 +131,47 @@ TEST(CudaMatmulSelect, Float32IsSimtFloat64IsPlain) {
   EXPECT_EQ(select_matmul(old).kernel, MatmulKernel::Simt);
 }
 
+// A GPU before sm_80 (no mma.sync bf16): where 16-bit floats take the CUDA-core forms.
+MatmulShape turing(MatmulShape s) {
+  s.sm = 75;
+  return s;
+}
+
 TEST(CudaMatmulSelect, SmallSideIsGemv) {
   // N <= 16, rows of a contiguous: a warp per row, 16-byte vectors of a and of b (N = 1).
-  EXPECT_EQ(select_matmul(contiguous(4096, 1, 4096, DType::Float16)).name(), "gemv_dot_sn1_v8_yv");
+  EXPECT_EQ(select_matmul(turing(contiguous(4096, 1, 4096, DType::Float16))).name(), "gemv_dot_sn1_v8_yv");
   EXPECT_EQ(select_matmul(contiguous(4096, 16, 4096, DType::Float32)).name(), "gemv_dot_sn16_v4");
   EXPECT_EQ(select_matmul(contiguous(4096, 17, 4096, DType::Float32)).kernel, MatmulKernel::Simt);
   // M <= 16: the transposed problem; b row-major is then m-contiguous: a lane per v rows,
   // at most 64 accumulators a lane. 512 row tiles of 128 and a k of 1024: 2 k splits.
-  EXPECT_EQ(select_matmul(contiguous(16, 65536, 1024, DType::BFloat16)).name(), "gemv_lane_sn16_v4_ks2_t");
-  EXPECT_EQ(select_matmul(contiguous(16, 65536, 256, DType::BFloat16)).name(), "gemv_lane_sn16_v4_t");
+  EXPECT_EQ(select_matmul(turing(contiguous(16, 65536, 1024, DType::BFloat16))).name(), "gemv_lane_sn16_v4_ks2_t");
+  EXPECT_EQ(select_matmul(turing(contiguous(16, 65536, 256, DType::BFloat16))).name(), "gemv_lane_sn16_v4_t");
   EXPECT_EQ(select_matmul(contiguous(1, 65536, 1024, DType::Float32)).name(), "gemv_lane_sn1_v4_ks2_t");
   // Fewer rows: k splits fill the SMs (64 tiles x 9 splits of 912 k), with whole vectors.
-  const MatmulConfig skinny = select_matmul(contiguous(16, 8192, 8192, DType::BFloat16));
+  const MatmulConfig skinny = select_matmul(turing(contiguous(16, 8192, 8192, DType::BFloat16)));
   EXPECT_EQ(skinny.name(), "gemv_lane_sn16_v4_ks9_t");
   EXPECT_EQ(skinny.kslice, 912);
-  EXPECT_EQ(select_matmul(contiguous(4, 8192, 8192, DType::Float16)).name(), "gemv_lane_sn4_v8_ks17_t");
+  EXPECT_EQ(select_matmul(turing(contiguous(4, 8192, 8192, DType::Float16))).name(), "gemv_lane_sn4_v8_ks17_t");
   // ... and where k is too short to split, narrower vectors cover them.
   EXPECT_EQ(select_matmul(contiguous(2, 1024, 64, DType::Float32)).name(), "gemv_lane_sn2_v1_t");
-  EXPECT_EQ(select_matmul(contiguous(3, 4099, 7, DType::BFloat16)).name(), "gemv_lane_sn4_v1_t");
+  EXPECT_EQ(select_matmul(turing(contiguous(3, 4099, 7, DType::BFloat16))).name(), "gemv_lane_sn4_v1_t");
   // Strided both ways: a warp per row, element loads.
   MatmulShape s = contiguous(300, 5, 257, DType::Float64);
   s.am = 2 * 257 * 2, s.ak = 2;
   EXPECT_EQ(select_matmul(s).name(), "gemv_dot_sn8_v1");
+}
+
+TEST(CudaMatmulSelect, SmallSideInHalvesIsTensorCoresSplitAlongK) {
+  // 16-wide tiles on the small side, 128 on the other; 64 tiles x 6 splits of 1376 k (whole
+  // steps of 32): one wave of three blocks an SM.
+  const MatmulConfig n16 = select_matmul(contiguous(8192, 16, 8192, DType::BFloat16));
+  EXPECT_EQ(n16.name(), "mma_128x16_s4_akv_bnv_ks6");
+  EXPECT_EQ(n16.kslice, 1376);
+  EXPECT_EQ(n16.min_blocks, 3);
+  EXPECT_EQ(select_matmul(contiguous(16, 8192, 8192, DType::BFloat16)).name(), "mma_16x128_s4_akv_bnv_ks6");
+  EXPECT_EQ(select_matmul(ampere(contiguous(4096, 1, 4096, DType::Float16))).name(), "mma_128x16_s4_akv_bkv_ks12");
+  // Short k: no split.
+  EXPECT_EQ(select_matmul(contiguous(3, 4099, 7, DType::BFloat16)).name(), "mma_16x128_s4_aks_bns");
 }
 
 }  // namespace

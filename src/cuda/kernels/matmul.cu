@@ -19,7 +19,6 @@ extern "C" __global__ void __launch_bounds__(256) tl_matmul(const MatmulArgs p) 
     tl_mm_offsets(p, batch, off);
     const TL_S* A = (const TL_S*)p.a + off[0];
     const TL_S* B = (const TL_S*)p.b + off[1];
-    TL_S* C = (TL_S*)p.c + off[2];
     TL_C acc[4][4];
     for (int i = 0; i < 4; ++i)
       for (int j = 0; j < 4; ++j) acc[i][j] = TL_C(0);
@@ -44,10 +43,11 @@ extern "C" __global__ void __launch_bounds__(256) tl_matmul(const MatmulArgs p) 
       }
       __syncthreads();
     }
+    const TlOut o = tl_out(p, batch, off);
     for (int i = 0; i < 4; ++i)
       for (int j = 0; j < 4; ++j) {
         const int64_t r = row0 + ty + 16 * i, c = col0 + tx + 16 * j;
-        if (r < p.M && c < p.N) C[r * p.cm + c * p.cn] = tl_from<TL_S, TL_C>(acc[i][j]);
+        if (r < p.M && c < p.N) TL_EPILOGUE_STORE(p, o, r, c, acc[i][j]);
       }
   }
 }

@@ -3,6 +3,12 @@
 // operand unravelled from TL_RANK merged batch dims (a broadcast operand has stride 0).
 // Strides and offsets are in elements. The GEMV kernel gets the same struct with the roles
 // of a and b (and m and n) swapped by the host when M is the small dimension.
+// With a fused epilogue, the host puts its source (cuda_codegen.h, matmul_epilogue_source:
+// TL_EPILOGUE 1, TlEpArgs, tl_ep_run) before this file, and MatmulArgs carries its arguments.
+
+#ifndef TL_EPILOGUE
+#define TL_EPILOGUE 0
+#endif
 
 struct MatmulArgs {
   const char* a;
@@ -14,6 +20,9 @@ struct MatmulArgs {
   int64_t M, N, K;
   int64_t am, ak, bk, bn, cm, cn;
   int64_t batches;
+#if TL_EPILOGUE
+  TlEpArgs ep;  // (the host swaps its sm and sn with m and n)
+#endif
 };
 
 // The element offsets of batch `batch` in a, b and c.
@@ -27,3 +36,42 @@ __device__ inline void tl_mm_offsets(const MatmulArgs& p, int64_t batch, int64_t
 // Multiply-adds rounded once (fused kernels are compiled with --fmad=false, so ask for it).
 __device__ inline float tl_madd(float acc, float a, float b) { return __fmaf_rn(a, b, acc); }
 __device__ inline double tl_madd(double acc, double a, double b) { return __fma_rn(a, b, acc); }
+
+// The store every matmul kernel ends with: c[batch, r, c] = v (the float / double
+// accumulator), through the fused epilogue when one is compiled in (TL_EPILOGUE; then the
+// epilogue's stores write the final output, in its dtype, and c itself is not written).
+// A kernel calls, once per batch after tl_mm_offsets(p, batch, off):
+//   const TlOut o = tl_out(p, batch, off);
+// and for each element of c it holds, r < M, c < N (its own, possibly swapped, m and n):
+//   TL_EPILOGUE_STORE(p, o, r, c, v);
+// Vector stores of c are for !TL_EPILOGUE only.
+struct TlOut {
+  TL_S* c;  // this batch's c
+#if TL_EPILOGUE
+  int64_t eo[TL_EP_MEM];  // the epilogue's memory operands at this batch
+#endif
+};
+
+__device__ inline TlOut tl_out(const MatmulArgs& p, int64_t batch, const int64_t (&off)[3]) {
+  TlOut o;
+  o.c = reinterpret_cast<TL_S*>(p.c) + off[2];
+#if TL_EPILOGUE
+#pragma unroll
+  for (int j = 0; j < TL_EP_MEM; ++j) o.eo[j] = p.ep.off[j];
+  tl_unravel<TL_EP_RANK, TL_EP_MEM>(batch, p.ep.shape, p.ep.st, o.eo);
+#else
+  (void)batch;
+#endif
+  return o;
+}
+
+template <class V>
+__device__ __forceinline__ void tl_store(const MatmulArgs& p, const TlOut& o, int64_t r, int64_t c, V v) {
+#if TL_EPILOGUE
+  tl_ep_run(p.ep, o.eo, r, c, v);
+#else
+  o.c[r * p.cm + c * p.cn] = tl_from<TL_S, V>(v);
+#endif
+}
+
+#define TL_EPILOGUE_STORE(p, o, r, c, v) tl_store(p, o, r, c, v)

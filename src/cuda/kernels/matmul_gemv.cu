@@ -68,13 +68,13 @@ extern "C" __global__ void __launch_bounds__(256, 2) tl_matmul_gemv(const GemvAr
       for (int s = 0; s < TL_SN; ++s)
         if (s < p.N) acc[s] = tl_madd(acc[s], x, TL_C(Y[k * p.bk + s * p.bn]));
     }
-    TL_S* C = reinterpret_cast<TL_S*>(p.c) + off[2] + l * p.cm;
+    const TlOut o = tl_out(p, batch, off);
 #pragma unroll
     for (int s = 0; s < TL_SN; ++s) {
       TL_C v = acc[s];
 #pragma unroll
-      for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
-      if (lane == 0 && s < p.N) C[s * p.cn] = tl_from<TL_S, TL_C>(v);
+      for (int sh = 16; sh > 0; sh /= 2) v += __shfl_xor_sync(0xffffffffu, v, sh);
+      if (lane == 0 && s < p.N) TL_EPILOGUE_STORE(p, o, l, s, v);
     }
   }
 #else
@@ -139,10 +139,10 @@ extern "C" __global__ void __launch_bounds__(256, 2) tl_matmul_gemv(const GemvAr
       __syncthreads();
     }
     if (gridDim.y == 1) {
-      TL_S* C = reinterpret_cast<TL_S*>(p.c) + off[2];
+      const TlOut o = tl_out(p, batch, off);
       for (int i = int(threadIdx.x); i < TL_SN * 32 * TL_V; i += 256) {
         const int s = i / (32 * TL_V), li = i % (32 * TL_V);
-        if (s < p.N && l0 + li < p.M) C[(l0 + li) * p.cm + s * p.cn] = tl_from<TL_S, TL_C>(red[s][li]);
+        if (s < p.N && l0 + li < p.M) TL_EPILOGUE_STORE(p, o, l0 + li, s, red[s][li]);
       }
     } else {
       // This k slice's sums (rows l, TL_SN columns each), for tl_matmul_gemv_fold.
@@ -169,6 +169,7 @@ extern "C" __global__ void __launch_bounds__(256) tl_matmul_gemv_fold(const Gemv
     for (int64_t j = 1; j < splits; ++j) v += part[j * p.batches * p.M * TL_SN];
     int64_t off[3];
     tl_mm_offsets(p, batch, off);
-    reinterpret_cast<TL_S*>(p.c)[off[2] + l * p.cm + s * p.cn] = tl_from<TL_S, TL_C>(v);
+    const TlOut o = tl_out(p, batch, off);
+    TL_EPILOGUE_STORE(p, o, l, s, v);
   }
 }

@@ -9,8 +9,11 @@
 //   TL_BM, TL_BN   block tile;  TL_WARPS_M x TL_WARPS_N warps, each a (BM/WARPS_M) x
 //                  (BN/WARPS_N) tile;  TL_STAGES  shared-memory stages (>= 2)
 //   TL_MIN_BLOCKS  blocks an SM must fit (caps registers at 64K / (threads * blocks))
+//   TL_SPLIT       1: k split over grid y (MmaArgs), the splits' sums added by the last block
 //   TL_A_KMAJOR    1: a's k stride is 1 (tile kept [m][k]); 0: a's m stride is 1 ([k][m])
 //   TL_B_KMAJOR    1: b's k stride is 1 (tile kept [n][k]); 0: b's n stride is 1 ([k][n])
+//                  (a tile of fewer 16-byte chunks than threads, as the 16-wide tiles of a
+//                  skinny problem: the threads past its chunks idle in its loads)
 //   TL_A_ASYNC, TL_B_ASYNC  1: 16-byte cp.async copies (the operand's unit-stride dim is
 //                  contiguous, its other stride, batch strides and offset multiples of 8
 //                  elements); 0: element loads through registers, any strides, issued before
@@ -52,8 +55,10 @@ __device__ __forceinline__ int tl_at(int r, int c) {  // element offset of chunk
 template <int KMAJOR, int MN>
 struct TlTile {
   static constexpr int ROWS = KMAJOR ? MN : TL_BK, RC = (KMAJOR ? TL_BK : MN) / 8;
-  static constexpr int CH = ROWS * RC / TL_THREADS;  // chunks per thread
-  static_assert(CH * TL_THREADS == ROWS * RC, "the threads split a tile evenly");
+  static constexpr int CH = (ROWS * RC + TL_THREADS - 1) / TL_THREADS;  // chunks per thread
+  static_assert(CH * TL_THREADS == ROWS * RC || CH == 1, "the threads split a tile evenly (or some idle)");
+  // Whether chunk i of this thread is in the tile (threads past a small tile's chunks idle).
+  __device__ static bool owns(int i) { return CH * TL_THREADS == ROWS * RC || int(threadIdx.x) + i * TL_THREADS < ROWS * RC; }
   const uint16_t* g;
   const uint16_t* src[CH];  // chunk i of the next step
   int64_t step, cs;
@@ -85,6 +90,7 @@ struct TlTile {
   __device__ void copy_async(uint16_t* s, int kt) {
 #pragma unroll
     for (int i = 0; i < CH; ++i) {
+      if (!owns(i)) continue;
       const int ci = int(threadIdx.x) + i * TL_THREADS, n = count(i, kt);
       asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(tl_smem_addr(s + tl_at<RC>(ci / RC, ci % RC))),
                    "l"(n ? src[i] : g), "r"(n * 2)
@@ -95,7 +101,7 @@ struct TlTile {
   __device__ void fetch(uint4 (&v)[CH], int kt) {
 #pragma unroll
     for (int i = 0; i < CH; ++i) {
-      const int n = count(i, kt);
+      const int n = owns(i) ? count(i, kt) : 0;
       unsigned w[4] = {0, 0, 0, 0};
 #pragma unroll
       for (int j = 0; j < 8; ++j)
@@ -108,7 +114,7 @@ struct TlTile {
 #pragma unroll
     for (int i = 0; i < CH; ++i) {
       const int ci = int(threadIdx.x) + i * TL_THREADS;
-      *reinterpret_cast<uint4*>(s + tl_at<RC>(ci / RC, ci % RC)) = v[i];
+      if (owns(i)) *reinterpret_cast<uint4*>(s + tl_at<RC>(ci / RC, ci % RC)) = v[i];
     }
   }
 };
@@ -168,12 +174,31 @@ __device__ __forceinline__ void tl_stage_math(const uint16_t* sa, const uint16_t
   }
 }
 
-extern "C" __global__ void __launch_bounds__(TL_THREADS, TL_MIN_BLOCKS) tl_matmul_mma(const MatmulArgs p) {
+// The kernel's argument: the matmul, and its split along k (grid y): each split covers
+// kslice of k (all of it when gridDim.y is 1). A split block adds its tile's sums into
+// part ([tile][split][fragment][thread] floats) and counts itself in counters[tile] (left
+// zero); the tile's last block adds the splits' sums in split order (the same bits every
+// run) and stores the tile.
+struct MmaArgs {
+  MatmulArgs mm;
+  float* part;
+  unsigned* counters;
+  int64_t kslice;
+};
+
+extern "C" __global__ void __launch_bounds__(TL_THREADS, TL_MIN_BLOCKS) tl_matmul_mma(const MmaArgs g) {
   __shared__ __align__(128) uint16_t smem[TL_STAGES * TL_STAGE];
+  const MatmulArgs& p = g.mm;
   // Blocks walk the output in groups of 8 tile rows, column by column, so that blocks
   // running together share a and b tiles in L2.
   // (The host keeps M, N and K below 2^31.)
+#if TL_SPLIT
+  const int kb = int(blockIdx.y) * int(g.kslice);  // this split's k: kb .. kb + K
+  const int M = int(p.M), N = int(p.N), K = min(int(p.K) - kb, int(g.kslice));
+#else
+  constexpr int kb = 0;
   const int M = int(p.M), N = int(p.N), K = int(p.K);
+#endif
   const int tiles_m = (M + TL_BM - 1) / TL_BM, tiles_n = (N + TL_BN - 1) / TL_BN;
   const int group = int(blockIdx.x) / (8 * tiles_n), first = group * 8;
   const int rows_in_group = min(tiles_m - first, 8), in_group = int(blockIdx.x) % (8 * tiles_n);
@@ -185,8 +210,8 @@ extern "C" __global__ void __launch_bounds__(TL_THREADS, TL_MIN_BLOCKS) tl_matmu
   for (int64_t batch = blockIdx.z; batch < p.batches; batch += gridDim.z) {
     int64_t off[3];
     tl_mm_offsets(p, batch, off);
-    const uint16_t* A = reinterpret_cast<const uint16_t*>(p.a) + off[0];
-    const uint16_t* B = reinterpret_cast<const uint16_t*>(p.b) + off[1];
+    const uint16_t* A = reinterpret_cast<const uint16_t*>(p.a) + off[0] + kb * p.ak;
+    const uint16_t* B = reinterpret_cast<const uint16_t*>(p.b) + off[1] + kb * p.bk;
     TlTile<TL_A_KMAJOR, TL_BM> ta(A, TL_A_KMAJOR ? p.am : p.ak, TL_A_KMAJOR ? p.ak : p.am, TL_A_KMAJOR ? M : K,
                                   TL_A_KMAJOR ? K : M, m0);
     TlTile<TL_B_KMAJOR, TL_BN> tb(B, TL_B_KMAJOR ? p.bn : p.bk, TL_B_KMAJOR ? p.bk : p.bn, TL_B_KMAJOR ? N : K,
@@ -261,10 +286,57 @@ extern "C" __global__ void __launch_bounds__(TL_THREADS, TL_MIN_BLOCKS) tl_matmu
     }
     __syncthreads();  // the next batch's first stages overwrite slots still being read
 
+#if TL_SPLIT
+    {  // a k split: this split's sums out; the tile's last block goes on
+      constexpr int F = TL_MI * TL_NI * 4;
+      const int64_t tile = batch * gridDim.x + blockIdx.x;
+      float* part = g.part + (tile * gridDim.y * F) * TL_THREADS + threadIdx.x;
+#pragma unroll
+      for (int i = 0; i < TL_MI; ++i)
+#pragma unroll
+        for (int n = 0; n < TL_NI; ++n)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) part[(blockIdx.y * F + (i * TL_NI + n) * 4 + e) * TL_THREADS] = acc[i][n][e];
+      __threadfence();
+      __syncthreads();
+      // (The flag in the stages' first word: free until the next batch's loads, past the
+      // second barrier.)
+      if (threadIdx.x == 0) smem[0] = atomicAdd(&g.counters[tile], 1u) == gridDim.y - 1;
+      __syncthreads();
+      const bool last = smem[0] != 0;
+      __syncthreads();
+      if (!last) continue;
+      __threadfence();
+      // Split by split, all F sums of a split loaded at once (F loads in flight, not one).
+#pragma unroll
+      for (int i = 0; i < TL_MI; ++i)
+#pragma unroll
+        for (int n = 0; n < TL_NI; ++n)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) acc[i][n][e] = __ldcg(part + ((i * TL_NI + n) * 4 + e) * TL_THREADS);
+      for (unsigned sp = 1; sp < gridDim.y; ++sp) {
+        const float* at = part + sp * F * TL_THREADS;
+#pragma unroll
+        for (int i = 0; i < TL_MI; ++i)
+#pragma unroll
+          for (int n = 0; n < TL_NI; ++n)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) acc[i][n][e] += __ldcg(at + ((i * TL_NI + n) * 4 + e) * TL_THREADS);
+      }
+      if (threadIdx.x == 0) g.counters[tile] = 0;
+    }
+#endif
+
     // Lane l holds rows l/4 (+8) and columns 2(l%4), +1 of each m16 x n8 tile.
     tl_mm_offsets(p, batch, off);  // again: cheaper than keeping them live through the loop
+    // Without an epilogue, column pairs as one 4-byte store where aligned (the hook, with
+    // its separate addresses, cost the 64 x 64 tiles 12 registers and spills on sm_80).
+#if TL_EPILOGUE
+    const TlOut o = tl_out(p, batch, off);
+#else
     uint16_t* C = reinterpret_cast<uint16_t*>(p.c) + off[2];
     const bool pairs = p.cn == 1 && ((p.cm | off[2]) & 1) == 0;  // 4-byte aligned column pairs
+#endif
 #pragma unroll
     for (int i = 0; i < TL_MI; ++i)
 #pragma unroll
@@ -274,6 +346,10 @@ extern "C" __global__ void __launch_bounds__(TL_THREADS, TL_MIN_BLOCKS) tl_matmu
 #pragma unroll
         for (int n = 0; n < TL_NI; ++n) {
           const int c = n0 + wn + n * 8 + 2 * (lane % 4);
+#if TL_EPILOGUE
+          if (c < N) TL_EPILOGUE_STORE(p, o, r, c, acc[i][n][2 * h]);
+          if (c + 1 < N) TL_EPILOGUE_STORE(p, o, r, c + 1, acc[i][n][2 * h + 1]);
+#else
           const unsigned short lo = TL_S(acc[i][n][2 * h]).bits, hi = TL_S(acc[i][n][2 * h + 1]).bits;
           uint16_t* at = C + r * p.cm + int64_t(c) * p.cn;
           if (pairs && c + 1 < N) {
@@ -282,6 +358,7 @@ extern "C" __global__ void __launch_bounds__(TL_THREADS, TL_MIN_BLOCKS) tl_matmu
             if (c < N) at[0] = lo;
             if (c + 1 < N) at[p.cn] = hi;
           }
+#endif
         }
       }
   }

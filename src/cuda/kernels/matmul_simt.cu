@@ -137,7 +137,7 @@ extern "C" __global__ void __launch_bounds__(256, TL_MIN_BLOCKS) tl_matmul_simt(
     }
 
     tl_mm_offsets(p, batch, off);  // again: cheaper than keeping them live through the loop
-    TL_S* C = reinterpret_cast<TL_S*>(p.c) + off[2];
+    const TlOut o = tl_out(p, batch, off);
 #pragma unroll
     for (int i = 0; i < TL_TM; ++i) {
       const int r = m0 + ty * 4 + 64 * (i / 4) + i % 4;
@@ -145,17 +145,18 @@ extern "C" __global__ void __launch_bounds__(256, TL_MIN_BLOCKS) tl_matmul_simt(
 #pragma unroll
       for (int g = 0; g < TL_TM / 4; ++g) {
         const int c = n0 + tx * 4 + 64 * g;
-        TL_S* at = C + r * p.cm + int64_t(c) * p.cn;
-        if (TL_C_VEC && c + 3 < N) {
+#if !TL_EPILOGUE
+        if (TL_C_VEC && c + 3 < N) {  // a quad at once
           TlQuad q;
 #pragma unroll
           for (int e = 0; e < 4; ++e) q.v[e] = TL_S(acc[i][4 * g + e]);
-          *reinterpret_cast<TlQuad*>(at) = q;
-        } else {
-#pragma unroll
-          for (int e = 0; e < 4; ++e)
-            if (c + e < N) at[e * p.cn] = TL_S(acc[i][4 * g + e]);
+          *reinterpret_cast<TlQuad*>(o.c + r * p.cm + c) = q;
+          continue;
         }
+#endif
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          if (c + e < N) TL_EPILOGUE_STORE(p, o, r, c + e, acc[i][4 * g + e]);
       }
     }
   }

@@ -1,0 +1,341 @@
+// Tensor-core matmul for float16 and bfloat16 on Hopper (sm_90a only): warpgroup wgmma
+// (m64nNk16, float32 accumulators) fed by TMA bulk tensor copies into a TL_STAGES-deep ring
+// of 128-byte-swizzled shared-memory stages, each completed on an mbarrier.
+//   - One producer warpgroup (one thread of it issues the copies; setmaxnreg gives its
+//     registers away) and two consumer warpgroups, each computing 64 rows x TL_BN columns of
+//     the 128 x TL_BN block tile, one K step of 64 per stage.
+//   - Persistent: min(tiles, SMs) blocks walk the (batch, tile) sequence, so the producer
+//     loads the next tile's stages while the consumers store the last one.
+//   - a is read k-contiguous ([m][k] tiles, wgmma K-major); b either k-contiguous ([n][k],
+//     K-major) or n-contiguous ([k][n] in 64-column slabs, wgmma MN-major, transposed).
+//   - Tensor maps (host: cuTensorMapEncodeTiled) are 3-d: (k or n, rows, batch); an operand
+//     broadcast over the batch has a batch extent of 1 and is read at batch 0. Loads past
+//     any edge are zero-filled by the copy engine; the store is predicated on M and N.
+// Operands TMA cannot address (unaligned, strided, several batch dims) are packed first by
+// tl_matmul_wgmma_pack into an aligned scratch copy (the host decides).
+// Configured by the host (after matmul_common.cu):
+//   TL_S           tl_f16 or tl_bf16;  TL_WG_T  "f16" or "bf16" (the wgmma operand type)
+//   TL_BN          128 or 256: the block tile's columns;  TL_STAGES  shared-memory stages
+//   TL_B_KMAJOR    1: b's tile is [n][k] (k stride 1); 0: [k][n] (n stride 1)
+
+#define TL_BM 128
+#define TL_BK 64
+#define TL_A_BYTES (TL_BM * TL_BK * 2)
+#define TL_B_BYTES (TL_BN * TL_BK * 2)
+#define TL_STAGE_BYTES (TL_A_BYTES + TL_B_BYTES)
+#define TL_GROUP_M 16  // tile rows walked together (so blocks running at once share a and b in L2)
+#define TL_ACC (TL_BN / 2)  // accumulators a consumer thread holds (64 x TL_BN over 128 threads)
+#if TL_B_KMAJOR
+#define TL_WG_TNSPB "0"
+#else
+#define TL_WG_TNSPB "1"
+#endif
+
+// A CUtensorMap as the driver fills it (opaque, 128 bytes, 64-byte aligned).
+struct __align__(64) TlTensorMap {
+  uint64_t q[16];
+};
+
+// The kernel's one parameter: a's and b's tensor maps, whether a and b move with the batch
+// (1) or are broadcast (0), then the common arguments (a and b unused there: the maps address
+// them; the batch dims are c's).
+struct WgmmaArgs {
+  TlTensorMap ta, tb;
+  int64_t za, zb;
+  MatmulArgs p;
+};
+
+__device__ __forceinline__ unsigned tl_wg_smem(const void* p) {
+  unsigned a;
+  asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
+  return a;
+}
+
+// mbarriers (shared::cta addresses).
+__device__ __forceinline__ void tl_bar_init(unsigned bar, unsigned count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void tl_bar_expect(unsigned bar, unsigned bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void tl_bar_arrive(unsigned bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+// Waits until the phase of parity `parity` has completed.
+__device__ __forceinline__ void tl_bar_wait(unsigned bar, unsigned parity) {
+  unsigned done;
+  do {
+    asm volatile(
+        "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done)
+        : "r"(bar), "r"(parity)
+        : "memory");
+  } while (!done);
+}
+
+// A box of tensor map `map` at coordinates (x, y, z) into shared memory at dst, completing
+// its bytes on mbarrier bar.
+__device__ __forceinline__ void tl_tma_load(unsigned dst, const TlTensorMap* map, unsigned bar, int x, int y, int z) {
+  asm volatile(
+      "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5}], [%2];\n" ::"r"(dst),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(bar), "r"(x), "r"(y), "r"(z)
+      : "memory");
+}
+
+// A wgmma shared-memory matrix descriptor: start address, leading and stride byte offsets
+// (16-byte units), 128-byte swizzle. Tiles start on 1024-byte boundaries (the swizzle atom:
+// 8 rows of 128 bytes), so the base offset field stays 0.
+__device__ __forceinline__ uint64_t tl_wg_desc(unsigned addr, unsigned lbo, unsigned sbo) {
+  return uint64_t((addr & 0x3FFFF) >> 4) | uint64_t(lbo >> 4) << 16 | uint64_t(sbo >> 4) << 32 | uint64_t(1) << 62;
+}
+
+// Keeps the compiler from moving accumulator reads or writes across the asynchronous wgmma.
+__device__ __forceinline__ void tl_wg_fence_acc(float (&d)[TL_ACC]) {
+#pragma unroll
+  for (int i = 0; i < TL_ACC; ++i) asm volatile("" : "+f"(d[i])::"memory");
+}
+
+// d (+)= a (64 x 16, descriptor da) b (16 x N, descriptor db); scale_d 0: d = a b.
+__device__ __forceinline__ void tl_wgmma_n128(float (&d)[64], uint64_t da, uint64_t db, int scale_d) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32." TL_WG_T "." TL_WG_T " "
+      "{" 
+      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+      "}, %64, %65, p, 1, 1, 0, " TL_WG_TNSPB ";\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+        "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+        "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+        "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+      : "l"(da), "l"(db), "r"(scale_d));
+}
+
+__device__ __forceinline__ void tl_wgmma_n256(float (&d)[128], uint64_t da, uint64_t db, int scale_d) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n256k16.f32." TL_WG_T "." TL_WG_T " "
+      "{" 
+      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+      "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
+      "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
+      "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
+      "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
+      "}, %128, %129, p, 1, 1, 0, " TL_WG_TNSPB ";\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+        "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+        "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+        "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
+        "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
+        "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
+        "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
+        "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
+        "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
+        "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
+        "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
+        "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+      : "l"(da), "l"(db), "r"(scale_d));
+}
+
+#if TL_BN == 256
+#define tl_wgmma tl_wgmma_n256
+#else
+#define tl_wgmma tl_wgmma_n128
+#endif
+
+// Tile t of the (batch, tile) sequence as its batch and first row and column: batch-major,
+// then groups of TL_GROUP_M tile rows walked column by column.
+__device__ __forceinline__ void tl_wg_tile(int64_t t, int tiles_m, int tiles_n, int64_t& batch, int& m0, int& n0) {
+  const int64_t per = int64_t(tiles_m) * tiles_n;
+  batch = t / per;
+  const int r = int(t - batch * per);
+  const int group = r / (TL_GROUP_M * tiles_n), first = group * TL_GROUP_M;
+  const int rows = min(tiles_m - first, TL_GROUP_M), in = r - group * TL_GROUP_M * tiles_n;
+  m0 = (first + in % rows) * TL_BM;
+  n0 = in / rows * TL_BN;
+}
+
+// An accumulator as a value of its own: the compiler sees no bit casts of the accumulators
+// (which would have it carry them through the k loop in integer registers, copied between
+// wgmma and its wait: ptxas then serializes the wgmma pipeline).
+__device__ __forceinline__ float tl_wg_value(float x) {
+  float v;
+  asm("mov.b32 %0, %1;\n" : "=f"(v) : "f"(x));
+  return v;
+}
+
+// The store of one consumer warpgroup's 64 x TL_BN results, rows m0.. and columns n0.. of
+// batch `batch`, rounded once to the storage type: the one place results leave the
+// registers (a fused epilogue hooks in through TL_EPILOGUE_STORE). Accumulator layout (PTX
+// ISA, wgmma f32 D fragments): warp w of the warpgroup holds rows 16w + lane/4 and that + 8;
+// for each 8-column chunk j, d[4j + 2h + e] is row + 8h, column 8j + 2(lane%4) + e.
+__device__ __forceinline__ void tl_wg_store_tile(const MatmulArgs& p, int64_t batch, int m0, int n0,
+                                                 const float (&d)[TL_ACC]) {
+  int64_t off[3];
+  tl_mm_offsets(p, batch, off);
+  const TlOut o = tl_out(p, batch, off);
+  const int M = int(p.M), N = int(p.N);
+  const int warp = int(threadIdx.x) / 32 % 4, lane = int(threadIdx.x) % 32;
+#if !TL_EPILOGUE
+  uint16_t* C = reinterpret_cast<uint16_t*>(o.c);
+  const bool pairs = p.cn == 1 && ((p.cm | off[2]) & 1) == 0;  // 4-byte aligned column pairs
+#endif
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int r = m0 + 16 * warp + lane / 4 + 8 * h;
+    if (r >= M) continue;
+#pragma unroll
+    for (int j = 0; j < TL_BN / 8; ++j) {
+      const int c = n0 + 8 * j + 2 * (lane % 4);
+      const float v0 = tl_wg_value(d[4 * j + 2 * h]), v1 = tl_wg_value(d[4 * j + 2 * h + 1]);
+#if !TL_EPILOGUE
+      if (pairs && c + 1 < N) {  // both columns at once
+        unsigned two;
+        asm("cvt.rn." TL_WG_T "x2.f32 %0, %1, %2;\n" : "=r"(two) : "f"(v1), "f"(v0));
+        *reinterpret_cast<unsigned*>(C + r * p.cm + c) = two;
+        continue;
+      }
+#endif
+      if (c < N) TL_EPILOGUE_STORE(p, o, r, c, v0);
+      if (c + 1 < N) TL_EPILOGUE_STORE(p, o, r, c + 1, v1);
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(384, 1) tl_matmul_wgmma(const __grid_constant__ WgmmaArgs w) {
+  // TL_STAGES stages (a's 128 x 64 tile, then b's), on 1024-byte boundaries (the swizzle
+  // atom), then the full and empty mbarrier of each stage. The host asks for 1 KiB more
+  // than that for the alignment.
+  extern __shared__ __align__(1024) unsigned char tl_wg_dyn[];
+  const unsigned base = (tl_wg_smem(tl_wg_dyn) + 1023u) & ~1023u;
+  const unsigned full = base + TL_STAGES * TL_STAGE_BYTES, empty = full + 8 * TL_STAGES;
+  const MatmulArgs& p = w.p;
+  // (The host keeps M, N and K below 2^31.)
+  const int M = int(p.M), N = int(p.N), K = int(p.K);
+  const int tiles_m = (M + TL_BM - 1) / TL_BM, tiles_n = (N + TL_BN - 1) / TL_BN;
+  const int64_t tiles = int64_t(tiles_m) * tiles_n * p.batches;
+  const int kts = (K + TL_BK - 1) / TL_BK;
+  if (threadIdx.x == 0) {
+#pragma unroll
+    for (int s = 0; s < TL_STAGES; ++s) {
+      tl_bar_init(full + 8 * s, 1);   // the producer's arrive (and the copies' bytes)
+      tl_bar_init(empty + 8 * s, 8);  // each consumer warp, done reading the stage
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+
+  if (threadIdx.x < 128) {
+    // Producer warpgroup: one thread issues every copy.
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+    if (threadIdx.x == 0) {
+      asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<uint64_t>(&w.ta)) : "memory");
+      asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<uint64_t>(&w.tb)) : "memory");
+      int it = 0;  // stages filled so far: slot it % TL_STAGES, round it / TL_STAGES
+      for (int64_t t = blockIdx.x; t < tiles; t += gridDim.x) {
+        int64_t batch;
+        int m0, n0;
+        tl_wg_tile(t, tiles_m, tiles_n, batch, m0, n0);
+        const int za = w.za ? int(batch) : 0, zb = w.zb ? int(batch) : 0;
+        for (int kt = 0; kt < kts; ++kt, ++it) {
+          const int s = it % TL_STAGES;
+          tl_bar_wait(empty + 8 * s, ((it / TL_STAGES) & 1) ^ 1);  // round 0 passes at once
+          tl_bar_expect(full + 8 * s, TL_STAGE_BYTES);
+          const unsigned sa = base + s * TL_STAGE_BYTES, sb = sa + TL_A_BYTES;
+          tl_tma_load(sa, &w.ta, full + 8 * s, kt * TL_BK, m0, za);
+#if TL_B_KMAJOR
+          tl_tma_load(sb, &w.tb, full + 8 * s, kt * TL_BK, n0, zb);
+#else
+#pragma unroll
+          for (int j = 0; j < TL_BN / 64; ++j) tl_tma_load(sb + j * 8192, &w.tb, full + 8 * s, n0 + 64 * j, kt * TL_BK, zb);
+#endif
+        }
+      }
+    }
+  } else {
+    // Consumer warpgroups 0 and 1: rows 64c.. of each tile.
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+    const int c = int(threadIdx.x) / 128 - 1, lane = int(threadIdx.x) % 32;
+    float d[TL_ACC];
+#pragma unroll
+    for (int i = 0; i < TL_ACC; ++i) d[i] = 0.f;
+    int it = 0;
+    for (int64_t t = blockIdx.x; t < tiles; t += gridDim.x) {
+      int64_t batch;
+      int m0, n0;
+      tl_wg_tile(t, tiles_m, tiles_n, batch, m0, n0);
+      for (int kt = 0; kt < kts; ++kt, ++it) {
+        const int s = it % TL_STAGES;
+        tl_bar_wait(full + 8 * s, (it / TL_STAGES) & 1);
+        const unsigned sa = base + s * TL_STAGE_BYTES + c * (64 * 128), sb = base + s * TL_STAGE_BYTES + TL_A_BYTES;
+        tl_wg_fence_acc(d);
+        asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#pragma unroll
+        for (int kk = 0; kk < TL_BK / 16; ++kk) {
+          // a: K-major, rows of 128 bytes, 8-row groups 1024 bytes apart; a k16 step is 32 bytes.
+          const uint64_t da = tl_wg_desc(sa + kk * 32, 16, 1024);
+#if TL_B_KMAJOR
+          const uint64_t db = tl_wg_desc(sb + kk * 32, 16, 1024);
+#else
+          // b: MN-major, 64-column slabs 8192 bytes apart (leading), 8-row k groups 1024 bytes
+          // apart (stride); a k16 step is 16 rows of 128 bytes.
+          const uint64_t db = tl_wg_desc(sb + kk * 2048, 8192, 1024);
+#endif
+          tl_wgmma(d, da, db, (kt | kk) != 0);
+        }
+        asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+        // The previous stage's products are done: its slot goes back to the producer.
+        asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
+        tl_wg_fence_acc(d);
+        if (kt > 0 && lane == 0) tl_bar_arrive(empty + 8 * ((it - 1) % TL_STAGES));
+      }
+      asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+      tl_wg_fence_acc(d);
+      if (kts > 0 && lane == 0) tl_bar_arrive(empty + 8 * ((it - 1) % TL_STAGES));
+      tl_wg_store_tile(p, batch, m0 + 64 * c, n0, d);
+    }
+  }
+}
+
+// An operand TMA cannot address, copied to scratch: dst[b][r][c] (row pitch ld, a multiple
+// of 8; batch pitch rows * ld) = src[off + batch offset of b + r * sr + c * sc] for
+// b < batches, each thread 8 consecutive c (one 16-byte store; c past cols left unset, never
+// read: the tensor map's extent is cols).
+struct WgmmaPackArgs {
+  const char* src;
+  char* dst;
+  int64_t off;
+  int64_t st[1][TL_RANK];
+  int64_t shape[TL_RANK];
+  int64_t rows, cols, sr, sc, ld, batches;
+};
+
+extern "C" __global__ void __launch_bounds__(256) tl_matmul_wgmma_pack(const WgmmaPackArgs a) {
+  const int64_t chunks = (a.cols + 7) / 8, per = a.rows * chunks, total = per * a.batches;
+  const uint16_t* src = reinterpret_cast<const uint16_t*>(a.src);
+  uint16_t* dst = reinterpret_cast<uint16_t*>(a.dst);
+  for (int64_t i = int64_t(blockIdx.x) * 256 + threadIdx.x; i < total; i += int64_t(gridDim.x) * 256) {
+    const int64_t b = i / per, rem = i - b * per, r = rem / chunks, c0 = (rem - r * chunks) * 8;
+    int64_t off[1] = {a.off};
+    tl_unravel<TL_RANK, 1>(b, a.shape, a.st, off);
+    const uint16_t* s = src + off[0] + r * a.sr + c0 * a.sc;
+    unsigned v[4] = {0, 0, 0, 0};
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+      if (c0 + j < a.cols) v[j / 2] |= unsigned(s[j * a.sc]) << (16 * (j % 2));
+    *reinterpret_cast<uint4*>(dst + (b * a.rows + r) * a.ld + c0) = make_uint4(v[0], v[1], v[2], v[3]);
+  }
+}
