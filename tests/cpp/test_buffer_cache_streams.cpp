@@ -9,6 +9,7 @@
 #include <memory>
 #include <set>
 
+#include "fake_allocator.h"
 #include "core/buffer_cache.h"
 #include "core/error.h"
 
@@ -16,27 +17,7 @@ namespace {
 
 using tl::BufferCache;
 
-class FakeAllocator final : public tl::RawAllocator {
- public:
-  explicit FakeAllocator(size_t capacity) : capacity_(capacity) {}
-  ~FakeAllocator() override { EXPECT_TRUE(live.empty()); }
-  void* allocate(size_t n) override {
-    if (used_ + n > capacity_) return nullptr;
-    used_ += n;
-    void* p = std::malloc(n);
-    live.insert(p);
-    return p;
-  }
-  void release(void* p, size_t n) override {
-    EXPECT_EQ(live.erase(p), 1u);
-    used_ -= n;
-    std::free(p);
-  }
-  std::set<void*> live;
-
- private:
-  size_t capacity_, used_ = 0;
-};
+using tl::test::FakeAllocator;
 
 // An event the test completes by hand; counts queries and forbids waits.
 struct FakeEvent final : tl::StreamEvent {

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "fake_allocator.h"
 #include "core/error.h"
 #include "metal/metal_batch.h"
 #include "metal/metal_pool.h"
@@ -17,28 +18,7 @@ namespace {
 using tl::BufferCache;
 using tl::metal::DeferredPool;
 
-// Host memory with a capacity, standing in for shared MTLBuffers.
-class FakeAllocator final : public tl::RawAllocator {
- public:
-  explicit FakeAllocator(size_t capacity) : capacity_(capacity) {}
-  ~FakeAllocator() override { EXPECT_TRUE(live.empty()); }
-  void* allocate(size_t n) override {
-    if (used_ + n > capacity_) return nullptr;
-    used_ += n;
-    void* p = std::malloc(n);
-    live.insert(p);
-    return p;
-  }
-  void release(void* p, size_t n) override {
-    EXPECT_EQ(live.erase(p), 1u);
-    used_ -= n;
-    std::free(p);
-  }
-  std::set<void*> live;
-
- private:
-  size_t capacity_, used_ = 0;
-};
+using tl::test::FakeAllocator;
 
 constexpr size_t kBlock = 4096;  // a size class of its own
 
