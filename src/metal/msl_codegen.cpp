@@ -275,12 +275,17 @@ std::vector<uint8_t> pack_params(const ir::Kernel& k, const Cut& c, const Merged
   };
   dims(outer, c.rank_outer);
   if (c.rank_inner > 0) dims(inner, c.rank_inner);
+  for (size_t n = 0, j = 0; n < k.instrs.size(); ++n)
+    if (k.instrs[n].op == ir::Op::Load || k.instrs[n].op == ir::Op::Store)
+      words[(c.split ? 3 : 2) + j++] = k.instrs[n].offset;
+  return with_constants(k, std::move(words));
+}
+
+std::vector<uint8_t> with_constants(const ir::Kernel& k, std::vector<int64_t> words) {
   const size_t P = std::max<size_t>(1, k.params.size()), ci = words.size();
   words.resize(ci + P, 0);
   std::vector<float> cf(P, 0.0f);
-  for (size_t n = 0, j = 0; n < k.instrs.size(); ++n) {
-    const ir::Instr& in = k.instrs[n];
-    if (in.op == ir::Op::Load || in.op == ir::Op::Store) words[(c.split ? 3 : 2) + j++] = in.offset;
+  for (const ir::Instr& in : k.instrs) {
     if (in.op != ir::Op::Const) continue;
     const Scalar v = scalar_as(k.params[size_t(in.slot)], in.dtype);  // as a stored 0-d tensor holds it
     words[ci + size_t(in.slot)] = v.i;

@@ -51,5 +51,8 @@ std::string kernel_source(const ir::Kernel& k, const Cut& c, const std::string& 
 // reductions only) and element counts.
 std::vector<uint8_t> pack_params(const ir::Kernel& k, const Cut& c, const MergedDims& outer,
                                  const MergedDims& inner, int64_t total, int64_t inner_n);
+// `words` (a params struct's longs), then one long per constant of k, then the constants'
+// float values: the params buffer of a generated kernel.
+std::vector<uint8_t> with_constants(const ir::Kernel& k, std::vector<int64_t> words);
 
 }  // namespace tl::metal

@@ -138,19 +138,7 @@ std::vector<uint8_t> pack_epilogue_params(const ir::Kernel& k, bool swap) {
   for (size_t j = 0; j < M; ++j) words.push_back(stride(j, nd - 2));
   for (size_t j = 0; j < M; ++j) words.push_back(stride(j, nd - 1));
   words.push_back(swap ? 1 : 0);
-  const size_t P = std::max<size_t>(1, k.params.size()), ci = words.size();
-  words.resize(ci + P, 0);
-  std::vector<float> cf(P, 0.0f);
-  for (const ir::Instr& in : k.instrs) {
-    if (in.op != ir::Op::Const) continue;
-    const Scalar v = scalar_as(k.params[size_t(in.slot)], in.dtype);
-    words[ci + size_t(in.slot)] = v.i;
-    cf[size_t(in.slot)] = float(v.f);
-  }
-  std::vector<uint8_t> bytes((words.size() * 8 + P * 4 + 7) / 8 * 8, 0);
-  std::memcpy(bytes.data(), words.data(), words.size() * 8);
-  std::memcpy(bytes.data() + words.size() * 8, cf.data(), P * 4);
-  return bytes;
+  return with_constants(k, std::move(words));
 }
 
 EpilogueProgram epilogue_program(const ir::Kernel& k, int acc_slot, const MatmulPlan& plan) {
