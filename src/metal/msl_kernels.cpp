@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "core/kernel_cache.h"
+
 namespace tl::metal {
 namespace {
 
@@ -96,12 +98,6 @@ int row_vector_width(const ir::Kernel& k, const MergedDims& kept, const MergedDi
 
 uint32_t clamp_groups(int64_t groups, int64_t most) { return uint32_t(std::min(groups, most)); }
 
-// FNV-1a, for entry names (of launch keys).
-uint64_t fnv(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
-  return h;
-}
 
 }  // namespace
 
@@ -172,21 +168,30 @@ Program fused_program(const ir::Kernel& k, std::span<const uint64_t> binding_off
   if (!p.error.empty()) return p;
   p.launch = plan_launch(k, binding_offsets, wide);
   p.key = launch_key(k, p.launch.cut);
-  char name[32];
-  std::snprintf(name, sizeof name, "tl_%016llx", static_cast<unsigned long long>(fnv(p.key)));
-  p.entry = name;
+  p.entry = entry_name("tl_", p.key);
   if (p.launch.cut.split) p.part_entry = p.entry + "_part";
   p.params = pack_params(k, p.launch.cut, p.launch.outer, p.launch.inner, p.launch.total, p.launch.inner_n);
-  p.buffers.resize(k.slots.size());
-  for (size_t s = 0; s < k.slots.size(); ++s) p.buffers[s] = {k.slots[s], false, 0};
+  // A row operand is touched once per output, even where the reduced range is empty.
+  p.buffers = bindings_of(k, [&](const ir::Instr& in) { return in.row ? p.launch.total > 0 : numel(k.domain) > 0; });
+  return p;
+}
+
+std::string entry_name(const std::string& prefix, const std::string& key) {
+  char hex[24];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(kernel_cache::stable_hash(key)));
+  return prefix + hex;
+}
+
+std::vector<Binding> bindings_of(const ir::Kernel& k, const std::function<bool(const ir::Instr&)>& touches) {
+  std::vector<Binding> out(k.slots.size());
+  for (size_t s = 0; s < k.slots.size(); ++s) out[s] = {k.slots[s], false, 0};
   for (const ir::Instr& in : k.instrs) {
     if (in.op != ir::Op::Load && in.op != ir::Op::Store) continue;
-    Binding& b = p.buffers[size_t(in.slot)];
+    Binding& b = out[size_t(in.slot)];
     b.written |= in.op == ir::Op::Store;
-    // A row operand is touched once per output, even where the reduced range is empty.
-    if (in.row ? p.launch.total > 0 : numel(k.domain) > 0) b.elements = std::max(b.elements, reach(k, in));
+    if (touches(in)) b.elements = std::max(b.elements, reach(k, in));
   }
-  return p;
+  return out;
 }
 
 std::string program_source(const ir::Kernel& k, const Program& p) {

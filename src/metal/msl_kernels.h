@@ -5,6 +5,7 @@
 // threadgroup, buffer bindings and the params bytes, and the MSL source only when the key is
 // new. Portable C++: the Objective-C++ host only encodes what this returns.
 #include <array>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -39,6 +40,13 @@ struct Binding {
   bool written;
   int64_t elements;  // one past the farthest element the kernel touches
 };
+
+// Each slot of k as a Binding: written where k stores to it, and as far as its operands reach
+// over the domain where `touches(operand)` (memory an operand never reads counts nothing).
+std::vector<Binding> bindings_of(const ir::Kernel& k, const std::function<bool(const ir::Instr&)>& touches);
+
+// A generated kernel's entry name: `prefix` and 16 hex digits of the key's stable hash.
+std::string entry_name(const std::string& prefix, const std::string& key);
 
 // What decides a fused kernel's MSL besides its name: the kernel's structure (ir::Kernel::hash
 // covers ops, dtypes, slots, passes and stride classes; not sizes, strides or constants, which

@@ -1,7 +1,6 @@
 #include "metal/msl_matmul.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 
 #include "core/error.h"
@@ -10,19 +9,6 @@
 
 namespace tl::metal {
 namespace {
-
-// One past the farthest element an operand reaches over a (non-empty) domain.
-int64_t reach(const ir::Kernel& k, const ir::Instr& in) {
-  int64_t hi = in.offset;
-  for (size_t d = 0; d < k.domain.size(); ++d) hi += std::max<int64_t>(0, (k.domain[d] - 1) * in.strides[d]);
-  return hi + 1;
-}
-
-uint64_t fnv(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
-  return h;
-}
 
 // The plan's kernel name, parsed: <matmul|gemv>_<t>_<ab>[_<m>x<n>x<k>].
 struct Variant {
@@ -147,19 +133,10 @@ EpilogueProgram epilogue_program(const ir::Kernel& k, int acc_slot, const Matmul
   if (!p.error.empty()) return p;
   p.key = "mm:" + plan.kernel + ":" + std::to_string(k.hash()) + ":" + std::to_string(acc_slot) + ":" +
           std::to_string(k.domain.size());
-  char name[32];
-  std::snprintf(name, sizeof name, "tl_mm_%016llx", static_cast<unsigned long long>(fnv(p.key)));
-  p.entry = name;
+  p.entry = entry_name("tl_mm_", p.key);
   p.params = pack_epilogue_params(k, plan.swap);
-  p.buffers.resize(k.slots.size());
-  for (size_t s = 0; s < k.slots.size(); ++s) p.buffers[s] = {k.slots[s], false, 0};
-  for (const ir::Instr& in : k.instrs) {
-    if (in.op != ir::Op::Load && in.op != ir::Op::Store) continue;
-    Binding& b = p.buffers[size_t(in.slot)];
-    b.written |= in.op == ir::Op::Store;
-    // The product's slot is never read (its value comes in a register).
-    if (in.slot != acc_slot && numel(k.domain) > 0) b.elements = std::max(b.elements, reach(k, in));
-  }
+  // The product's slot is never read (its value comes in a register).
+  p.buffers = bindings_of(k, [&](const ir::Instr& in) { return in.slot != acc_slot && numel(k.domain) > 0; });
   return p;
 }
 
