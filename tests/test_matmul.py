@@ -322,6 +322,8 @@ def test_epilogue_on_each_kernel(device, rng, kind, epilogue):
     # One kernel: the matmul, named for its epilogue; no elementwise kernel of its own.
     assert prof.by_kind["matmul"] == 1 and prof.by_kind["elementwise"] == 0, prof.summary()
     assert "_epilogue" in prof.events[-1]["name"], prof.summary()
+    if device.startswith("cuda"):  # and for the kernel of the family that ran
+        assert f"_{kind.split('_')[0]}_" in prof.events[-1]["name"], prof.summary()
     q = np.matmul(to_f64(a), to_f64(b))
     acc_eps = EPS[tl.float32] if dtype in (tl.float16, tl.bfloat16) else EPS[dtype]
     prod_err = np.matmul(np.abs(to_f64(a)), np.abs(to_f64(b))) * (2 * k * acc_eps) + np.abs(q) * EPS[dtype] * 2

@@ -75,6 +75,7 @@ void Backend::matmul(const Tensor& a, const Tensor& b, const Tensor& out, const 
                        "x" + std::to_string(a.dim(n - 1)) + "_b" +
                        std::to_string(out.numel() / std::max<int64_t>(1, out.dim(n - 2) * out.dim(n - 1))) +
                        "_" + dtype_name(out.dtype());
+    if (const std::string k = last_matmul_kernel(); !k.empty()) name += "_" + k;
     return epilogue ? name + "_epilogue" + epilogue->kernel.op_names() : name;
   }, [&] { matmul_impl(a, b, out, epilogue); });
 }

@@ -73,6 +73,9 @@ class Backend {
   // an epilogue (only where matmul_takes_epilogue()), runs it on each finished block of out.
   void matmul(const Tensor& a, const Tensor& b, const Tensor& out, const Epilogue* epilogue = nullptr);
   virtual bool matmul_takes_epilogue() const { return false; }
+  // Which of its matmul kernels the calling thread's last matmul ran, for the profiler ("" for
+  // a backend with one).
+  virtual std::string last_matmul_kernel() const { return ""; }
   // out[p, i, q] = element at src.offset + p.src_strides[:split] + offsets[i] +
   // q.src_strides[split:]; p and q span src's dims before and after `split`, i spans
   // offsets' shape. scatter is the reverse, writing values (shaped like out) into dst.

@@ -125,6 +125,7 @@ class CudaBackend final : public Backend {
   bool preview() const override { return true; }
   // The matmul kernels apply it before their store (cuda_matmul.h).
   bool matmul_takes_epilogue() const override { return true; }
+  std::string last_matmul_kernel() const override { return cuda::last_matmul_kernel(); }
   int device_count() const override { return int(devices().size()); }
   std::string device_name(int index) const override {
     const DeviceInfo& d = at(index).info;

@@ -18,152 +18,7 @@ namespace tl::cuda {
 namespace {
 
 int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-bool unit(int64_t stride, int64_t extent) { return stride == 1 || extent == 1; }
-bool divides(int w, int64_t v) { return v % w == 0; }
 bool is_half(DType t) { return t == DType::Float16 || t == DType::BFloat16; }
-
-// How an operand viewed as (mn, k) with strides (s_mn, s_k) is read: along k when its k
-// stride is 1, along mn when only that one is; w-element vectors when the other (leading)
-// stride and the operand's alignment allow. Strided both ways: along k, element by element.
-struct Way {
-  int kmajor, vec;
-};
-Way way(int64_t s_mn, int64_t s_k, int64_t mn, int64_t k, int align, int w) {
-  const bool uk = unit(s_k, k), umn = unit(s_mn, mn);
-  if (uk && align >= w && divides(w, s_mn)) return {1, 1};
-  if (umn && align >= w && divides(w, s_k)) return {0, 1};
-  return {uk || !umn ? 1 : 0, 0};
-}
-
-// 128 x 128 tiles once they fill every SM; smaller ones before, for more blocks.
-bool fills_sms(const MatmulShape& s, int tile) { return cdiv(s.M, tile) * cdiv(s.N, tile) * s.batches >= s.sms; }
-
-MatmulConfig mma_config(const MatmulShape& s) {
-  MatmulConfig c;
-  c.kernel = MatmulKernel::Mma;
-  // 128 x 128 x 32 in 3 stages is 48 KiB, the most a static shared array holds; 8 warps of
-  // 64 x 32 each, one block an SM (196 registers without spills; capped at 128 for two
-  // blocks, it spills). Small problems take 64 x 64 tiles (4 warps of 32 x 32) in 4 stages,
-  // four blocks an SM.
-  if (fills_sms(s, 128)) {
-    c.bm = c.bn = 128, c.warps_m = 2, c.warps_n = 4, c.stages = 3, c.min_blocks = 1;
-  } else {
-    c.bm = c.bn = 64, c.warps_m = 2, c.warps_n = 2, c.stages = 4, c.min_blocks = 4;
-  }
-  const Way a = way(s.am, s.ak, s.M, s.K, s.a_align, 8), b = way(s.bn, s.bk, s.N, s.K, s.b_align, 8);
-  c.a_kmajor = a.kmajor, c.a_vec = a.vec, c.b_kmajor = b.kmajor, c.b_vec = b.vec;
-  return c;
-}
-
-// wgmma (sm_90a): 128 x 256 tiles (two consumer warpgroups of 64 x 256) once they fill every
-// SM, else 128 x 128; stages as deep as 227 KiB of shared memory allows (48 KiB a stage of
-// 128 x 256 x 64, 32 KiB of 128 x 128). TMA reads an operand in place when its unit-stride
-// dim is contiguous, its other stride a multiple of 16 bytes, its address, offset and batch
-// strides 16-byte aligned and its batch offsets one non-negative stride (or none); a must
-// be k-contiguous, b either way. Otherwise the operand is packed first.
-bool tma_reads(bool unit_inner, int64_t ld, int align, int batch) {
-  return unit_inner && ld > 0 && divides(8, ld) && align >= 8 && batch;
-}
-
-MatmulConfig wgmma_config(const MatmulShape& s) {
-  MatmulConfig c;
-  c.kernel = MatmulKernel::Wgmma;
-  c.bm = 128;
-  c.bn = cdiv(s.M, 128) * cdiv(s.N, 256) * s.batches >= s.sms ? 256 : 128;
-  c.stages = c.bn == 256 ? 4 : 6;
-  c.a_kmajor = 1;
-  c.pack_a = !tma_reads(unit(s.ak, s.K), s.am, s.a_align, s.a_batch);
-  const bool bn = tma_reads(unit(s.bn, s.N), s.bk, s.b_align, s.b_batch);
-  const bool bk = tma_reads(unit(s.bk, s.K), s.bn, s.b_align, s.b_batch);
-  c.b_kmajor = bn ? 0 : bk ? 1 : unit(s.bn, s.N) ? 0 : 1;  // packed: the layout nearer the source's
-  c.pack_b = !bn && !bk;
-  return c;
-}
-
-// Where wgmma beats mma: 128 x 128 tiles cover a third of the SMs (measured on an H200,
-// 2026-11-26: 1024^3 and 1000^3 bfloat16, 64 tiles, ran 1.5x faster with wgmma than with
-// mma's 64 x 64 tiles) and k covers a stage; an operand that must be packed first (a pass
-// over it) only for problems of 2^33 multiply-adds or more.
-bool wgmma_pays(const MatmulShape& s, const MatmulConfig& c) {
-  if (cdiv(s.M, 128) * cdiv(s.N, 128) * s.batches * 3 < s.sms || s.K < 64) return false;
-  return !(c.pack_a || c.pack_b) || double(s.M) * double(s.N) * double(s.K) * double(s.batches) >= 8589934592.0;
-}
-
-MatmulConfig simt_config(const MatmulShape& s) {
-  MatmulConfig c;
-  c.kernel = MatmulKernel::Simt;
-  // 8 x 8 outputs a thread need 159 registers (one block an SM; at 128 they spill);
-  // 4 x 4 fit in 128, two blocks an SM.
-  c.tm = fills_sms(s, 128) ? 8 : 4;
-  c.min_blocks = c.tm == 8 ? 1 : 2;
-  const Way a = way(s.am, s.ak, s.M, s.K, s.a_align, 4), b = way(s.bn, s.bk, s.N, s.K, s.b_align, 4);
-  c.a_kmajor = a.kmajor, c.a_vec = a.vec, c.b_kmajor = b.kmajor, c.b_vec = b.vec;
-  c.c_vec = unit(s.cn, s.N) && divides(4, s.cm) && s.c_align >= 4;
-  return c;
-}
-
-// A side of at most 16 in float16 / bfloat16 (sm_80+): the tensor-core kernel with tiles 16
-// wide on that side and 128 long on the other, split along k over the grid until about four
-// blocks an SM read the large operand (its rows alone leave most SMs idle). Bound by reading
-// the large operand once: the CUDA-core forms below spend 16 multiply-adds and a load of the
-// small operand per element of it (and a warp per row re-read all of the small operand),
-// which cost 10x the memory time at N = 16.
-MatmulConfig skinny_mma_config(const MatmulShape& s) {
-  MatmulConfig c;
-  c.kernel = MatmulKernel::Mma;
-  if (s.N <= 16) c.bm = 128, c.bn = 16, c.warps_m = 8, c.warps_n = 1;
-  else c.bm = 16, c.bn = 128, c.warps_m = 1, c.warps_n = 8;
-  const Way a = way(s.am, s.ak, s.M, s.K, s.a_align, 8), b = way(s.bn, s.bk, s.N, s.K, s.b_align, 8);
-  c.a_kmajor = a.kmajor, c.a_vec = a.vec, c.b_kmajor = b.kmajor, c.b_vec = b.vec;
-  // Three blocks an SM (at most 85 registers; 80 used) where both operands take cp.async;
-  // element loads need up to 106 (two blocks). Shared memory: 4 stages of 9 KiB a block.
-  c.stages = 4, c.min_blocks = c.a_vec && c.b_vec ? 3 : 2;
-  // As many k splits as one wave of resident blocks holds (a second, partial wave left most
-  // SMs idle: 576 blocks on 264 slots ran at 0.6x cuBLAS), each at least 256 k.
-  const int64_t tiles = cdiv(s.M, c.bm) * cdiv(s.N, c.bn) * s.batches;
-  c.splits = tiles > int64_t(kCounters)
-                 ? 1
-                 : std::clamp<int64_t>(c.min_blocks * int64_t(s.sms) / tiles, 1, std::max<int64_t>(1, s.K / 256));
-  c.kslice = std::max<int64_t>(32, cdiv(cdiv(s.K, c.splits), 32) * 32);  // whole k steps
-  c.splits = std::max<int64_t>(1, cdiv(s.K, c.kslice));
-  return c;
-}
-
-MatmulConfig gemv_config(const MatmulShape& s) {
-  if (is_half(s.dtype) && s.sm >= 80 && std::max({s.M, s.N, s.K}) < int64_t(1) << 31) return skinny_mma_config(s);
-  MatmulConfig c;
-  c.kernel = MatmulKernel::Gemv;
-  c.swap = s.M < s.N;  // the small dim becomes the kernel's N
-  const int64_t L = c.swap ? s.N : s.M, S = c.swap ? s.M : s.N;
-  const int64_t xl = c.swap ? s.bn : s.am, xk = c.swap ? s.bk : s.ak;
-  const int64_t yk = c.swap ? s.ak : s.bk, ys = c.swap ? s.am : s.bn;
-  const int xalign = c.swap ? s.b_align : s.a_align, yalign = c.swap ? s.a_align : s.b_align;
-  c.sn = 1;
-  while (c.sn < S) c.sn *= 2;
-  const int widest = int(16 / itemsize(s.dtype));  // elements in 16 bytes
-  if (unit(xk, s.K) || !unit(xl, L)) {
-    // Rows of the large operand are contiguous (or nothing is): a warp per row.
-    c.dot = 1;
-    c.v = unit(xk, s.K) ? widest : 1;
-    while (c.v > 1 && !(xalign >= c.v && divides(c.v, xl))) c.v /= 2;
-    c.yv = c.v > 1 && unit(yk, s.K) && yalign >= c.v && divides(c.v, ys);
-  } else {
-    // Columns are: a lane per v rows, at most 64 accumulators a lane (16 in float64, whose
-    // staged b values take two registers each too): more spill under the 128-register cap.
-    c.v = std::min<int>(widest, (s.dtype == DType::Float64 ? 16 : 64) / c.sn);
-    while (c.v > 1 && !(xalign >= c.v && divides(c.v, xk))) c.v /= 2;
-    // Four blocks an SM (two resident at 128 registers, two waves) to keep enough loads in
-    // flight for the memory: the row tiles times k splits of at least 256 (32 k a warp, so
-    // the partials stay small next to the operand) ...
-    const auto tiles = [&](int v) { return cdiv(L, 32 * v) * s.batches; };
-    c.splits = std::clamp<int64_t>(cdiv(4 * int64_t(s.sms), tiles(c.v)), 1, std::max<int64_t>(1, s.K / 256));
-    // ... and where k is too short to split, narrower vectors for more row tiles.
-    while (c.splits == 1 && c.v > 1 && tiles(c.v) < s.sms) c.v /= 2;
-    c.kslice = std::max<int64_t>(8, cdiv(cdiv(s.K, c.splits), 8) * 8);  // whole rounds of the 8 warps
-    c.splits = std::max<int64_t>(1, cdiv(s.K, c.kslice));
-  }
-  return c;
-}
 
 using Defines = std::vector<std::pair<std::string, std::string>>;
 
@@ -294,22 +149,6 @@ struct EpiloguePlan {
   }
 };
 
-// A tuning aid for measuring one tensor-core kernel against the other (bench/matmul_cuda.py
-// --force): TENSORLOGIC_MATMUL_FORCE=mma, wgmma128 or wgmma256 takes that kernel for the
-// float16 / bfloat16 problems it can run (wgmma: on sm_90, 64 or more k); unset: c.
-MatmulConfig forced(const MatmulShape& s, const MatmulConfig& c) {
-  const char* f = std::getenv("TENSORLOGIC_MATMUL_FORCE");
-  if (!f || !*f || !is_half(s.dtype) || std::min(s.M, s.N) <= 16 || s.sm < 80) return c;
-  const std::string k = f;
-  if (k == "mma") return mma_config(s);
-  if ((k == "wgmma128" || k == "wgmma256") && s.sm == 90 && s.K >= 64) {
-    MatmulConfig w = wgmma_config(s);
-    w.bn = k == "wgmma128" ? 128 : 256;
-    w.stages = w.bn == 256 ? 4 : 6;
-    return w;
-  }
-  return c;
-}
 
 // Whether operand j's batch offsets are what a 3-d tensor map walks: none (every batch stride
 // 0, broadcast) or one merged batch dim of non-negative stride.
@@ -404,39 +243,12 @@ void matmul_wgmma(const Target& t, const MatmulConfig& c, const MatmulShape& s, 
 
 }  // namespace
 
-std::string MatmulConfig::name() const {
-  const auto n = [](int v) { return std::to_string(v); };
-  switch (kernel) {
-    case MatmulKernel::Mma:
-      return "mma_" + n(bm) + "x" + n(bn) + "_s" + n(stages) + "_a" + (a_kmajor ? "k" : "m") + (a_vec ? "v" : "s") +
-             "_b" + (b_kmajor ? "k" : "n") + (b_vec ? "v" : "s") + (splits > 1 ? "_ks" + std::to_string(splits) : "");
-    case MatmulKernel::Simt:
-      return "simt_" + n(16 * tm) + "_a" + (a_kmajor ? "k" : "m") + (a_vec ? "v" : "s") + "_b" + (b_kmajor ? "k" : "n") +
-             (b_vec ? "v" : "s") + "_c" + (c_vec ? "v" : "s");
-    case MatmulKernel::Gemv:
-      return std::string("gemv_") + (dot ? "dot" : "lane") + "_sn" + n(sn) + "_v" + n(v) + (yv ? "_yv" : "") +
-             (splits > 1 ? "_ks" + std::to_string(splits) : "") + (swap ? "_t" : "");
-    case MatmulKernel::Wgmma:
-      return "wgmma_" + n(bm) + "x" + n(bn) + "_s" + n(stages) + "_b" + (b_kmajor ? "k" : "n") +
-             (pack_a ? "_pa" : "") + (pack_b ? "_pb" : "");
-    case MatmulKernel::Plain: break;
-  }
-  return "plain";
-}
 
-MatmulConfig select_matmul(const MatmulShape& s) {
-  // One side of at most 16: a matrix times a few vectors, bound by reading the large operand,
-  // which the tiled kernels would re-read or leave mostly idle.
-  if (std::min(s.M, s.N) <= 16) return gemv_config(s);
-  // The tiled kernels index within a matrix in 32 bits; the plain one in 64. Float64 is rare
-  // on GPUs (and slow there): the plain kernel too.
-  if (std::max({s.M, s.N, s.K}) >= int64_t(1) << 31 || s.dtype == DType::Float64) return MatmulConfig{};
-  // wgmma and setmaxnreg are sm_90a: Hopper only (not in later architectures).
-  if (is_half(s.dtype) && s.sm == 90)
-    if (const MatmulConfig c = wgmma_config(s); wgmma_pays(s, c)) return c;
-  if (is_half(s.dtype) && s.sm >= 80) return mma_config(s);  // mma.sync bf16, cp.async: sm_80
-  return simt_config(s);
-}
+namespace {
+thread_local std::string last_kernel;  // see last_matmul_kernel
+}  // namespace
+
+const std::string& last_matmul_kernel() { return last_kernel; }
 
 void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out, const Epilogue* epilogue) {
   const int nd = out.ndim();
@@ -458,9 +270,9 @@ void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out
   s.a_align = base_align(a, batch, 0), s.b_align = base_align(b, batch, 1), s.c_align = base_align(out, batch, 2);
   s.sm = t.cc_major * 10 + t.cc_minor, s.sms = t.sms;
   s.a_batch = tma_batch(batch, 0), s.b_batch = tma_batch(batch, 1);
-  MatmulConfig c = forced(s, select_matmul(s));
-  if (c.kernel == MatmulKernel::Wgmma && !(api().cuTensorMapEncodeTiled && api().cuFuncSetAttribute))
-    c = mma_config(s);  // a driver without tensor maps
+  s.tensor_maps = api().cuTensorMapEncodeTiled && api().cuFuncSetAttribute;
+  const MatmulConfig c = forced_matmul(s, select_matmul(s));
+  last_kernel = c.name();
   // The epilogue in the kernel where the kernel has the hook, the IR prints and its
   // arguments fit the 4 KiB a launch takes; else the matmul, then the epilogue's own kernel.
   std::optional<EpiloguePlan> ep;

@@ -8,6 +8,8 @@
 //   plain the simple tiled kernel, for float64 (and integers, which matmul runs in float64)
 //   wgmma Hopper tensor cores (sm_90 only: wgmma + TMA, warp-specialized, persistent),
 //         float16 / bfloat16 problems whose 128 x 128 tiles cover a third of the SMs or more
+// The selector and its configurations are in cuda_matmul_select.cpp; building the kernels'
+// sources and launching them in cuda_matmul.cpp.
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -30,6 +32,7 @@ struct MatmulShape {
   int a_align = 1, b_align = 1, c_align = 1;
   int sm = 90;    // compute capability, major * 10 + minor
   int sms = 132;  // multiprocessors
+  bool tensor_maps = true;  // the driver encodes TMA tensor maps (wgmma's operands need them)
   // a_batch, b_batch: the operand's batch offset is batch index x a non-negative stride (one
   // merged batch dim, or broadcast: every batch stride 0), as a TMA tensor map can walk it.
   int a_batch = 1, b_batch = 1;
@@ -65,10 +68,17 @@ struct MatmulConfig {
 };
 
 MatmulConfig select_matmul(const MatmulShape& s);
+// c, or the tensor-core kernel TENSORLOGIC_MATMUL_FORCE names (mma, wgmma128, wgmma256) where
+// it can run the problem: a tuning aid for bench/matmul_cuda.py --force.
+MatmulConfig forced_matmul(const MatmulShape& s, const MatmulConfig& c);
 
 // out[..., m, n] = sum_k a[..., m, k] * b[..., k, n] (batch dims already broadcast). With an
 // epilogue (core/backend.h), the kernel runs it on each result before the store; where the
 // selected kernel has no epilogue hook, the epilogue runs as its own kernel after the matmul.
+// The configuration the calling thread's last matmul ran (MatmulConfig::name, e.g.
+// "wgmma_128x256_s4_bn"): what the profiler shows.
+const std::string& last_matmul_kernel();
+
 void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out,
             const Epilogue* epilogue = nullptr);
 
