@@ -1,17 +1,20 @@
 #include "cuda/cuda_matmul.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
 #include <unordered_set>
 
+#include "core/autotune.h"
 #include "core/codegen_c.h"
 #include "core/error.h"
 #include "cuda/cuda_codegen.h"
 #include "cuda/cuda_kernels.h"
 #include "cuda/cuda_ops.h"
+#include "cuda/cuda_stream.h"
 #include "cuda/kernel_sources.h"
 
 namespace tl::cuda {
@@ -243,36 +246,15 @@ void matmul_wgmma(const Target& t, const MatmulConfig& c, const MatmulShape& s, 
 
 }  // namespace
 
-
 namespace {
+
 thread_local std::string last_kernel;  // see last_matmul_kernel
-}  // namespace
 
-const std::string& last_matmul_kernel() { return last_kernel; }
-
-void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out, const Epilogue* epilogue) {
-  const int nd = out.ndim();
-  const int64_t M = out.shape()[size_t(nd - 2)], N = out.shape()[size_t(nd - 1)], K = a.shape()[size_t(nd - 1)];
-  if (out.numel() == 0) return;
-  if (!is_float(out.dtype()) || a.dtype() != out.dtype() || b.dtype() != out.dtype())
-    throw_type("CUDA matmul: operands must share a float dtype, got " + std::string(dtype_name(a.dtype())) +
-               ", " + dtype_name(b.dtype()) + " -> " + dtype_name(out.dtype()));
-  std::vector<int> batch_dims;
-  for (int d = 0; d < nd - 2; ++d) batch_dims.push_back(d);
-  MergedDims batch = merge_dims(out.shape(), batch_dims, {&a.strides(), &b.strides(), &out.strides()});
-  const auto st = [&](const Tensor& x, int back, int64_t extent) {
-    return extent == 1 ? int64_t(0) : x.strides()[size_t(nd - back)];
-  };
-  MatmulShape s;
-  s.M = M, s.N = N, s.K = K, s.batches = numel(batch.shape), s.dtype = out.dtype();
-  s.am = st(a, 2, M), s.ak = st(a, 1, K), s.bk = st(b, 2, K), s.bn = st(b, 1, N), s.cm = st(out, 2, M),
-  s.cn = st(out, 1, N);
-  s.a_align = base_align(a, batch, 0), s.b_align = base_align(b, batch, 1), s.c_align = base_align(out, batch, 2);
-  s.sm = t.cc_major * 10 + t.cc_minor, s.sms = t.sms;
-  s.a_batch = tma_batch(batch, 0), s.b_batch = tma_batch(batch, 1);
-  s.tensor_maps = api().cuTensorMapEncodeTiled && api().cuFuncSetAttribute;
-  const MatmulConfig c = forced_matmul(s, select_matmul(s));
-  last_kernel = c.name();
+// Runs configuration c of the family on the problem s (batch: the merged batch dims of a, b
+// and out), with the epilogue in the kernel where it takes it, else after it.
+void run_matmul(const Target& t, const MatmulConfig& c, MatmulShape s, MergedDims batch, const Tensor& a,
+                const Tensor& b, const Tensor& out, const Epilogue* epilogue) {
+  const int64_t M = s.M, N = s.N, K = s.K;
   // The epilogue in the kernel where the kernel has the hook, the IR prints and its
   // arguments fit the 4 KiB a launch takes; else the matmul, then the epilogue's own kernel.
   std::optional<EpiloguePlan> ep;
@@ -281,7 +263,7 @@ void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out
     const size_t words = 3 * 2 + 3 * batch.shape.size() + batch.shape.size() + 10 + 2 + ep->words();
     if (!hooks_epilogue(c.kernel) || words * 8 > 4000 ||
         !codegen::printable(epilogue->kernel, printed_instrs(epilogue->kernel), true)) {
-      matmul(t, a, b, out);
+      run_matmul(t, c, s, batch, a, b, out, nullptr);
       launch_fused(t, epilogue->kernel, epilogue->bindings);
       return;
     }
@@ -352,6 +334,53 @@ void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out
       break;
     case MatmulKernel::Wgmma: break;  // launched above (matmul_wgmma)
   }
+}
+
+}  // namespace
+
+const std::string& last_matmul_kernel() { return last_kernel; }
+
+void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out, const Epilogue* epilogue) {
+  const int nd = out.ndim();
+  const int64_t M = out.shape()[size_t(nd - 2)], N = out.shape()[size_t(nd - 1)], K = a.shape()[size_t(nd - 1)];
+  if (out.numel() == 0) return;
+  if (!is_float(out.dtype()) || a.dtype() != out.dtype() || b.dtype() != out.dtype())
+    throw_type("CUDA matmul: operands must share a float dtype, got " + std::string(dtype_name(a.dtype())) +
+               ", " + dtype_name(b.dtype()) + " -> " + dtype_name(out.dtype()));
+  std::vector<int> batch_dims;
+  for (int d = 0; d < nd - 2; ++d) batch_dims.push_back(d);
+  MergedDims batch = merge_dims(out.shape(), batch_dims, {&a.strides(), &b.strides(), &out.strides()});
+  const auto st = [&](const Tensor& x, int back, int64_t extent) {
+    return extent == 1 ? int64_t(0) : x.strides()[size_t(nd - back)];
+  };
+  MatmulShape s;
+  s.M = M, s.N = N, s.K = K, s.batches = numel(batch.shape), s.dtype = out.dtype();
+  s.am = st(a, 2, M), s.ak = st(a, 1, K), s.bk = st(b, 2, K), s.bn = st(b, 1, N), s.cm = st(out, 2, M),
+  s.cn = st(out, 1, N);
+  s.a_align = base_align(a, batch, 0), s.b_align = base_align(b, batch, 1), s.c_align = base_align(out, batch, 2);
+  s.sm = t.cc_major * 10 + t.cc_minor, s.sms = t.sms;
+  s.a_batch = tma_batch(batch, 0), s.b_batch = tma_batch(batch, 1);
+  s.tensor_maps = api().cuTensorMapEncodeTiled && api().cuFuncSetAttribute;
+  MatmulConfig c = forced_matmul(s, select_matmul(s));
+  // Measured selection, while tl.autotune is on: each problem's candidates timed once, or the
+  // winner kept on disk by an earlier process. (Off, nothing is looked up: no cost per call.)
+  if (const std::vector<MatmulConfig> cands = autotune::enabled() ? matmul_candidates(s) : std::vector<MatmulConfig>{};
+      cands.size() > 1 && c == cands[0]) {
+    std::vector<std::string> names;
+    for (const MatmulConfig& k : cands) names.push_back(k.name());
+    const std::string key = matmul_key(s) + (epilogue ? " ep " + std::to_string(epilogue->kernel.hash()) : "");
+    c = cands[size_t(autotune::choose("cuda", key, names, [&](int i) {
+      const Stream& stream = current_stream(out.device().index);
+      run_matmul(t, cands[size_t(i)], s, batch, a, b, out, epilogue);  // compiles it, warms up
+      stream.synchronize();
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int r = 0; r < 3; ++r) run_matmul(t, cands[size_t(i)], s, batch, a, b, out, epilogue);
+      stream.synchronize();
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 3;
+    }))];
+  }
+  last_kernel = c.name();
+  run_matmul(t, c, s, batch, a, b, out, epilogue);
 }
 
 std::vector<std::pair<std::string, std::string>> matmul_kernel_sources() {

@@ -68,6 +68,11 @@ struct MatmulConfig {
 };
 
 MatmulConfig select_matmul(const MatmulShape& s);
+// What the autotuner (core/autotune.h) measures for s: select_matmul's choice first, then the
+// other tile configurations of its family that can run s (one candidate: nothing to measure).
+std::vector<MatmulConfig> matmul_candidates(const MatmulShape& s);
+// Everything of s that decides which candidate wins, as the autotuner's key.
+std::string matmul_key(const MatmulShape& s);
 // c, or the tensor-core kernel TENSORLOGIC_MATMUL_FORCE names (mma, wgmma128, wgmma256) where
 // it can run the problem: a tuning aid for bench/matmul_cuda.py --force.
 MatmulConfig forced_matmul(const MatmulShape& s, const MatmulConfig& c);

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 namespace tl::cuda {
 namespace {
@@ -29,14 +30,14 @@ Way way(int64_t s_mn, int64_t s_k, int64_t mn, int64_t k, int align, int w) {
 // 128 x 128 tiles once they fill every SM; smaller ones before, for more blocks.
 bool fills_sms(const MatmulShape& s, int tile) { return cdiv(s.M, tile) * cdiv(s.N, tile) * s.batches >= s.sms; }
 
-MatmulConfig mma_config(const MatmulShape& s) {
+// 128 x 128 x 32 in 3 stages is 48 KiB, the most a static shared array holds; 8 warps of
+// 64 x 32 each, one block an SM (196 registers without spills; capped at 128 for two blocks,
+// it spills). Small problems take 64 x 64 tiles (4 warps of 32 x 32) in 4 stages, four blocks
+// an SM.
+MatmulConfig mma_config(const MatmulShape& s, bool big) {
   MatmulConfig c;
   c.kernel = MatmulKernel::Mma;
-  // 128 x 128 x 32 in 3 stages is 48 KiB, the most a static shared array holds; 8 warps of
-  // 64 x 32 each, one block an SM (196 registers without spills; capped at 128 for two
-  // blocks, it spills). Small problems take 64 x 64 tiles (4 warps of 32 x 32) in 4 stages,
-  // four blocks an SM.
-  if (fills_sms(s, 128)) {
+  if (big) {
     c.bm = c.bn = 128, c.warps_m = 2, c.warps_n = 4, c.stages = 3, c.min_blocks = 1;
   } else {
     c.bm = c.bn = 64, c.warps_m = 2, c.warps_n = 2, c.stages = 4, c.min_blocks = 4;
@@ -56,11 +57,11 @@ bool tma_reads(bool unit_inner, int64_t ld, int align, int batch) {
   return unit_inner && ld > 0 && divides(8, ld) && align >= 8 && batch;
 }
 
-MatmulConfig wgmma_config(const MatmulShape& s) {
+MatmulConfig wgmma_config(const MatmulShape& s, int width) {
   MatmulConfig c;
   c.kernel = MatmulKernel::Wgmma;
   c.bm = 128;
-  c.bn = cdiv(s.M, 128) * cdiv(s.N, 256) * s.batches >= s.sms ? 256 : 128;
+  c.bn = width;
   c.stages = c.bn == 256 ? 4 : 6;
   c.a_kmajor = 1;
   c.pack_a = !tma_reads(unit(s.ak, s.K), s.am, s.a_align, s.a_batch);
@@ -75,17 +76,20 @@ MatmulConfig wgmma_config(const MatmulShape& s) {
 // 2026-11-26: 1024^3 and 1000^3 bfloat16, 64 tiles, ran 1.5x faster with wgmma than with
 // mma's 64 x 64 tiles) and k covers a stage; an operand that must be packed first (a pass
 // over it) only for problems of 2^33 multiply-adds or more.
+// 128 x 256 tiles (two consumer warpgroups of 64 x 256) once they fill every SM, else 128 x 128.
+int wgmma_width(const MatmulShape& s) { return cdiv(s.M, 128) * cdiv(s.N, 256) * s.batches >= s.sms ? 256 : 128; }
+
 bool wgmma_pays(const MatmulShape& s, const MatmulConfig& c) {
   if (cdiv(s.M, 128) * cdiv(s.N, 128) * s.batches * 3 < s.sms || s.K < 64) return false;
   return !(c.pack_a || c.pack_b) || double(s.M) * double(s.N) * double(s.K) * double(s.batches) >= 8589934592.0;
 }
 
-MatmulConfig simt_config(const MatmulShape& s) {
+// 8 x 8 outputs a thread (tm 8) need 159 registers (one block an SM; at 128 they spill);
+// 4 x 4 fit in 128, two blocks an SM.
+MatmulConfig simt_config(const MatmulShape& s, int tm) {
   MatmulConfig c;
   c.kernel = MatmulKernel::Simt;
-  // 8 x 8 outputs a thread need 159 registers (one block an SM; at 128 they spill);
-  // 4 x 4 fit in 128, two blocks an SM.
-  c.tm = fills_sms(s, 128) ? 8 : 4;
+  c.tm = tm;
   c.min_blocks = c.tm == 8 ? 1 : 2;
   const Way a = way(s.am, s.ak, s.M, s.K, s.a_align, 4), b = way(s.bn, s.bk, s.N, s.K, s.b_align, 4);
   c.a_kmajor = a.kmajor, c.a_vec = a.vec, c.b_kmajor = b.kmajor, c.b_vec = b.vec;
@@ -187,9 +191,38 @@ MatmulConfig select_matmul(const MatmulShape& s) {
   if (std::max({s.M, s.N, s.K}) >= int64_t(1) << 31 || s.dtype == DType::Float64) return MatmulConfig{};
   // wgmma and setmaxnreg are sm_90a: Hopper only (not in later architectures).
   if (is_half(s.dtype) && s.sm == 90 && s.tensor_maps)
-    if (const MatmulConfig c = wgmma_config(s); wgmma_pays(s, c)) return c;
-  if (is_half(s.dtype) && s.sm >= 80) return mma_config(s);  // mma.sync bf16, cp.async: sm_80
-  return simt_config(s);
+    if (const MatmulConfig c = wgmma_config(s, wgmma_width(s)); wgmma_pays(s, c)) return c;
+  if (is_half(s.dtype) && s.sm >= 80) return mma_config(s, fills_sms(s, 128));  // mma.sync bf16, cp.async: sm_80
+  return simt_config(s, fills_sms(s, 128) ? 8 : 4);
+}
+
+std::vector<MatmulConfig> matmul_candidates(const MatmulShape& s) {
+  std::vector<MatmulConfig> out{select_matmul(s)};
+  const auto add = [&](const MatmulConfig& c) {
+    if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+  };
+  if (std::min(s.M, s.N) <= 16 || std::max({s.M, s.N, s.K}) >= int64_t(1) << 31) return out;
+  if (is_half(s.dtype) && s.sm >= 80) {
+    add(mma_config(s, true));
+    add(mma_config(s, false));
+    if (s.sm == 90 && s.tensor_maps && s.K >= 64) {
+      add(wgmma_config(s, 256));
+      add(wgmma_config(s, 128));
+    }
+  } else if (out[0].kernel == MatmulKernel::Simt) {
+    add(simt_config(s, 8));
+    add(simt_config(s, 4));
+  }
+  return out;
+}
+
+std::string matmul_key(const MatmulShape& s) {
+  std::string k = "matmul";
+  for (int64_t v : {s.M, s.N, s.K, s.batches, int64_t(s.dtype), s.am, s.ak, s.bk, s.bn, s.cm, s.cn,
+                    int64_t(s.a_align), int64_t(s.b_align), int64_t(s.c_align), int64_t(s.sm), int64_t(s.sms),
+                    int64_t(s.tensor_maps), int64_t(s.a_batch), int64_t(s.b_batch)})
+    k += " " + std::to_string(v);
+  return k;
 }
 
 // A tuning aid for measuring one tensor-core kernel against the other (bench/matmul_cuda.py
@@ -199,12 +232,9 @@ MatmulConfig forced_matmul(const MatmulShape& s, const MatmulConfig& c) {
   const char* f = std::getenv("TENSORLOGIC_MATMUL_FORCE");
   if (!f || !*f || !is_half(s.dtype) || std::min(s.M, s.N) <= 16 || s.sm < 80) return c;
   const std::string k = f;
-  if (k == "mma") return mma_config(s);
+  if (k == "mma") return mma_config(s, fills_sms(s, 128));
   if ((k == "wgmma128" || k == "wgmma256") && s.sm == 90 && s.tensor_maps && s.K >= 64) {
-    MatmulConfig w = wgmma_config(s);
-    w.bn = k == "wgmma128" ? 128 : 256;
-    w.stages = w.bn == 256 ? 4 : 6;
-    return w;
+    return wgmma_config(s, k == "wgmma128" ? 128 : 256);
   }
   return c;
 }

@@ -2,6 +2,9 @@
 // problem gets. The kernels themselves are tested on the GPU by tests/test_matmul.py.
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "cuda/cuda_matmul.h"
 
 namespace tl::cuda {
@@ -172,6 +175,51 @@ TEST(CudaMatmulSelect, SmallSideInHalvesIsTensorCoresSplitAlongK) {
   EXPECT_EQ(select_matmul(ampere(contiguous(4096, 1, 4096, DType::Float16))).name(), "mma_128x16_s4_akv_bkv_ks12");
   // Short k: no split.
   EXPECT_EQ(select_matmul(contiguous(3, 4099, 7, DType::BFloat16)).name(), "mma_16x128_s4_aks_bns");
+}
+
+TEST(CudaMatmulSelect, AutotuneCandidatesStartWithTheHeuristicsChoice) {
+  const auto names = [](const std::vector<MatmulConfig>& cs) {
+    std::vector<std::string> v;
+    for (const MatmulConfig& c : cs) v.push_back(c.name());
+    return v;
+  };
+  // bf16 on an H100/H200: the choice, then mma's two tile sizes and wgmma's two widths.
+  const MatmulShape h = contiguous(4096, 4096, 4096, DType::BFloat16);
+  const std::vector<MatmulConfig> hc = matmul_candidates(h);
+  ASSERT_EQ(hc.size(), 4u) << ::testing::PrintToString(names(hc));
+  EXPECT_EQ(hc[0], select_matmul(h));
+  EXPECT_EQ(names(hc), (std::vector<std::string>{"wgmma_128x256_s4_bn", "mma_128x128_s3_akv_bnv",
+                                                  "mma_64x64_s4_akv_bnv", "wgmma_128x128_s6_bn"}));
+  // No tensor maps in the driver, or sm_80: no wgmma candidates.
+  MatmulShape no_maps = h;
+  no_maps.tensor_maps = false;
+  EXPECT_EQ(names(matmul_candidates(no_maps)), (std::vector<std::string>{"mma_128x128_s3_akv_bnv", "mma_64x64_s4_akv_bnv"}));
+  EXPECT_EQ(matmul_candidates(ampere(h)).size(), 2u);
+  // float32: the SIMT kernel's two register blockings; a side <= 16 and float64: one, nothing
+  // to measure.
+  const std::vector<MatmulConfig> fc = matmul_candidates(contiguous(1000, 1000, 1000, DType::Float32));
+  ASSERT_EQ(fc.size(), 2u);
+  EXPECT_EQ(fc[0], select_matmul(contiguous(1000, 1000, 1000, DType::Float32)));
+  EXPECT_NE(fc[0].tm, fc[1].tm);
+  EXPECT_EQ(matmul_candidates(contiguous(16, 8192, 8192, DType::BFloat16)).size(), 1u);
+  EXPECT_EQ(matmul_candidates(contiguous(512, 512, 512, DType::Float64)).size(), 1u);
+}
+
+TEST(CudaMatmulSelect, AutotuneKeySeesEveryField) {
+  const MatmulShape s = contiguous(1000, 1000, 1000, DType::BFloat16);
+  const std::string k = matmul_key(s);
+  const auto differs = [&](auto change) {
+    MatmulShape t = s;
+    change(t);
+    return matmul_key(t) != k;
+  };
+  EXPECT_TRUE(differs([](MatmulShape& t) { t.K = 1001; }));
+  EXPECT_TRUE(differs([](MatmulShape& t) { t.dtype = DType::Float16; }));
+  EXPECT_TRUE(differs([](MatmulShape& t) { std::swap(t.bk, t.bn); }));
+  EXPECT_TRUE(differs([](MatmulShape& t) { t.b_align = 2; }));
+  EXPECT_TRUE(differs([](MatmulShape& t) { t.sms = 114; }));
+  EXPECT_TRUE(differs([](MatmulShape& t) { t.tensor_maps = false; }));
+  EXPECT_EQ(k.find('\n'), std::string::npos);  // one line (the cache file's first)
 }
 
 }  // namespace
