@@ -154,6 +154,10 @@ def metal_cases(dev, quick):
                     bytes=4 * 4 * n)
     yield from each(f"sum axis 0 of {rows}^2", lambda: tm.sum(axis=0), lambda an, i: lambda: an.sum0(m[i]),
                     bytes=4 * rows * rows)
+    # Few long columns: a split reduction (partials over chunks of rows, then a fold).
+    ((ttall, tall),) = arrays((n // 4, 3))
+    yield from each(f"sum axis 0 of {n >> 22}M x 3", lambda: ttall.sum(axis=0),
+                    lambda an, i: lambda: an.sum0(tall[i]), bytes=4 * 3 * (n // 4))
     yield from each(f"softmax rows {rows}^2", lambda: tl.softmax(tm, axis=1),
                     lambda an, i: lambda: an.softmax(m[i]), bytes=3 * 4 * rows * rows)
     yield from each(f"layernorm rows {rows}^2", lambda: layernorm(tl, tm, mean_rows),

@@ -16,11 +16,15 @@
 // matmul_<t>_<ab>_<BM>x<BN>x<BK>: a threadgroup of 128 threads (4 SIMD-groups as 2 x 2)
 // computes a BM x BN block of C, stepping through K by BK: all threads stage the A and B
 // blocks into threadgroup memory (zero outside the matrices, so any M, N, K works), reading
-// along the rows of the stored matrix so consecutive threads read consecutive addresses;
+// along the rows of the stored matrix so consecutive threads read consecutive addresses
+// (4-vectors where the host says the stored rows start on vectors: MatmulParams::vec_flags);
 // then each SIMD-group multiplies its (BM/2) x (BN/2) part as simdgroup_float8x8
-// accumulators. A transposed operand stays transposed in threadgroup memory and is loaded
-// with simdgroup_load's transpose flag. Launch: threadgroups (ceil(N / BN), ceil(M / BM),
-// batches) of (128, 1, 1) threads. Configurations: 32x32x16, 64x64x16, 64x32x32.
+// accumulators. Staging is double-buffered: while the SIMD-groups multiply step s's blocks,
+// the threads stage step s + 1's into the other buffer, one barrier per step. A transposed
+// operand stays transposed in threadgroup memory and is loaded with simdgroup_load's
+// transpose flag. The block of C goes out through the staging memory (reused). Launch:
+// threadgroups (ceil(N / BN), ceil(M / BM), batches) of (128, 1, 1) threads.
+// Configurations: 32x32x16, 64x64x16, 64x32x32.
 //
 // gemv_<t>_<ab>: M <= 16 rows of C (the host swaps the operands of a product with N <= 16,
 // writing C transposed through ldc/ldc_col). With TB (each column of op(B) contiguous) a
@@ -42,6 +46,10 @@ struct MatmulParams {
   long batch_a;  // elements between consecutive matrices along grid z
   long batch_b;
   long batch_c;
+  // Bit 0: buffer 0's stored rows start on 4-element boundaries (ld and its matrices' first
+  // elements multiples of 4, the buffer aligned): its staging reads 4-vectors. Bit 1: buffer 1's.
+  uint vec_flags;
+  uint pad;
 };
 
 constant constexpr uint kPad = 4;  // spreads tile rows over memory banks
@@ -63,28 +71,84 @@ struct PlainOut {
   void put(uint row, uint col, float v) const { C[ulong(row) * ldc + ulong(col) * ldc_col] = T(v); }
 };
 
+// Floats of a tiled kernel's threadgroup memory: two buffers of A and B blocks, reused for
+// the BM x BN block of C at the end.
+constexpr uint matmul_smem_floats(uint bm, uint bn, uint bk) {
+  return 2 * (staged_floats(bm, bk) + staged_floats(bk, bn)) > bm * (bn + kPad)
+             ? 2 * (staged_floats(bm, bk) + staged_floats(bk, bn))
+             : bm * (bn + kPad);
+}
+
 // Copies the rows x cols block at (row0, col0) of a row-major matrix with leading dimension
 // ld into `tile` (leading dimension cols + kPad), as float, with zeros outside
-// row_end x col_end.
+// row_end x col_end (row0 < row_end, col0 < col_end). With `vectors` (ld and src on a
+// 4-element boundary; col0 is a multiple of 4) a thread moves 4 elements of a row: one
+// vector load when all 4 are inside the matrix, else element by element.
 template <typename T, uint rows, uint cols>
 void stage(threadgroup float* tile, device const T* src, uint ld, uint row0, uint col0,
-           uint row_end, uint col_end, uint lid) {
-  for (uint e = lid; e < rows * cols; e += kMatmulThreads) {
-    uint r = e / cols;
-    uint c = e % cols;
-    bool inside = row0 + r < row_end && col0 + c < col_end;
-    tile[r * (cols + kPad) + c] = inside ? float(src[ulong(row0 + r) * ld + col0 + c]) : 0.0f;
+           uint row_end, uint col_end, bool vectors, uint lid) {
+  if (vectors) {
+    for (uint e = lid; e < rows * cols / 4; e += kMatmulThreads) {
+      const uint r = e / (cols / 4);
+      const uint c = (e % (cols / 4)) * 4;
+      float4 v = float4(0.0f);
+      if (row0 + r < row_end) {
+        device const T* at = src + ulong(row0 + r) * ld + col0 + c;
+        if (col_end - col0 >= c + 4) {
+          v = float4(*reinterpret_cast<device const vec<T, 4>*>(at));
+        } else {
+          for (uint i = 0; i < 4; ++i) {
+            if (col0 + c + i < col_end) {
+              v[i] = float(at[i]);
+            }
+          }
+        }
+      }
+      threadgroup float* dst = tile + r * (cols + kPad) + c;
+      dst[0] = v.x;
+      dst[1] = v.y;
+      dst[2] = v.z;
+      dst[3] = v.w;
+    }
+  } else {
+    for (uint e = lid; e < rows * cols; e += kMatmulThreads) {
+      const uint r = e / cols;
+      const uint c = e % cols;
+      const bool inside = row0 + r < row_end && col0 + c < col_end;
+      tile[r * (cols + kPad) + c] = inside ? float(src[ulong(row0 + r) * ld + col0 + c]) : 0.0f;
+    }
+  }
+}
+
+// Stages op(A)'s BM x BK block at (m0, k0), stored [m][k] or (TA) [k][m], into As and op(B)'s
+// BK x BN block at (k0, n0), stored [k][n] or (TB) [n][k], into Bs.
+template <typename T, bool TA, bool TB, uint BM, uint BN, uint BK>
+void stage_step(threadgroup float* As, threadgroup float* Bs, device const T* A, device const T* B,
+                constant MatmulParams& p, uint m0, uint n0, uint k0, uint lid) {
+  const bool va = (p.vec_flags & 1u) != 0;
+  const bool vb = (p.vec_flags & 2u) != 0;
+  if (TA) {
+    stage<T, BK, BM>(As, A, p.lda, k0, m0, p.K, p.M, va, lid);
+  } else {
+    stage<T, BM, BK>(As, A, p.lda, m0, k0, p.M, p.K, va, lid);
+  }
+  if (TB) {
+    stage<T, BN, BK>(Bs, B, p.ldb, n0, k0, p.N, p.K, vb, lid);
+  } else {
+    stage<T, BK, BN>(Bs, B, p.ldb, k0, n0, p.K, p.N, vb, lid);
   }
 }
 
 template <typename T, bool TA, bool TB, uint BM, uint BN, uint BK, typename Out>
 void matmul_tiles(device const T* A, device const T* B, constant MatmulParams& p, Out out,
-                  threadgroup float* As, threadgroup float* Bs, threadgroup float* Cs,
-                  uint3 group, uint lid, uint simd_group) {
+                  threadgroup float* smem, uint3 group, uint lid, uint simd_group) {
   constexpr uint SM = BM / 2;  // this SIMD-group's rows and columns of the block
   constexpr uint SN = BN / 2;
   constexpr uint FM = SM / 8;  // its 8 x 8 accumulators
   constexpr uint FN = SN / 8;
+  // Staging buffer i (0, 1): A's block at smem + i * STEP, B's after it.
+  constexpr uint SA = staged_floats(BM, BK);
+  constexpr uint STEP = SA + staged_floats(BK, BN);
   A += long(group.z) * p.batch_a;
   B += long(group.z) * p.batch_b;
   out.begin(p.z0 + group.z);
@@ -92,8 +156,6 @@ void matmul_tiles(device const T* A, device const T* B, constant MatmulParams& p
   const uint n0 = group.x * BN;
   const uint sm = (simd_group / 2) * SM;
   const uint sn = (simd_group % 2) * SN;
-  // op(A)'s BM x BK block, stored [m][k] or (TA) [k][m]; op(B)'s BK x BN block, stored
-  // [k][n] or (TB) [n][k].
   const uint a_ld = TA ? BM + kPad : BK + kPad;
   const uint b_ld = TB ? BK + kPad : BN + kPad;
 
@@ -104,20 +166,18 @@ void matmul_tiles(device const T* A, device const T* B, constant MatmulParams& p
     }
   }
 
-  for (uint k0 = 0; k0 < p.K; k0 += BK) {
-    threadgroup_barrier(mem_flags::mem_threadgroup);  // the previous step's reads are done
-    if (TA) {
-      stage<T, BK, BM>(As, A, p.lda, k0, m0, p.K, p.M, lid);
-    } else {
-      stage<T, BM, BK>(As, A, p.lda, m0, k0, p.M, p.K, lid);
+  const uint steps = (p.K + BK - 1) / BK;
+  if (steps > 0) {
+    stage_step<T, TA, TB, BM, BN, BK>(smem, smem + SA, A, B, p, m0, n0, 0, lid);
+  }
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  for (uint s = 0; s < steps; ++s) {
+    threadgroup float* As = smem + (s % 2) * STEP;
+    threadgroup float* Bs = As + SA;
+    if (s + 1 < steps) {  // the other buffer: its reads (step s - 1) ended at the last barrier
+      threadgroup float* next = smem + ((s + 1) % 2) * STEP;
+      stage_step<T, TA, TB, BM, BN, BK>(next, next + SA, A, B, p, m0, n0, (s + 1) * BK, lid);
     }
-    if (TB) {
-      stage<T, BN, BK>(Bs, B, p.ldb, n0, k0, p.N, p.K, lid);
-    } else {
-      stage<T, BK, BN>(Bs, B, p.ldb, k0, n0, p.K, p.N, lid);
-    }
-    threadgroup_barrier(mem_flags::mem_threadgroup);
-
     for (uint kk = 0; kk < BK; kk += 8) {
       simdgroup_float8x8 a[FM];
       simdgroup_float8x8 b[FN];
@@ -135,9 +195,13 @@ void matmul_tiles(device const T* A, device const T* B, constant MatmulParams& p
         }
       }
     }
+    // Step s + 1's blocks are staged, and step s's reads are done before step s + 2 (or the
+    // block of C below) overwrites them.
+    threadgroup_barrier(mem_flags::mem_threadgroup);
   }
 
   // Through threadgroup memory, to hand each element to `out` only inside C.
+  threadgroup float* Cs = smem;
   for (uint i = 0; i < FM; ++i) {
     for (uint j = 0; j < FN; ++j) {
       simdgroup_store(acc[i][j], &Cs[(sm + 8 * i) * (BN + kPad) + sn + 8 * j], BN + kPad);
@@ -219,11 +283,9 @@ kernel void matmul(device const T* A [[buffer(0)]], device const T* B [[buffer(1
                    uint3 group [[threadgroup_position_in_grid]],
                    uint lid [[thread_index_in_threadgroup]],
                    uint simd_group [[simdgroup_index_in_threadgroup]]) {
-  threadgroup float As[staged_floats(BM, BK)];
-  threadgroup float Bs[staged_floats(BK, BN)];
-  threadgroup float Cs[BM * (BN + kPad)];
+  threadgroup float smem[matmul_smem_floats(BM, BN, BK)];
   PlainOut<T> out = {C + long(group.z) * p.batch_c, p.ldc, p.ldc_col};
-  matmul_tiles<T, TA, TB, BM, BN, BK>(A, B, p, out, As, Bs, Cs, group, lid, simd_group);
+  matmul_tiles<T, TA, TB, BM, BN, BK>(A, B, p, out, smem, group, lid, simd_group);
 }
 
 template <typename T, bool TA, bool TB>

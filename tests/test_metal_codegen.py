@@ -143,6 +143,27 @@ program("reduce_min_uint8_columns", [rand((70, 33), np.uint8, 0, 200)], lambda x
 program("reduce_sum_f16", [rand((33, 70), np.float16)], lambda x: (x * 2).sum(axis=1), rtol=2e-3)
 program("reduce_max_bf16_columns", [rand((70, 33), BF16)], lambda x: (x * 2).max(axis=0))
 
+# Split reductions (few long outputs: a partials kernel, then one that folds them), rows and
+# columns, odd sizes; SPLIT_REFERENCE also checks them against NumPy in float64.
+SPLIT_REFERENCE = {}
+
+
+def split_program(name, inputs, fn, reference, rtol=None):
+    program(name, inputs, fn, rtol=rtol, scaled=True)
+    SPLIT_REFERENCE[name] = reference
+
+
+split_program("split_sum_all_100003", [rand(100003)], lambda x: (x * 2).sum(),
+              lambda x: (x * 2).sum(), rtol=1e-5)
+split_program("split_sum_rows_3x70001", [rand((3, 70001))], lambda x: tl.exp(x).sum(axis=1),
+              lambda x: np.exp(x).sum(axis=1), rtol=1e-5)
+split_program("split_sum_columns_100003x3", [rand((100003, 3))], lambda x: (x * 3).sum(axis=0),
+              lambda x: (x * 3).sum(axis=0), rtol=1e-5)
+split_program("split_mean_columns_65537x33", [rand((65537, 33))], lambda x: (x + 1).mean(axis=0),
+              lambda x: (x + 1).mean(axis=0), rtol=1e-5)
+split_program("split_max_columns_f16_70001x5", [rand((70001, 5), np.float16)], lambda x: tl.abs(x).max(axis=0),
+              lambda x: np.abs(x).max(axis=0))
+
 program("softmax_rows", [rand((33, 70))], lambda x: tl.softmax(x, axis=1), rtol=1e-5, scaled=True, wide=True)
 program("softmax_columns", [rand((70, 33))], lambda x: tl.softmax(x, axis=0), rtol=1e-5, scaled=True)
 program("softmax_f16", [rand((33, 1000), np.float16)], lambda x: tl.softmax(x, axis=1))
@@ -245,10 +266,15 @@ def run(lib, desc, inputs):
         assert a.dtype == NUMPY[dtype] and a.size >= elements, f"slot {slot} is not the next input"
         bufs.append(a.view(store).copy())
     assert not queue, "inputs left over"
+    if desc["part_entry"]:  # a split reduction's scratch buffer (NaN: every partial is written first)
+        bufs.append(np.full(desc["scratch_bytes"], 0xFF, np.uint8))
     bufs.append(np.frombuffer(desc["params"], np.uint8).copy())
     runs = []
     for order in ("forward", "reverse", "random"):
         b = [x.copy() for x in bufs]
+        if desc["part_entry"]:
+            lib.launch(desc["part_entry"], b, tuple(desc["part_grid"]), tuple(desc["part_threadgroup"]),
+                       order=order, seed=3)
         if desc["grid"][0] > 0:
             lib.launch(desc["entry"], b, tuple(desc["grid"]), tuple(desc["threadgroup"]), order=order, seed=3)
         runs.append(b[out])
@@ -271,3 +297,22 @@ def test_generated_kernel_matches_cpu(libraries, case):
     rtol = rtol or RTOL[str(expected.dtype)]
     atol += rtol * np.abs(e[finite]).max(initial=0.0) if scaled else 0.0
     np.testing.assert_allclose(a[finite], e[finite], rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("case", sorted(SPLIT_REFERENCE))
+def test_split_reduction_matches_numpy_float64(libraries, case):
+    inputs, expected, desc, (rtol, _, _) = CASES[case]
+    assert desc["part_entry"] == desc["entry"] + "_part" and desc["scratch_bytes"] > 0
+    assert desc["part_grid"][0] > desc["grid"][0]  # the partials kernel spreads each output
+    actual = run(libraries[desc["entry"]], desc, inputs).view(expected.dtype)[:expected.size]
+    ref = SPLIT_REFERENCE[case](*[a.astype(np.float64) for a in inputs])
+    # |error| within rtol of the sum of the magnitudes summed (or of the value: max).
+    scale = SPLIT_REFERENCE[case](*[np.abs(a.astype(np.float64)) for a in inputs])
+    rtol = rtol or RTOL[str(expected.dtype)]
+    err = np.abs(actual.astype(np.float64) - ref)
+    assert (err <= rtol * np.abs(scale)).all(), f"error {err.max()}"
+
+
+def test_unsplit_programs_have_no_partials_kernel():
+    inputs, _, desc, _ = CASES["reduce_sum_axis1_33x70"]
+    assert desc["part_entry"] == "" and desc["scratch_bytes"] == 0 and list(desc["part_grid"]) == [0, 1, 1]

@@ -438,24 +438,38 @@ def test_softmax_rows(libs, dtype, shape, threads):
 # ---- metal/matmul.metal -------------------------------------------------------------------
 
 MATMUL_PARAMS = np.dtype([*[(f, "<u4") for f in ("M", "N", "K", "lda", "ldb", "ldc", "ldc_col", "z0")],
-                          ("sa", "<i8"), ("sb", "<i8"), ("sc", "<i8")])
+                          ("sa", "<i8"), ("sb", "<i8"), ("sc", "<i8"), ("vec_flags", "<u4"), ("pad", "<u4")])
 MATMUL_CONFIGS = {"32x32x16": (32, 32), "64x64x16": (64, 64), "64x32x32": (64, 32)}
 MATMUL_RTOL = {"f32": 1e-6, "f16": 1e-3, "bf16": 8e-3}
 
 
-def matmul_operands(rng, dtype, layout, m, n, k, batch):
-    """op(A), op(B) and their storage (transposed per `layout`) with 3 NaN columns of
-    padding that must never be read."""
+def stored_operand(op, transposed, aligned=False):
+    """op (batch, rows, cols) as stored (transposed or not) with NaN columns of padding that
+    must never be read: 3, or (aligned) 1 to 4 so that each stored row starts on a
+    4-element boundary, as the vector staging loads need."""
+    s = op.transpose(0, 2, 1) if transposed else op
+    pad = 4 - s.shape[2] % 4 if aligned else 3
+    out = np.full((s.shape[0], s.shape[1], s.shape[2] + pad), np.nan, op.dtype)
+    out[:, :, :s.shape[2]] = s
+    return out
+
+
+def matmul_operands(rng, dtype, layout, m, n, k, batch, aligned=False):
+    """op(A), op(B) and their storage (transposed per `layout`)."""
     t = DTYPES[dtype]
     a, b = random(rng, (batch, m, k), t), random(rng, (batch, k, n), t)
+    return (a, b, stored_operand(a, layout[0] == "t", aligned),
+            stored_operand(b, layout[1] == "t", aligned))
 
-    def stored(op, transposed):
-        s = op.transpose(0, 2, 1) if transposed else op
-        out = np.full((batch, s.shape[1], s.shape[2] + 3), np.nan, t)
-        out[:, :, :s.shape[2]] = s
-        return out
 
-    return a, b, stored(a, layout[0] == "t"), stored(b, layout[1] == "t")
+def vec_flags(*stored):
+    """MatmulParams::vec_flags as the host sets it (MatmulPlan::vec): bit i when buffer i's
+    rows and matrices start on 4-element boundaries (the arrays are 16-byte aligned)."""
+    flags = 0
+    for i, x in enumerate(stored):
+        assert x.ctypes.data % 16 == 0
+        flags |= (x.shape[2] % 4 == 0 and x[0].size % 4 == 0) << i
+    return flags
 
 
 def check_product(c, a, b, dtype):
@@ -472,22 +486,54 @@ MATMUL_CASES = [(d, s) for d in ("f32", "f16", "bf16") for s in MATMUL_SHAPES
                 if d == "f32" or s in ((1, 1, 1, 1), (70, 127, 33, 1), (9, 40, 17, 3))]
 
 
+def matmul_launch(lib, dtype, layout, config, a, b, sa, sb, vec):
+    """Runs matmul_<dtype>_<layout>_<config> on stored operands (vec: MatmulParams::vec_flags);
+    returns C (batch, M, N + 2), its last 2 columns NaN padding."""
+    batch, m, k = a.shape
+    n = b.shape[2]
+    c = np.full((batch, m, n + 2), np.nan, DTYPES[dtype])
+    params = np.array([(m, n, k, sa.shape[2], sb.shape[2], n + 2, 1, 0, sa[0].size, sb[0].size,
+                        c[0].size, vec, 0)], dtype=MATMUL_PARAMS)
+    bm, bn = MATMUL_CONFIGS[config]
+    _, _, c, _ = run_orders(lib, f"matmul_{dtype}_{layout}_{config}", [sa, sb, c, params],
+                            (-(-n // bn), -(-m // bm), batch), (128, 1, 1))
+    return c
+
+
 @pytest.mark.parametrize("layout", ["nn", "nt", "tn", "tt"])
 @pytest.mark.parametrize("config", MATMUL_CONFIGS)
 @pytest.mark.parametrize("dtype,shape", MATMUL_CASES)
 def test_matmul(libs, dtype, layout, config, shape):
+    """Stored rows 3 elements longer than the matrix: scalar staging, or 4-vectors where that
+    happens to fall on a 4-element boundary."""
     m, n, k, batch = shape
     rng = np.random.default_rng(m * 10007 + n * 101 + k)
-    t = DTYPES[dtype]
     a, b, sa, sb = matmul_operands(rng, dtype, layout, m, n, k, batch)
-    c = np.full((batch, m, n + 2), np.nan, t)
-    params = np.array([(m, n, k, sa.shape[2], sb.shape[2], n + 2, 1, 0, sa[0].size, sb[0].size,
-                        c[0].size)], dtype=MATMUL_PARAMS)
-    bm, bn = MATMUL_CONFIGS[config]
-    _, _, c, _ = run_orders(libs["matmul"], f"matmul_{dtype}_{layout}_{config}", [sa, sb, c, params],
-                            (-(-n // bn), -(-m // bm), batch), (128, 1, 1))
+    c = matmul_launch(libs["matmul"], dtype, layout, config, a, b, sa, sb, vec_flags(sa, sb))
     check_product(c[:, :, :n], a, b, dtype)
     assert np.isnan(c[:, :, n:].astype(np.float32)).all()  # nothing written past N
+
+
+# Vector staging: odd K (the last vector of a row straddles the edge), K steps of both
+# parities (double buffering), a batch; each operand vectorized alone and both.
+MATMUL_VEC_SHAPES = [(70, 127, 33, 1), (33, 70, 100, 1), (9, 40, 17, 3)]
+MATMUL_VEC_CASES = [(d, s) for d in ("f32", "f16", "bf16") for s in MATMUL_VEC_SHAPES
+                    if d == "f32" or s == (9, 40, 17, 3)]
+
+
+@pytest.mark.parametrize("layout", ["nn", "nt", "tn", "tt"])
+@pytest.mark.parametrize("config", MATMUL_CONFIGS)
+@pytest.mark.parametrize("dtype,shape", MATMUL_VEC_CASES)
+def test_matmul_vector_staging(libs, dtype, layout, config, shape):
+    m, n, k, batch = shape
+    rng = np.random.default_rng(m * 10007 + n * 101 + k + 2)
+    a, b, sa, sb = matmul_operands(rng, dtype, layout, m, n, k, batch, aligned=True)
+    sa3, sb3 = stored_operand(a, layout[0] == "t"), stored_operand(b, layout[1] == "t")
+    assert vec_flags(sa, sb) == 3
+    for ops in ((sa, sb), (sa, sb3), (sa3, sb)) if dtype == "f32" else ((sa, sb),):
+        c = matmul_launch(libs["matmul"], dtype, layout, config, a, b, *ops, vec_flags(*ops))
+        check_product(c[:, :, :n], a, b, dtype)
+        assert np.isnan(c[:, :, n:].astype(np.float32)).all()
 
 
 def gemv_launch(lib, dtype, layout, a, b, sa, sb, swap):
@@ -508,7 +554,7 @@ def gemv_launch(lib, dtype, layout, a, b, sa, sb, swap):
         ops, lds = [sb, sa], (sb.shape[2], sa.shape[2])
         ldc, ldc_col, strides = 1, n + 2, (sb[0].size, sa[0].size)
         tb = flipped[1] == "t"
-    params = np.array([(rows, cols, k, *lds, ldc, ldc_col, 0, *strides, c[0].size)], dtype=MATMUL_PARAMS)
+    params = np.array([(rows, cols, k, *lds, ldc, ldc_col, 0, *strides, c[0].size, 0, 0)], dtype=MATMUL_PARAMS)
     groups = -(-cols // 4) if tb else -(-cols // 128)
     _, _, c, _ = run_orders(lib, name, [*ops, c, params], (groups, 1, batch), (128, 1, 1))
     return c

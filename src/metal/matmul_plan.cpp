@@ -154,6 +154,14 @@ std::optional<MatmulPlan> plan_matmul(const Shape& out_shape, int64_t K, DType d
       idx[d] = 0;
     }
   }
+  if (!p.gemv) {
+    const uint32_t ld[2] = {p.a.ld, p.b.ld};
+    for (size_t j = 0; j < 2; ++j) {
+      bool aligned = ld[j] % 4 == 0 && p.batch_stride[j] % 4 == 0;
+      for (const MatmulDispatch& d : p.dispatches) aligned = aligned && d.offset[j] % 4 == 0;
+      if (aligned) p.vec |= 1u << j;
+    }
+  }
   return p;
 }
 

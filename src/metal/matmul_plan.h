@@ -70,6 +70,10 @@ struct MatmulPlan {
   std::array<int64_t, 3> batch_stride{};  // along grid z, per buffer
   std::array<uint32_t, 2> groups{};       // grid x (over N), y (over M)
   std::vector<MatmulDispatch> dispatches;
+  // matmul.metal's MatmulParams::vec_flags (tiled kernels): bit i when buffer i's stored rows all
+  // start on a 4-element boundary (ld, the batch stride and every dispatch's offset multiples
+  // of 4; MTLBuffer contents are aligned), so its staging reads 4-vectors.
+  uint32_t vec = 0;
 };
 
 // The operands of Backend::matmul: shapes (..., M, K), (..., K, N), (..., M, N) with batch

@@ -41,9 +41,10 @@ struct RandomParams {
 struct MatmulParams {
   uint32_t M, N, K, lda, ldb, ldc, ldc_col, z0;
   int64_t batch_a, batch_b, batch_c;
+  uint32_t vec_flags, pad;
 };
 static_assert(sizeof(GatherParams) == 56 && sizeof(ScanParams) == 48 && sizeof(ArgParams) == 40 &&
-              sizeof(RandomParams) == 56 && sizeof(MatmulParams) == 56);
+              sizeof(RandomParams) == 56 && sizeof(MatmulParams) == 64);
 
 template <class T>
 std::vector<uint8_t> bytes_of(const T& v) {
@@ -203,7 +204,7 @@ void matmul(MetalDevice& d, const MatmulPlan& plan, const Tensor& a, const Tenso
   const Buffer* y = (plan.swap ? a : b).buffer().get();
   for (const MatmulDispatch& m : plan.dispatches) {
     const MatmulParams p{plan.M, plan.N, plan.K, plan.a.ld, plan.b.ld, plan.ldc, plan.ldc_col, m.z0,
-                         plan.batch_stride[0], plan.batch_stride[1], plan.batch_stride[2]};
+                         plan.batch_stride[0], plan.batch_stride[1], plan.batch_stride[2], plan.vec, 0};
     KernelLaunch l{pipeline, name,
                    {{x, size_t(m.offset[0]) * item}, {y, size_t(m.offset[1]) * item},
                     {c.buffer().get(), size_t(m.offset[2]) * item}},

@@ -102,10 +102,11 @@ std::string elementwise(const ir::Kernel& k, const Cut& c, const std::string& en
 // through SIMD-group functions (rows) or threadgroup memory (columns); every thread of the
 // output gets each total v<n>, so row values and later passes need no broadcast.
 //
-// A split reduction (c.split, rows, one pass) runs as two kernels: `entry`_part, where
-// threadgroup g folds chunk g % split of output g / split and stores its totals in the
-// scratch buffer (buffer(slots), 8 bytes a partial, floats as their bits), and `entry`, a
-// threadgroup per output that folds the output's partials and runs the row values and stores.
+// A split reduction (c.split, one pass) runs as two kernels: `entry`_part, where threadgroup
+// g folds chunk g % split of output g / split (rows) or of the kColumnsX outputs of column
+// group g / split (columns) and stores its totals in the scratch buffer (buffer(slots), 8
+// bytes a partial, floats as their bits), and `entry`, laid out as an unsplit reduction, whose
+// threads fold their outputs' partials in place of elements and run the row values and stores.
 enum class Stage { Whole, Part, Final };
 
 std::string reduction(const ir::Kernel& k, const Cut& c, const std::string& entry, Stage stage) {
@@ -137,13 +138,13 @@ std::string reduction(const ir::Kernel& k, const Cut& c, const std::string& entr
   if (stage != Stage::Whole) s += "  const I split = I(p.split);\n";
   s += rows ? "  const I tx = 0, ty = I(tid), ny = I(nthr);\n"
             : "  const I tx = I(tid % " + X + "u), ty = I(tid / " + X + "u), ny = I(nthr / " + X + "u);\n";
-  const std::string groups = stage == Stage::Part ? "outputs * split" : "(outputs + " + X + " - 1) / " + X;
+  const std::string groups = "(outputs + " + X + " - 1) / " + X + (stage == Stage::Part ? " * split" : "");
   s += consts(k, pr) + "  for (I g = I(tg); g < " + groups + "; g += I(ntg)) {\n";
   if (stage == Stage::Part) {
-    s += std::string("    const I o = g / split, chunk = ") +
+    s += std::string("    const I o = g / split") + (rows ? "" : " * " + X + " + tx") + ", chunk = " +
          (c.vector > 1 ? "((inner + split - 1) / split + 3) / 4 * 4;\n" : "(inner + split - 1) / split;\n") +
          "    const I begin = (g % split) * chunk, end = min(inner, begin + chunk);\n"
-         "    const bool live = true;\n";
+         "    const bool live = o < outputs;\n";
   } else {
     s += "    const I o = g * " + X + " + tx;\n    const bool live = o < outputs;\n";
   }
@@ -220,7 +221,7 @@ std::string reduction(const ir::Kernel& k, const Cut& c, const std::string& entr
     const std::string barrier = reds.empty() ? "" : "      threadgroup_barrier(mem_flags::mem_threadgroup);\n";
     s += put + barrier + get + barrier + "    }\n";
     if (stage == Stage::Part) {  // this chunk's totals
-      s += "    if (tid == 0) {\n";
+      s += "    if (live && ty == 0) {\n";
       for (size_t q = 0; q < reds.size(); ++q) {
         const ir::Instr& in = k.instrs[size_t(reds[q])];
         const std::string val = in.repr == DType::Int64 ? v(reds[q]) : "long(as_type<uint>(" + v(reds[q]) + "))";

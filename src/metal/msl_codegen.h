@@ -36,8 +36,8 @@ struct Cut {
   int vector = 1;      // elementwise: 4 when each thread first takes whole 4-vectors
   std::vector<bool> unit;  // with vector: per memory operand, contiguous (else broadcast)
   bool wide = false;   // 64-bit index math (else 32-bit: every offset fits)
-  // Rows, one pass: partials of this many chunks per output, then a kernel that combines them
-  // (0: none). Few long outputs (a full reduction) then fill the GPU.
+  // Rows or columns, one pass: partials of this many chunks per output, then a kernel that
+  // combines them (0: none). Few long outputs (a full reduction) then fill the GPU.
   int split = 0;
 };
 

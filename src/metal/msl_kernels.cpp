@@ -99,6 +99,19 @@ int row_vector_width(const ir::Kernel& k, const MergedDims& kept, const MergedDi
 uint32_t clamp_groups(int64_t groups, int64_t most) { return uint32_t(std::min(groups, most)); }
 
 
+// Whether a reduction of l's outputs is split (few long outputs, one pass): if so sets the
+// cut's chunks per output and the scratch buffer's size.
+bool splits(const ir::Kernel& k, Launch& l) {
+  if (l.inner_n < kSplitMinInner || l.total > kSplitMaxOutputs || l.total <= 0 || k.schedule().passes.size() != 1)
+    return false;
+  int64_t reductions = 0;
+  for (const ir::Instr& in : k.instrs) reductions += in.op == ir::Op::Reduce;
+  const int64_t chunks = std::clamp<int64_t>((l.inner_n + kSplitChunk - 1) / kSplitChunk, 2, kSplitMaxChunks);
+  l.cut.split = int(chunks);
+  l.scratch_bytes = std::max<int64_t>(1, reductions) * l.total * chunks * 8;
+  return true;
+}
+
 }  // namespace
 
 Launch plan_launch(const ir::Kernel& k, std::span<const uint64_t> binding_offsets, bool wide) {
@@ -133,6 +146,12 @@ Launch plan_launch(const ir::Kernel& k, std::span<const uint64_t> binding_offset
     l.cut.layout = Layout::Columns;
     l.threadgroup = {uint32_t(kColumnsX * kColumnsY), 1, 1};
     l.grid[0] = clamp_groups((l.total + kColumnsX - 1) / kColumnsX, 65535);
+    // Few long columns (a sum over axis 0 of a tall, narrow array): chunks of rows of each
+    // group of kColumnsX columns over many threadgroups, then the kernel above combines them.
+    if (splits(k, l)) {
+      l.part_threadgroup = l.threadgroup;
+      l.part_grid = {clamp_groups((l.total + kColumnsX - 1) / kColumnsX * l.cut.split, 65535), 1, 1};
+    }
   } else {
     l.cut.layout = Layout::Rows;
     l.threadgroup = {uint32_t(std::clamp<int64_t>((l.inner_n + 31) / 32 * 32, 32, 256)), 1, 1};
@@ -140,15 +159,10 @@ Launch plan_launch(const ir::Kernel& k, std::span<const uint64_t> binding_offset
     l.cut.vector = row_vector_width(k, l.outer, l.inner, binding_offsets, l.cut.unit);
     // Few long outputs (a full reduction): chunks of each over many threadgroups, then a
     // threadgroup per output combines their partials.
-    if (l.inner_n >= kSplitMinInner && l.total <= kSplitMaxOutputs && l.total > 0 && k.schedule().passes.size() == 1) {
-      int64_t reductions = 0;
-      for (const ir::Instr& in : k.instrs) reductions += in.op == ir::Op::Reduce;
-      const int64_t chunks = std::clamp<int64_t>((l.inner_n + kSplitChunk - 1) / kSplitChunk, 2, kSplitMaxChunks);
-      l.cut.split = int(chunks);
+    if (splits(k, l)) {
       l.part_threadgroup = {256, 1, 1};
-      l.part_grid = {clamp_groups(l.total * chunks, 65535), 1, 1};
+      l.part_grid = {clamp_groups(l.total * l.cut.split, 65535), 1, 1};
       l.threadgroup = {32, 1, 1};  // each output folds its chunks' partials
-      l.scratch_bytes = std::max<int64_t>(1, reductions) * l.total * chunks * 8;
     }
   }
   return l;

@@ -158,10 +158,9 @@ std::string epilogue_program_source(const std::string& matmul_metal, const ir::K
     s += "  gemv_rows<" + T + ", " + ta + ", " + tb + ">(A, B, mp, out, group, lid, simd_group, lane);\n";
   } else {
     const std::string m = std::to_string(v.m), n = std::to_string(v.n), kk = std::to_string(v.k);
-    s += "  threadgroup float As[staged_floats(" + m + ", " + kk + ")];\n  threadgroup float Bs[staged_floats(" + kk +
-         ", " + n + ")];\n  threadgroup float Cs[" + m + " * (" + n + " + kPad)];\n";
+    s += "  threadgroup float smem[matmul_smem_floats(" + m + ", " + n + ", " + kk + ")];\n";
     s += "  matmul_tiles<" + T + ", " + ta + ", " + tb + ", " + m + ", " + n + ", " + kk +
-         ">(A, B, mp, out, As, Bs, Cs, group, lid, simd_group);\n";
+         ">(A, B, mp, out, smem, group, lid, simd_group);\n";
   }
   return s + "}\n";
 }

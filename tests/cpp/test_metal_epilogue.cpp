@@ -66,7 +66,9 @@ struct Case {
 struct MatmulParams {
   uint32_t M, N, K, lda, ldb, ldc, ldc_col, z0;
   int64_t batch_a, batch_b, batch_c;
+  uint32_t vec_flags, pad;
 };
+static_assert(sizeof(MatmulParams) == 64);
 
 // Plans `c.build`'s graph with epilogues, runs the fused Metal kernel in the emulator and
 // compares with the CPU backend's evaluation of the same graph.
@@ -94,6 +96,7 @@ void check(const Case& c) {
   const auto mp = plan_matmul(m.shape, sa.shape.back(), m.dtype, {&sa.strides, sa.offset},
                               {&sb.strides, sb.offset}, {&cst, 0}, copy);
   ASSERT_TRUE(mp) << "operands the kernel reads in place";
+  if (c.name.ends_with("_vector_staging")) EXPECT_EQ(mp->vec, 3u) << "both operands staged as 4-vectors";
   const EpilogueProgram prog = epilogue_program(kernel, acc, *mp);
   ASSERT_EQ(prog.error, "");
   const std::string source =
@@ -132,7 +135,7 @@ void check(const Case& c) {
     std::vector<uint8_t> c_dummy(16, 0xFF);
     for (const MatmulDispatch& d : mp->dispatches) {
       MatmulParams p{mp->M, mp->N, mp->K, mp->a.ld, mp->b.ld, mp->ldc, mp->ldc_col, d.z0,
-                     mp->batch_stride[0], mp->batch_stride[1], mp->batch_stride[2]};
+                     mp->batch_stride[0], mp->batch_stride[1], mp->batch_stride[2], mp->vec, 0};
       const size_t item = size_t(tl::itemsize(m.dtype));
       const tl::Source& x = mp->swap ? sb : sa;
       const tl::Source& w = mp->swap ? sa : sb;
@@ -205,6 +208,9 @@ INSTANTIATE_TEST_SUITE_P(
         tile_case("tile_f32_600x520x7_large_tile", 600, 520, 7, DType::Float32, 1e-5),
         tile_case("tile_f16_70x33x17", 70, 33, 17, DType::Float16, 2e-3),
         tile_case("tile_bf16_40x70x9", 40, 70, 9, DType::BFloat16, 1e-2),
+        // Rows on 4-element boundaries: both operands staged as 4-vectors (MatmulPlan::vec 3).
+        tile_case("tile_f32_72x100x36_vector_staging", 72, 100, 36, DType::Float32, 1e-5),
+        tile_case("tile_f16_64x96x40_vector_staging", 64, 96, 40, DType::Float16, 2e-3),
         tile_case("gemv_f32_1x70x127", 1, 70, 127, DType::Float32, 1e-5),
         tile_case("gemv_f32_swapped_127x7x45", 127, 7, 45, DType::Float32, 1e-5),
         Case{"transposed_b_gelu_cast_to_f16",

@@ -175,6 +175,24 @@ TEST(MetalMatmulPlan, BatchDimsBecomeGridZAndDispatches) {
   EXPECT_TRUE(plan({0, 5, 7}, 4, DType::Float32, {20, 4, 1}, {28, 7, 1}, {35, 7, 1}, copy)->dispatches.empty());
 }
 
+TEST(MetalMatmulPlan, VectorStagingWhereStoredRowsStartOnVectors) {
+  std::vector<int> copy;
+  // a: ld 48; b: seen through a transpose with ld 45: only buffer 0 reads 4-vectors.
+  auto p = plan({33, 70}, 45, DType::Float32, {48, 1}, {1, 45}, {70, 1}, copy);
+  EXPECT_EQ(p->vec, 1u);
+  p = plan({33, 72}, 44, DType::Float32, {1, 36}, {72, 1}, {72, 1}, copy);  // a transposed, ld 36
+  EXPECT_EQ(p->vec, 3u);
+  // An offset or a batch stride off the boundary turns it off for that operand.
+  p = plan({33, 72}, 44, DType::Float32, {48, 1}, {72, 1}, {72, 1}, copy, /*a_off=*/2);
+  EXPECT_EQ(p->vec, 2u);
+  p = plan({3, 33, 72}, 44, DType::Float32, {33 * 48 + 2, 48, 1}, {0, 72, 1}, {33 * 72, 72, 1}, copy);
+  EXPECT_EQ(p->vec, 2u);
+  // GEMV does not stage: no flags.
+  p = plan({8, 72}, 44, DType::Float32, {48, 1}, {72, 1}, {72, 1}, copy);
+  EXPECT_TRUE(p->gemv);
+  EXPECT_EQ(p->vec, 0u);
+}
+
 TEST(MetalMatmulPlan, DTypesWithoutAKernelAreTypeErrors) {
   std::vector<int> copy;
   try {

@@ -36,6 +36,7 @@ struct Case {
   std::function<Tensor(const Tensor&)> fn;
   double rtol;  // of the sum of magnitudes (sums), else of the value
   int vector;   // the expected access: 4-vectors along the reduced dim, or 1
+  bool columns = false;  // the expected layout: columns (the kept dim contiguous), else rows
 };
 
 Tensor input_tensor(const Case& c) {
@@ -77,6 +78,7 @@ TEST_P(MetalSplitReduce, MatchesTheCpuBackendInTheEmulator) {
   ASSERT_EQ(p.error, "");
   ASSERT_GT(p.launch.cut.split, 0) << "not split: " << p.key;
   EXPECT_EQ(p.launch.cut.vector, c.vector);
+  EXPECT_EQ(p.launch.cut.layout, c.columns ? Layout::Columns : Layout::Rows);
   const Emulator emu = load(program_source(k, p), p.entry);
   ASSERT_EQ(emu.error, "");
 
@@ -160,7 +162,19 @@ INSTANTIATE_TEST_SUITE_P(
              [](const Tensor& x) {
                return reduce(ReduceOp::Any, tl::binary(OpCode::greater, x, Scalar::from_float(1.9999)), {0});
              },
-             0, 4}),
+             0, 4},
+        // Columns: few long columns (reductions over axis 0 of tall, narrow arrays).
+        Case{"sum_cols_f32_100003x3", DType::Float32, {100003, 3},
+             [](const Tensor& x) { return reduce(ReduceOp::Sum, tl::unary(OpCode::exp, x), {0}); }, 1e-6, 1, true},
+        Case{"mean_cols_f32_65537x33", DType::Float32, {65537, 33},  // two column groups, the second of one
+             [](const Tensor& x) { return tl::mean(x, tl::Axes(std::vector<int64_t>{0}), false); }, 1e-6, 1, true},
+        Case{"max_cols_f16_70001x5", DType::Float16, {70001, 5},
+             [](const Tensor& x) { return reduce(ReduceOp::Max, tl::unary(OpCode::abs, x), {0}); }, 0, 1, true},
+        Case{"sum_cols_int32_to_int64_3x40000x2", DType::Int32, {3, 40000, 2},  // two reduced dims merged
+             [](const Tensor& x) {
+               return reduce(ReduceOp::Sum, tl::binary(OpCode::multiply, x, Scalar::from_int(3)), {0, 1});
+             },
+             0, 1, true}),
     [](const ::testing::TestParamInfo<Case>& i) { return i.param.name; });
 
 }  // namespace
