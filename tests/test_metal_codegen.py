@@ -266,17 +266,15 @@ def run(lib, desc, inputs):
         assert a.dtype == NUMPY[dtype] and a.size >= elements, f"slot {slot} is not the next input"
         bufs.append(a.view(store).copy())
     assert not queue, "inputs left over"
-    if desc["part_entry"]:  # a split reduction's scratch buffer (NaN: every partial is written first)
+    if desc["scratch_bytes"]:  # a split reduction's scratch buffer (NaN: every partial is written first)
         bufs.append(np.full(desc["scratch_bytes"], 0xFF, np.uint8))
     bufs.append(np.frombuffer(desc["params"], np.uint8).copy())
     runs = []
     for order in ("forward", "reverse", "random"):
         b = [x.copy() for x in bufs]
-        if desc["part_entry"]:
-            lib.launch(desc["part_entry"], b, tuple(desc["part_grid"]), tuple(desc["part_threadgroup"]),
-                       order=order, seed=3)
-        if desc["grid"][0] > 0:
-            lib.launch(desc["entry"], b, tuple(desc["grid"]), tuple(desc["threadgroup"]), order=order, seed=3)
+        for entry, grid, threadgroup in desc["steps"]:
+            if grid[0] > 0:
+                lib.launch(entry, b, tuple(grid), tuple(threadgroup), order=order, seed=3)
         runs.append(b[out])
     assert runs[0].tobytes() == runs[1].tobytes() == runs[2].tobytes(), "result depends on thread order"
     return runs[0]
@@ -302,8 +300,9 @@ def test_generated_kernel_matches_cpu(libraries, case):
 @pytest.mark.parametrize("case", sorted(SPLIT_REFERENCE))
 def test_split_reduction_matches_numpy_float64(libraries, case):
     inputs, expected, desc, (rtol, _, _) = CASES[case]
-    assert desc["part_entry"] == desc["entry"] + "_part" and desc["scratch_bytes"] > 0
-    assert desc["part_grid"][0] > desc["grid"][0]  # the partials kernel spreads each output
+    (part, part_grid, _), (entry, grid, _) = desc["steps"]
+    assert part == desc["entry"] + "_part" and entry == desc["entry"] and desc["scratch_bytes"] > 0
+    assert part_grid[0] > grid[0]  # the partials kernel spreads each output
     actual = run(libraries[desc["entry"]], desc, inputs).view(expected.dtype)[:expected.size]
     ref = SPLIT_REFERENCE[case](*[a.astype(np.float64) for a in inputs])
     # |error| within rtol of the sum of the magnitudes summed (or of the value: max).
@@ -315,4 +314,4 @@ def test_split_reduction_matches_numpy_float64(libraries, case):
 
 def test_unsplit_programs_have_no_partials_kernel():
     inputs, _, desc, _ = CASES["reduce_sum_axis1_33x70"]
-    assert desc["part_entry"] == "" and desc["scratch_bytes"] == 0 and list(desc["part_grid"]) == [0, 1, 1]
+    assert [s[0] for s in desc["steps"]] == [desc["entry"]] and desc["scratch_bytes"] == 0

@@ -213,7 +213,8 @@ class MetalBackend final : public Backend {
     }
     if (p.launch.grid[0] == 0) return;  // nothing to compute
     const auto source = [&] { return program_source(k, p); };  // printed only for a new key
-    KernelLaunch l{d.fused_pipeline(p.key, p.entry, source), k.name(), {}, {p.params},
+    // (A split kernel's pipelines are its steps', below.)
+    KernelLaunch l{p.launch.cut.split ? nil : d.fused_pipeline(p.key, p.entry, source), k.name(), {}, {p.params},
                    MTLSizeMake(p.launch.grid[0], p.launch.grid[1], p.launch.grid[2]),
                    MTLSizeMake(p.launch.threadgroup[0], p.launch.threadgroup[1], p.launch.threadgroup[2])};
     if (p.buffers.size() != bindings.size())
@@ -228,16 +229,19 @@ class MetalBackend final : public Backend {
       l.buffers.push_back({bindings[s].get()});
     }
     if (!p.launch.cut.split) return d.launch(l);
-    // A split reduction: the partials kernel, then `l` folds them; both bind the scratch
-    // buffer after the slots (the pool keeps it until the command buffer completed).
+    // A split reduction: its steps in order (one pass: the partials kernel, then `l` folds
+    // them; several passes: per pass a chunked kernel, then where it reduces a fold into
+    // totals), all binding the scratch buffer after the slots (the pool keeps it until the
+    // command buffer completed).
     const BufferPtr scratch = d.allocate(size_t(p.launch.scratch_bytes));
     l.buffers.push_back({scratch.get()});
-    const auto& pg = p.launch.part_grid;
-    const auto& pt = p.launch.part_threadgroup;
-    KernelLaunch part{d.fused_pipeline(p.key + "/part", p.part_entry, source), l.name + "_part", l.buffers,
-                      {p.params}, MTLSizeMake(pg[0], pg[1], pg[2]), MTLSizeMake(pt[0], pt[1], pt[2])};
-    d.launch(part);
-    d.launch(l);
+    for (const Step& st : p.steps) {
+      KernelLaunch step{d.fused_pipeline(st.entry == p.entry ? p.key : p.key + "/" + st.entry, st.entry, source),
+                        l.name + st.entry.substr(p.entry.size()), l.buffers, {p.params},
+                        MTLSizeMake(st.grid[0], st.grid[1], st.grid[2]),
+                        MTLSizeMake(st.threadgroup[0], st.threadgroup[1], st.threadgroup[2])};
+      d.launch(step);
+    }
   }
 };
 

@@ -38,7 +38,8 @@ std::string params_struct(const ir::Kernel& k, const Cut& c, const std::string& 
 }
 
 // The kernel's parameters (slot n at buffer(n), the params after them), then `typedef I`.
-std::string signature(const ir::Kernel& k, const Cut& c, const std::string& entry, const std::string& builtins) {
+std::string signature(const ir::Kernel& k, const Cut& c, const std::string& entry, const std::string& builtins,
+                      const std::string& type) {
   std::vector<bool> written(k.slots.size(), false);
   for (size_t i = 0; i < k.instrs.size(); ++i)
     if (k.instrs[i].op == ir::Op::Store) written[size_t(k.instrs[i].slot)] = true;
@@ -49,7 +50,6 @@ std::string signature(const ir::Kernel& k, const Cut& c, const std::string& entr
   // I: the index type of every offset and count (32-bit when the launch says they all fit).
   // (A split reduction's scratch buffer comes before the params.)
   const int64_t params = int64_t(k.slots.size()) + (c.split ? 1 : 0);
-  const std::string type = entry.ends_with("_part") ? entry.substr(0, entry.size() - 5) : entry;
   return s + "constant " + type + "_params& p [[buffer(" + num(params) + ")]],\n    " + builtins +
          ") {\n  typedef " + (c.wide ? "long" : "int") + " I;\n";
 }
@@ -65,7 +65,7 @@ std::string consts(const ir::Kernel& k, const Printer& pr) {
 std::string elementwise(const ir::Kernel& k, const Cut& c, const std::string& entry) {
   const Printer pr(k);
   const int M = pr.operands();
-  std::string s = signature(k, c, entry, "uint gid [[thread_position_in_grid]], uint nthreads [[threads_per_grid]]");
+  std::string s = signature(k, c, entry, "uint gid [[thread_position_in_grid]], uint nthreads [[threads_per_grid]]", entry);
   s += "  const I total = I(p.total);\n" + consts(k, pr);
   const std::vector<int> body = non_const(k);
   std::string start = "0";
@@ -107,12 +107,29 @@ std::string elementwise(const ir::Kernel& k, const Cut& c, const std::string& en
 // group g / split (columns) and stores its totals in the scratch buffer (buffer(slots), 8
 // bytes a partial, floats as their bits), and `entry`, laid out as an unsplit reduction, whose
 // threads fold their outputs' partials in place of elements and run the row values and stores.
+//
+// A split multi-pass kernel (softmax, layernorm: rows only) runs pass by pass: for each pass t,
+// a chunked kernel (Part, `target` t) whose threadgroups read the totals of the passes before
+// from the scratch buffer, recompute the row values, run pass t over their chunk (its full
+// stores included) and store their partials; then, when pass t reduces, a kernel per output
+// (Final, `target` t) that folds them into the pass's totals (stored after every partial in
+// the scratch buffer) and runs the row values and row stores that follow. Reduction n of the
+// kernel (counted over all passes) has its partials at (n * outputs + o) * split + chunk and
+// its totals at reductions * outputs * split + n * outputs + o.
 enum class Stage { Whole, Part, Final };
 
-std::string reduction(const ir::Kernel& k, const Cut& c, const std::string& entry, Stage stage) {
+std::string reduction(const ir::Kernel& k, const Cut& c, const std::string& name, const std::string& type,
+                      Stage stage, int target) {
   const Printer pr(k);
   const int M = pr.operands();
   const ir::Schedule sched = k.schedule();
+  const bool multi = sched.passes.size() > 1 && stage != Stage::Whole;
+  std::vector<int> index(k.instrs.size(), -1);  // each reduction's number, over all passes
+  int reductions = 0;
+  for (const std::vector<int>& pass : sched.passes)
+    for (int n : pass)
+      if (k.instrs[size_t(n)].op == ir::Op::Reduce) index[size_t(n)] = reductions++;
+  const std::string totals = "(" + num(int64_t(reductions)) + " * outputs * split + ";
   const bool rows = c.layout == Layout::Rows;
   const std::string X = num(rows ? 1 : kColumnsX);
   // Threadgroup memory: per pass, a slot per float / long reduction (reused pass to pass).
@@ -126,12 +143,12 @@ std::string reduction(const ir::Kernel& k, const Cut& c, const std::string& entr
   const std::string SH = num(rows ? 32 : kColumnsX * kColumnsY);
   const std::string scratch = stage == Stage::Whole ? "" :
       "device long* tl_scratch [[buffer(" + num(int64_t(k.slots.size())) + ")]],\n    ";
-  std::string s = signature(k, c, stage == Stage::Part ? entry + "_part" : entry,
+  std::string s = signature(k, c, name,
       scratch +
       "uint tid [[thread_index_in_threadgroup]], uint nthr [[threads_per_threadgroup]],\n"
       "    uint tg [[threadgroup_position_in_grid]], uint ntg [[threadgroups_per_grid]],\n"
       "    uint lane [[thread_index_in_simdgroup]], uint sg [[simdgroup_index_in_threadgroup]],\n"
-      "    uint nsg [[simdgroups_per_threadgroup]], uint width [[threads_per_simdgroup]]");
+      "    uint nsg [[simdgroups_per_threadgroup]], uint width [[threads_per_simdgroup]]", type);
   if (nf) s += "  threadgroup float tl_shf[" + num(nf) + "][" + SH + "];\n";
   if (ni) s += "  threadgroup long tl_shi[" + num(ni) + "][" + SH + "];\n";
   s += "  const I outputs = I(p.total), inner = I(p.inner);\n";
@@ -153,14 +170,28 @@ std::string reduction(const ir::Kernel& k, const Cut& c, const std::string& entr
   const Printer::Access at_row = [](int j, const ir::Instr& i) { return "b" + num(i.slot) + "[k" + num(j) + "]"; };
   const Printer::Access at_elem = [](int j, const ir::Instr& i) { return "b" + num(i.slot) + "[o" + num(j) + "]"; };
   const std::string row_guard = "if (live && ty == 0) ";
-  std::vector<int> rows0 = sched.rows[0];
-  if (stage == Stage::Part)  // row stores are the final kernel's
-    std::erase_if(rows0, [&](int n) { return k.instrs[size_t(n)].op == ir::Op::Store; });
-  s += pr.instrs(rows0, at_row, "    ", row_guard);
-  for (size_t p = 0; p < sched.passes.size(); ++p) {
+  // Row values without their stores (those are another kernel's).
+  const auto no_stores = [&](std::vector<int> ns) {
+    std::erase_if(ns, [&](int n) { return k.instrs[size_t(n)].op == ir::Op::Store; });
+    return ns;
+  };
+  const bool rows0_stores = stage == Stage::Whole || (stage == Stage::Final && target == 0);
+  s += pr.instrs(rows0_stores ? sched.rows[0] : no_stores(sched.rows[0]), at_row, "    ", row_guard);
+  const size_t last = stage == Stage::Whole ? sched.passes.size() - 1 : size_t(target);
+  for (size_t p = 0; p <= last; ++p) {
     std::vector<int> reds;
     for (int n : sched.passes[p])
       if (k.instrs[size_t(n)].op == ir::Op::Reduce) reds.push_back(n);
+    if (stage != Stage::Whole && p < last) {  // a split pass before the target: its totals, then the row values after it
+      for (int r : reds) {
+        const ir::Instr& in = k.instrs[size_t(r)];
+        const std::string at = "tl_scratch[" + totals + num(int64_t(index[size_t(r)])) + " * outputs + (live ? o : 0))]";
+        s += "    const " + std::string(compute(in.repr)) + " " + v(r) + " = " +
+             (in.repr == DType::Int64 ? at : "as_type<float>(uint(" + at + "))") + ";\n";
+      }
+      s += pr.instrs(no_stores(sched.rows[p + 1]), at_row, "    ", row_guard);
+      continue;
+    }
     for (int r : reds) s += "    " + std::string(compute(k.instrs[size_t(r)].repr)) + " " + v(r) + ";\n";
     s += "    {\n";
     for (int r : reds) s += "      " + std::string(compute(k.instrs[size_t(r)].repr)) + " a" + num(r) + " = " + identity(k.instrs[size_t(r)]) + ";\n";
@@ -168,7 +199,7 @@ std::string reduction(const ir::Kernel& k, const Cut& c, const std::string& entr
       s += "      for (I r = ty; live && r < split; r += ny) {\n";
       for (size_t q = 0; q < reds.size(); ++q) {
         const ir::Instr& in = k.instrs[size_t(reds[q])];
-        const std::string at = "tl_scratch[(" + num(int64_t(q)) + " * outputs + o) * split + r]";
+        const std::string at = "tl_scratch[(" + num(int64_t(index[size_t(reds[q])])) + " * outputs + o) * split + r]";
         const std::string val = in.repr == DType::Int64 ? at : "as_type<float>(uint(" + at + "))";
         s += "        a" + num(reds[q]) + " = tl_combine<" + op_of(in) + ">(a" + num(reds[q]) + ", " + val + ");\n";
       }
@@ -225,10 +256,18 @@ std::string reduction(const ir::Kernel& k, const Cut& c, const std::string& entr
       for (size_t q = 0; q < reds.size(); ++q) {
         const ir::Instr& in = k.instrs[size_t(reds[q])];
         const std::string val = in.repr == DType::Int64 ? v(reds[q]) : "long(as_type<uint>(" + v(reds[q]) + "))";
-        s += "      tl_scratch[(" + num(int64_t(q)) + " * outputs + o) * split + g % split] = " + val + ";\n";
+        s += "      tl_scratch[(" + num(int64_t(index[size_t(reds[q])])) + " * outputs + o) * split + g % split] = " + val + ";\n";
       }
       s += "    }\n";
     } else {
+      if (multi && !reds.empty()) {  // the pass's totals, for the kernels after
+        s += "    if (live && ty == 0) {\n";
+        for (int r : reds) {
+          const std::string val = k.instrs[size_t(r)].repr == DType::Int64 ? v(r) : "long(as_type<uint>(" + v(r) + "))";
+          s += "      tl_scratch[" + totals + num(int64_t(index[size_t(r)])) + " * outputs + o)] = " + val + ";\n";
+        }
+        s += "    }\n";
+      }
       s += pr.instrs(sched.rows[p + 1], at_row, "    ", row_guard);
     }
   }
@@ -256,9 +295,22 @@ std::string unprintable_reason(const ir::Kernel& k) {
 std::string kernel_source(const ir::Kernel& k, const Cut& c, const std::string& entry) {
   const Printer pr(k);
   if (c.layout == Layout::Elementwise) return params_struct(k, c, entry, pr.operands()) + elementwise(k, c, entry);
-  if (c.split == 0) return params_struct(k, c, entry, pr.operands()) + reduction(k, c, entry, Stage::Whole);
-  return params_struct(k, c, entry, pr.operands()) + reduction(k, c, entry, Stage::Part) +
-         reduction(k, c, entry, Stage::Final);
+  std::string s = params_struct(k, c, entry, pr.operands());
+  if (c.split == 0) return s + reduction(k, c, entry, entry, Stage::Whole, 0);
+  const std::vector<std::vector<int>> passes = k.schedule().passes;
+  if (passes.size() == 1)
+    return s + reduction(k, c, entry + "_part", entry, Stage::Part, 0) + reduction(k, c, entry, entry, Stage::Final, 0);
+  for (int t = 0; t < int(passes.size()); ++t) {
+    s += reduction(k, c, split_entry(entry, t, false), entry, Stage::Part, t);
+    if (std::any_of(passes[size_t(t)].begin(), passes[size_t(t)].end(),
+                    [&](int n) { return k.instrs[size_t(n)].op == ir::Op::Reduce; }))
+      s += reduction(k, c, split_entry(entry, t, true), entry, Stage::Final, t);
+  }
+  return s;
+}
+
+std::string split_entry(const std::string& entry, int pass, bool fold) {
+  return entry + (fold ? "_fold" : "_part") + num(int64_t(pass));
 }
 
 std::vector<uint8_t> pack_params(const ir::Kernel& k, const Cut& c, const MergedDims& outer,

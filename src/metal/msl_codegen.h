@@ -36,8 +36,9 @@ struct Cut {
   int vector = 1;      // elementwise: 4 when each thread first takes whole 4-vectors
   std::vector<bool> unit;  // with vector: per memory operand, contiguous (else broadcast)
   bool wide = false;   // 64-bit index math (else 32-bit: every offset fits)
-  // Rows or columns, one pass: partials of this many chunks per output, then a kernel that
-  // combines them (0: none). Few long outputs (a full reduction) then fill the GPU.
+  // Partials of this many chunks per output, then a kernel that combines them (0: none), for
+  // rows or columns of one pass, and rows of several passes (softmax, layernorm: pass by
+  // pass). Few long outputs (a full reduction) then fill the GPU.
   int split = 0;
 };
 
@@ -45,7 +46,14 @@ struct Cut {
 // Buffer n is slot n; the params struct is at buffer(k.slots.size()). With c.split, two
 // kernels, `entry`_part then `entry`, share a scratch buffer (8 bytes per partial: per
 // reduction, output and chunk) at buffer(k.slots.size()), the params after it.
+// A kernel of several passes with c.split prints, for each pass t, split_entry(entry, t,
+// false), the chunked kernel that runs pass t (its threadgroups read the totals of the passes
+// before from the scratch buffer and store their partials), then, where pass t reduces,
+// split_entry(entry, t, true), a kernel per output that folds them into the pass's totals
+// (scratch: a partial per reduction, output and chunk, then a total per reduction and
+// output) and runs the row values and row stores after it. No kernel is named `entry`.
 std::string kernel_source(const ir::Kernel& k, const Cut& c, const std::string& entry);
+std::string split_entry(const std::string& entry, int pass, bool fold);
 
 // The bytes of the params struct kernel_source declares for these merged dims (inner:
 // reductions only) and element counts.

@@ -99,16 +99,19 @@ int row_vector_width(const ir::Kernel& k, const MergedDims& kept, const MergedDi
 uint32_t clamp_groups(int64_t groups, int64_t most) { return uint32_t(std::min(groups, most)); }
 
 
-// Whether a reduction of l's outputs is split (few long outputs, one pass): if so sets the
-// cut's chunks per output and the scratch buffer's size.
+// Whether a reduction of l's outputs is split (few long outputs; several passes: rows only):
+// if so sets the cut's chunks per output and the scratch buffer's size.
 bool splits(const ir::Kernel& k, Launch& l) {
-  if (l.inner_n < kSplitMinInner || l.total > kSplitMaxOutputs || l.total <= 0 || k.schedule().passes.size() != 1)
+  const size_t passes = k.schedule().passes.size();
+  if (l.inner_n < kSplitMinInner || l.total > kSplitMaxOutputs || l.total <= 0 ||
+      (passes != 1 && l.cut.layout != Layout::Rows))
     return false;
   int64_t reductions = 0;
   for (const ir::Instr& in : k.instrs) reductions += in.op == ir::Op::Reduce;
   const int64_t chunks = std::clamp<int64_t>((l.inner_n + kSplitChunk - 1) / kSplitChunk, 2, kSplitMaxChunks);
   l.cut.split = int(chunks);
-  l.scratch_bytes = std::max<int64_t>(1, reductions) * l.total * chunks * 8;
+  // Several passes: after the partials, each reduction's totals.
+  l.scratch_bytes = std::max<int64_t>(1, reductions) * l.total * (chunks + (passes > 1 ? 1 : 0)) * 8;
   return true;
 }
 
@@ -183,7 +186,22 @@ Program fused_program(const ir::Kernel& k, std::span<const uint64_t> binding_off
   p.launch = plan_launch(k, binding_offsets, wide);
   p.key = launch_key(k, p.launch.cut);
   p.entry = entry_name("tl_", p.key);
-  if (p.launch.cut.split) p.part_entry = p.entry + "_part";
+  const Launch& l = p.launch;
+  const std::vector<std::vector<int>> passes = k.schedule().passes;
+  if (!l.cut.split) {
+    p.steps.push_back({p.entry, l.grid, l.threadgroup});
+  } else if (passes.size() == 1) {
+    p.part_entry = p.entry + "_part";
+    p.steps.push_back({p.part_entry, l.part_grid, l.part_threadgroup});
+    p.steps.push_back({p.entry, l.grid, l.threadgroup});
+  } else {  // pass by pass: the chunks, then (where the pass reduces) the fold into totals
+    for (int t = 0; t < int(passes.size()); ++t) {
+      p.steps.push_back({split_entry(p.entry, t, false), l.part_grid, l.part_threadgroup});
+      if (std::any_of(passes[size_t(t)].begin(), passes[size_t(t)].end(),
+                      [&](int n) { return k.instrs[size_t(n)].op == ir::Op::Reduce; }))
+        p.steps.push_back({split_entry(p.entry, t, true), l.grid, l.threadgroup});
+    }
+  }
   p.params = pack_params(k, p.launch.cut, p.launch.outer, p.launch.inner, p.launch.total, p.launch.inner_n);
   // A row operand is touched once per output, even where the reduced range is empty.
   p.buffers = bindings_of(k, [&](const ir::Instr& in) { return in.row ? p.launch.total > 0 : numel(k.domain) > 0; });

@@ -20,15 +20,17 @@ struct Launch {
   int64_t total = 0, inner_n = 0;  // elements, or outputs and the reduced elements of each
   std::array<uint32_t, 3> grid{0, 1, 1};         // threadgroups (grid[0] == 0: nothing to run)
   std::array<uint32_t, 3> threadgroup{1, 1, 1};  // threads per threadgroup
-  // A split reduction (cut.split > 0): the partials kernel runs first, on this grid.
+  // A split reduction (cut.split > 0): the partials kernel runs first, on this grid (several
+  // passes: every chunked kernel; the folding kernels run on grid x threadgroup).
   std::array<uint32_t, 3> part_grid{0, 1, 1};
   std::array<uint32_t, 3> part_threadgroup{1, 1, 1};
-  int64_t scratch_bytes = 0;  // its partials
+  int64_t scratch_bytes = 0;  // its partials (several passes: and each pass's totals)
 };
 
-// A one-pass reduction of few, long outputs (rows or columns) is split when each output has at
-// least this many elements and there are at most kSplitMaxOutputs outputs: a threadgroup per
-// chunk of kSplitChunk (of an output, or of a group of kColumnsX columns).
+// A reduction of few, long outputs (rows or columns of one pass; rows of several passes, as
+// softmax or layernorm) is split when each output has at least this many elements and there
+// are at most kSplitMaxOutputs outputs: a threadgroup per chunk of kSplitChunk (of an output,
+// or of a group of kColumnsX columns).
 constexpr int64_t kSplitMinInner = int64_t(1) << 16, kSplitMaxOutputs = 256, kSplitChunk = 8192;
 constexpr int kSplitMaxChunks = 512;
 
@@ -55,14 +57,25 @@ std::string entry_name(const std::string& prefix, const std::string& key);
 // up by it before any MSL is printed: a kernel seen before costs no code generation.
 std::string launch_key(const ir::Kernel& k, const Cut& c);
 
+// One kernel launch of a program: its function, grid (threadgroups) and threadgroup size.
+struct Step {
+  std::string entry;
+  std::array<uint32_t, 3> grid{0, 1, 1};
+  std::array<uint32_t, 3> threadgroup{1, 1, 1};
+};
+
 struct Program {
   std::string error;  // why the kernel cannot run on Metal ("" when it can)
   std::string key;    // launch_key
   std::string entry;  // the kernel function's name, from the key: distinct sources never clash
-  // With launch.cut.split: the partials kernel (`entry`_part), run first on launch.part_grid;
-  // both bind a scratch buffer of launch.scratch_bytes at buffer(buffers.size()) and the
-  // params after it.
+  // With launch.cut.split and one pass: the partials kernel (`entry`_part), run first on
+  // launch.part_grid; both bind a scratch buffer of launch.scratch_bytes at
+  // buffer(buffers.size()) and the params after it. Several passes: "" (see steps).
   std::string part_entry;
+  // Every launch, in order, all with the same bindings (and, split, the scratch buffer): one
+  // (`entry`); split, one pass: `entry`_part, `entry`; split, several passes: per pass the
+  // chunked kernel and, where it reduces, its fold (split_entry), no kernel named `entry`.
+  std::vector<Step> steps;
   Launch launch;
   std::vector<Binding> buffers;  // slot n at buffer(n); the params at buffer(buffers.size())
   std::vector<uint8_t> params;

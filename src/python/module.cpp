@@ -113,24 +113,24 @@ void bind_devices(py::module_& m) {
     py::list out;
     for (const tl::ir::Kernel& k : tl::graph::last_kernels()) {
       const tl::metal::Program p = tl::metal::fused_program(k, {}, wide);
-      py::list bufs;
+      py::list bufs, steps;
       for (const auto& b : p.buffers) bufs.append(py::make_tuple(tl::dtype_name(b.dtype), b.written, b.elements));
+      for (const auto& s : p.steps) steps.append(py::make_tuple(s.entry, s.grid, s.threadgroup));
       out.append(p.error.empty() ? py::object(py::dict(py::arg("source") = tl::metal::program_source(k, p),
           py::arg("entry") = p.entry, py::arg("key") = p.key, py::arg("grid") = p.launch.grid,
           py::arg("threadgroup") = p.launch.threadgroup, py::arg("buffers") = bufs,
           py::arg("params") = py::bytes(reinterpret_cast<const char*>(p.params.data()), p.params.size()),
-          py::arg("part_entry") = p.part_entry, py::arg("part_grid") = p.launch.part_grid,
-          py::arg("part_threadgroup") = p.launch.part_threadgroup, py::arg("scratch_bytes") = p.launch.scratch_bytes))
+          py::arg("steps") = steps, py::arg("scratch_bytes") = p.launch.scratch_bytes))
                                  : py::object(py::str(p.error)));
     }
     return out;
   }, py::arg("wide") = false,
         "Per fused kernel of the last evaluation, what a Metal host runs: {source, entry, key (the launch key "
         "its pipeline is cached by), grid, threadgroup, "
-        "buffers: (dtype, written, elements) per slot, then the params bytes at buffer(len(buffers)); a split "
-        "reduction (part_entry not empty) first runs part_entry on part_grid x part_threadgroup, both kernels "
-        "binding a scratch buffer of scratch_bytes at buffer(len(buffers)) and the params after it}, or why "
-        "it cannot run on Metal. `wide` forces 64-bit index math. For the emulator tests.");
+        "buffers: (dtype, written, elements) per slot, then the params bytes at buffer(len(buffers)); steps: "
+        "the launches in order, (entry, grid, threadgroup) each (a split reduction: several, all binding a "
+        "scratch buffer of scratch_bytes at buffer(len(buffers)) and the params after it)}, or why it cannot "
+        "run on Metal. `wide` forces 64-bit index math. For the emulator tests.");
   m.def("fuses_matmul_epilogues", [](py::handle d) {
     return tl::backend_for(to_device(d)).matmul_takes_epilogue();
   }, "Whether the device's matmul applies elementwise consumers of its result in the same kernel.");

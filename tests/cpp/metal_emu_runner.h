@@ -10,6 +10,9 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
+
+#include "metal/msl_kernels.h"
 
 namespace tl_test {
 
@@ -83,6 +86,32 @@ inline Emulator load(const std::string& source, const std::string& name) {
   e.launch = reinterpret_cast<LaunchFn>(dlsym(e.dll, "tl_emu_launch"));
   if (!e.launch) e.error = "no tl_emu_launch";
   return e;
+}
+
+// Runs every step of program p over `slots` (followed by its scratch buffer, filled with NaN
+// so that a value read before it is written shows, and its params) under the forward, reverse
+// and random thread orders: slot `out` after each run, or "" with `error` set.
+inline std::vector<std::vector<uint8_t>> run_steps(const Emulator& emu, const tl::metal::Program& p,
+                                                   const std::vector<std::vector<uint8_t>>& slots, int out,
+                                                   std::string& error) {
+  std::vector<std::vector<uint8_t>> results;
+  for (int order = 0; order < 3; ++order) {
+    std::vector<std::vector<uint8_t>> bufs = slots;
+    bufs.emplace_back(size_t(p.launch.scratch_bytes), 0xFF);
+    bufs.push_back(p.params);
+    std::vector<void*> ptrs;
+    std::vector<uint64_t> sizes;
+    for (auto& b : bufs) ptrs.push_back(b.data()), sizes.push_back(b.size());
+    char err[2048] = {0};
+    for (const tl::metal::Step& st : p.steps)
+      if (emu.launch(st.entry.c_str(), ptrs.data(), sizes.data(), int(ptrs.size()), st.grid.data(),
+                     st.threadgroup.data(), 0, nullptr, 0, order, 5, err, sizeof err) != 0) {
+        error = st.entry + ": " + err;
+        return {};
+      }
+    results.push_back(bufs[size_t(out)]);
+  }
+  return results;
 }
 
 // "" when python3 with NumPy and a C++ compiler are there (checked once).

@@ -99,25 +99,11 @@ TEST_P(MetalSplitReduce, MatchesTheCpuBackendInTheEmulator) {
     }
   }
   ASSERT_GE(out, 0);
-  std::vector<std::vector<uint8_t>> results;
-  for (int order = 0; order < 3; ++order) {
-    std::vector<std::vector<uint8_t>> bufs = slots;
-    bufs.emplace_back(size_t(p.launch.scratch_bytes), 0xFF);
-    bufs.push_back(p.params);
-    std::vector<void*> ptrs;
-    std::vector<uint64_t> sizes;
-    for (auto& b : bufs) ptrs.push_back(b.data()), sizes.push_back(b.size());
-    char err[2048] = {0};
-    for (int stage = 0; stage < 2; ++stage) {
-      const auto& grid = stage == 0 ? p.launch.part_grid : p.launch.grid;
-      const auto& tg = stage == 0 ? p.launch.part_threadgroup : p.launch.threadgroup;
-      const std::string& entry = stage == 0 ? p.part_entry : p.entry;
-      ASSERT_EQ(emu.launch(entry.c_str(), ptrs.data(), sizes.data(), int(ptrs.size()), grid.data(), tg.data(), 0,
-                           nullptr, 0, order, 5, err, sizeof err), 0)
-          << err;
-    }
-    results.push_back(bufs[size_t(out)]);
-  }
+  ASSERT_EQ(p.steps.size(), 2u);  // the partials kernel, then the fold
+  EXPECT_EQ(p.steps[0].entry, p.part_entry);
+  std::string err;
+  const std::vector<std::vector<uint8_t>> results = run_steps(emu, p, slots, out, err);
+  ASSERT_EQ(err, "");
   EXPECT_TRUE(results[0] == results[1] && results[0] == results[2]) << "thread order changes the result";
 
   const auto* want = static_cast<const uint8_t*>(y.buffer()->data());
