@@ -236,7 +236,7 @@ class MetalBackend final : public Backend {
     const BufferPtr scratch = d.allocate(size_t(p.launch.scratch_bytes));
     l.buffers.push_back({scratch.get()});
     for (const Step& st : p.steps) {
-      KernelLaunch step{d.fused_pipeline(st.entry == p.entry ? p.key : p.key + "/" + st.entry, st.entry, source),
+      KernelLaunch step{d.fused_pipeline(p.key, st.entry, source),
                         l.name + st.entry.substr(p.entry.size()), l.buffers, {p.params},
                         MTLSizeMake(st.grid[0], st.grid[1], st.grid[2]),
                         MTLSizeMake(st.threadgroup[0], st.threadgroup[1], st.threadgroup[2])};

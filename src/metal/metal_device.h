@@ -66,9 +66,10 @@ class MetalDevice {
   // apart by its address), the file compiled once on first use. DeviceError with the
   // compiler's message when it does not compile.
   id<MTLComputePipelineState> pipeline(const char* source, const std::string& function);
-  // The pipeline of a generated kernel, found by its launch key (msl_kernels.h) before
-  // `source()` is called to print its MSL (function `entry`): a kernel seen before costs no
-  // code generation. DeviceError with the compiler's message and the source.
+  // The pipeline of function `entry` of a generated kernel, found by its launch key
+  // (msl_kernels.h) before `source()` is called to print its MSL: a kernel seen before costs
+  // no code generation, and the steps of a split kernel share one compiled library.
+  // DeviceError with the compiler's message and the source.
   id<MTLComputePipelineState> fused_pipeline(const std::string& key, const std::string& entry,
                                              const std::function<std::string()>& source);
   void launch(const KernelLaunch& l);
@@ -96,6 +97,10 @@ class MetalDevice {
   PipelineCache<id<MTLComputePipelineState>> pipelines_{512};
   // Each metal/*.metal file compiled once; touched only under pipelines_' lock.
   std::unordered_map<const char*, id<MTLLibrary>> static_libraries_;
+  // The generated library compiled last, and its launch key: a split kernel's steps are
+  // functions of one source, looked up one after another. Under pipelines_' lock.
+  std::string generated_key_;
+  id<MTLLibrary> generated_library_ = nil;
   std::recursive_mutex mu_;  // the open command buffer and its encoder
   id<MTLCommandBuffer> cb_ = nil;
   id<MTLComputeCommandEncoder> encoder_ = nil;

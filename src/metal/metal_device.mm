@@ -101,10 +101,14 @@ id<MTLComputePipelineState> MetalDevice::pipeline(const char* source, const std:
 id<MTLComputePipelineState> MetalDevice::fused_pipeline(const std::string& key, const std::string& entry,
                                                         const std::function<std::string()>& source) {
   // Library 0: generated kernels (static libraries are keyed by their source's address).
-  return pipelines_.get(PipelineKey{0, key}, [&]() -> id<MTLComputePipelineState> {
-    const std::string text = source();
-    if (profiler::debug_level() >= 3) std::fprintf(stderr, "[tensorlogic] Metal source:\n%s\n", text.c_str());
-    return make_pipeline(compile(text, "the generated kernel " + entry, true), entry);
+  return pipelines_.get(PipelineKey{0, key + "/" + entry}, [&]() -> id<MTLComputePipelineState> {
+    if (!generated_library_ || generated_key_ != key) {
+      const std::string text = source();
+      if (profiler::debug_level() >= 3) std::fprintf(stderr, "[tensorlogic] Metal source:\n%s\n", text.c_str());
+      generated_library_ = compile(text, "the generated kernel " + entry, true);
+      generated_key_ = key;
+    }
+    return make_pipeline(generated_library_, entry);
   });
 }
 

@@ -3,7 +3,8 @@
 // its library (the address of a metal/*.metal file's embedded source, or 0 for generated
 // kernels) and a name in it: a static kernel's function name (specialized by template
 // instantiation, so it carries the dtypes and layout: `matmul_f16_nt`), or a generated
-// kernel's launch key (msl_kernels.h). Portable: the value type is whatever the host layer
+// kernel's launch key and function (msl_kernels.h: a split kernel's steps are several
+// functions of one source). Portable: the value type is whatever the host layer
 // stores (an id<MTLComputePipelineState> under ARC, an int in the tests). Thread-safe; `make`
 // runs under the lock, so two threads never compile the same pipeline twice.
 #include <cstdint>
