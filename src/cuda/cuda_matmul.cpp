@@ -248,7 +248,9 @@ void matmul_wgmma(const Target& t, const MatmulConfig& c, const MatmulShape& s, 
 
 namespace {
 
-thread_local std::string last_kernel;  // see last_matmul_kernel
+// The calling thread's last configuration; named only when the profiler asks (a name is
+// several string concatenations, too much for every matmul).
+thread_local MatmulConfig last_config;
 
 // Runs configuration c of the family on the problem s (batch: the merged batch dims of a, b
 // and out), with the epilogue in the kernel where it takes it, else after it.
@@ -338,7 +340,7 @@ void run_matmul(const Target& t, const MatmulConfig& c, MatmulShape s, MergedDim
 
 }  // namespace
 
-const std::string& last_matmul_kernel() { return last_kernel; }
+std::string last_matmul_kernel() { return last_config.name(); }
 
 void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out, const Epilogue* epilogue) {
   const int nd = out.ndim();
@@ -379,7 +381,7 @@ void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 3;
     }))];
   }
-  last_kernel = c.name();
+  last_config = c;
   run_matmul(t, c, s, batch, a, b, out, epilogue);
 }
 

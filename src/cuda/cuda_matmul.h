@@ -82,7 +82,7 @@ MatmulConfig forced_matmul(const MatmulShape& s, const MatmulConfig& c);
 // selected kernel has no epilogue hook, the epilogue runs as its own kernel after the matmul.
 // The configuration the calling thread's last matmul ran (MatmulConfig::name, e.g.
 // "wgmma_128x256_s4_bn"): what the profiler shows.
-const std::string& last_matmul_kernel();
+std::string last_matmul_kernel();
 
 void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out,
             const Epilogue* epilogue = nullptr);
