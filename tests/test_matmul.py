@@ -376,7 +376,9 @@ def test_epilogue_profiler_shows_one_matmul_kernel(device, rng):
         pytest.skip("this device's matmul takes no epilogue")
     names = [e["name"] for e in prof.events]
     assert prof.kernels == 1 and prof.by_kind["matmul"] == 1, names
-    assert names[0].startswith("MM_64x48x96_b1_float32_epilogue_add"), names
+    # MM_<m>x<n>x<k>_b<batch>_<dtype>[_<kernel config>]_epilogue_<ops>
+    assert names[0].startswith("MM_64x48x96_b1_float32_"), names
+    assert names[0].endswith("_epilogue_add_gelu"), names
     assert "matmul with epilogue" in tl.profiler.last_plan()
 
 
