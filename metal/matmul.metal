@@ -1,5 +1,6 @@
-// Matrix multiplication C = op(A) * op(B): tiled kernels with simdgroup matrices, and a
-// GEMV-style kernel for skinny products.
+// Matrix multiplication C = op(A) * op(B): tiled kernels with simdgroup matrices. The
+// GEMV-style kernel for skinny products (M or N <= 16) is gemv.metal; MatmulParams, the
+// threadgroup size and the output policy both use are matmul_common.h.
 //
 // op(A) is M x K: A row-major with leading dimension lda, or (TA) A^T where A is stored
 // K x M. op(B) is K x N: B row-major, or (TB) B^T where B is stored N x K. Transposed
@@ -7,11 +8,9 @@
 // batch_a/b/c elements further on. Every product accumulates in float, whatever T is (half
 // and bfloat inputs are converted as they are staged: the same code on every GPU family).
 //
-// The results go through an output policy `Out` (`put(row, col, value)` and `begin(z)`):
-// the static kernels below store T at C[row * ldc + col * ldc_col]; generated kernels
-// (src/metal/msl_matmul.cpp) apply a fused epilogue there instead, so the tile and GEMV
-// bodies are the same code in both. A generated kernel includes everything above the
-// line that starts the kernels (msl_matmul.cpp looks for it).
+// The results go through an output policy (matmul_common.h). A generated matmul-with-epilogue
+// kernel of a tiled plan includes everything above the line that starts the kernels
+// (src/metal/msl_matmul.cpp looks for it).
 //
 // matmul_<t>_<ab>_<BM>x<BN>x<BK>: a threadgroup of 128 threads (4 SIMD-groups as 2 x 2)
 // computes a BM x BN block of C, stepping through K by BK: all threads stage the A and B
@@ -25,51 +24,17 @@
 // transpose flag. The block of C goes out through the staging memory (reused). Launch:
 // threadgroups (ceil(N / BN), ceil(M / BM), batches) of (128, 1, 1) threads.
 // Configurations: 32x32x16, 64x64x16, 64x32x32.
-//
-// gemv_<t>_<ab>: M <= 16 rows of C (the host swaps the operands of a product with N <= 16,
-// writing C transposed through ldc/ldc_col). With TB (each column of op(B) contiguous) a
-// SIMD-group computes a column: its lanes split K and meet in simd_sum; launch
-// (ceil(N / 4), 1, batches) x 128. Without TB a thread computes a column, the threadgroup
-// reading rows of B side by side; launch (ceil(N / 128), 1, batches) x 128.
 #include <metal_stdlib>
 using namespace metal;
 
-struct MatmulParams {
-  uint M;
-  uint N;
-  uint K;
-  uint lda;
-  uint ldb;
-  uint ldc;      // C's row stride (elements)
-  uint ldc_col;  // C's column stride: 1, or ldc of the unswapped product (GEMV, N <= 16)
-  uint z0;       // flat batch index of grid z = 0 (for epilogues over several dispatches)
-  long batch_a;  // elements between consecutive matrices along grid z
-  long batch_b;
-  long batch_c;
-  // Bit 0: buffer 0's stored rows start on 4-element boundaries (ld and its matrices' first
-  // elements multiples of 4, the buffer aligned): its staging reads 4-vectors. Bit 1: buffer 1's.
-  uint vec_flags;
-  uint pad;
-};
+#include "matmul_common.h"
 
 constant constexpr uint kPad = 4;  // spreads tile rows over memory banks
-constant constexpr uint kMatmulThreads = 128;
-constant constexpr uint kGemvRows = 16;
 
 // Floats of a staged rows x cols block, in either layout (plain or transposed).
 constexpr uint staged_floats(uint rows, uint cols) {
   return rows * (cols + kPad) > cols * (rows + kPad) ? rows * (cols + kPad) : cols * (rows + kPad);
 }
-
-// Stores T at C[row * ldc + col * ldc_col] (C already points at this batch's matrix).
-template <typename T>
-struct PlainOut {
-  device T* C;
-  uint ldc;
-  uint ldc_col;
-  void begin(uint z) {}
-  void put(uint row, uint col, float v) const { C[ulong(row) * ldc + ulong(col) * ldc_col] = T(v); }
-};
 
 // Floats of a tiled kernel's threadgroup memory: two buffers of A and B blocks, reused for
 // the BM x BN block of C at the end.
@@ -217,64 +182,6 @@ void matmul_tiles(device const T* A, device const T* B, constant MatmulParams& p
   }
 }
 
-template <typename T, bool TA>
-float gemv_a(device const T* A, uint lda, uint m, uint k) {
-  return float(TA ? A[ulong(k) * lda + m] : A[ulong(m) * lda + k]);
-}
-
-template <typename T, bool TA, bool TB, typename Out>
-void gemv_rows(device const T* A, device const T* B, constant MatmulParams& p, Out out,
-               uint3 group, uint lid, uint simd_group, uint lane) {
-  A += long(group.z) * p.batch_a;
-  B += long(group.z) * p.batch_b;
-  out.begin(p.z0 + group.z);
-  float acc[kGemvRows];
-  for (uint m = 0; m < kGemvRows; ++m) {
-    acc[m] = 0.0f;
-  }
-  if (TB) {
-    const uint n = group.x * (kMatmulThreads / 32) + simd_group;
-    if (n >= p.N) {
-      return;  // the whole SIMD-group: no lane waits in simd_sum for it
-    }
-    device const T* col = B + ulong(n) * p.ldb;
-    for (uint k = lane; k < p.K; k += 32) {
-      const float b = float(col[k]);
-      for (uint m = 0; m < kGemvRows; ++m) {
-        if (m < p.M) {
-          acc[m] = fma(gemv_a<T, TA>(A, p.lda, m, k), b, acc[m]);
-        }
-      }
-    }
-    for (uint m = 0; m < kGemvRows; ++m) {
-      if (m < p.M) {
-        const float total = simd_sum(acc[m]);
-        if (lane == 0) {
-          out.put(m, n, total);
-        }
-      }
-    }
-  } else {
-    const uint n = group.x * kMatmulThreads + lid;
-    if (n >= p.N) {
-      return;
-    }
-    for (uint k = 0; k < p.K; ++k) {
-      const float b = float(B[ulong(k) * p.ldb + n]);
-      for (uint m = 0; m < kGemvRows; ++m) {
-        if (m < p.M) {
-          acc[m] = fma(gemv_a<T, TA>(A, p.lda, m, k), b, acc[m]);
-        }
-      }
-    }
-    for (uint m = 0; m < kGemvRows; ++m) {
-      if (m < p.M) {
-        out.put(m, n, acc[m]);
-      }
-    }
-  }
-}
-
 // ---- kernels ----
 
 template <typename T, bool TA, bool TB, uint BM, uint BN, uint BK>
@@ -286,17 +193,6 @@ kernel void matmul(device const T* A [[buffer(0)]], device const T* B [[buffer(1
   threadgroup float smem[matmul_smem_floats(BM, BN, BK)];
   PlainOut<T> out = {C + long(group.z) * p.batch_c, p.ldc, p.ldc_col};
   matmul_tiles<T, TA, TB, BM, BN, BK>(A, B, p, out, smem, group, lid, simd_group);
-}
-
-template <typename T, bool TA, bool TB>
-kernel void gemv(device const T* A [[buffer(0)]], device const T* B [[buffer(1)]],
-                 device T* C [[buffer(2)]], constant MatmulParams& p [[buffer(3)]],
-                 uint3 group [[threadgroup_position_in_grid]],
-                 uint lid [[thread_index_in_threadgroup]],
-                 uint simd_group [[simdgroup_index_in_threadgroup]],
-                 uint lane [[thread_index_in_simdgroup]]) {
-  PlainOut<T> out = {C + long(group.z) * p.batch_c, p.ldc, p.ldc_col};
-  gemv_rows<T, TA, TB>(A, B, p, out, group, lid, simd_group, lane);
 }
 
 // Instantiations (written out: the emulator's parser runs before the C preprocessor).
@@ -444,63 +340,3 @@ template [[host_name("matmul_bf16_tt_64x32x32")]] kernel void matmul<bfloat, tru
     device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]], device bfloat* C [[buffer(2)]],
     constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
     uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]]);
-template [[host_name("gemv_f32_nn")]] kernel void gemv<float, false, false>(
-    device const float* A [[buffer(0)]], device const float* B [[buffer(1)]], device float* C [[buffer(2)]],
-    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
-    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]],
-    uint lane [[thread_index_in_simdgroup]]);
-template [[host_name("gemv_f32_nt")]] kernel void gemv<float, false, true>(
-    device const float* A [[buffer(0)]], device const float* B [[buffer(1)]], device float* C [[buffer(2)]],
-    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
-    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]],
-    uint lane [[thread_index_in_simdgroup]]);
-template [[host_name("gemv_f32_tn")]] kernel void gemv<float, true, false>(
-    device const float* A [[buffer(0)]], device const float* B [[buffer(1)]], device float* C [[buffer(2)]],
-    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
-    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]],
-    uint lane [[thread_index_in_simdgroup]]);
-template [[host_name("gemv_f32_tt")]] kernel void gemv<float, true, true>(
-    device const float* A [[buffer(0)]], device const float* B [[buffer(1)]], device float* C [[buffer(2)]],
-    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
-    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]],
-    uint lane [[thread_index_in_simdgroup]]);
-template [[host_name("gemv_f16_nn")]] kernel void gemv<half, false, false>(
-    device const half* A [[buffer(0)]], device const half* B [[buffer(1)]], device half* C [[buffer(2)]],
-    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
-    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]],
-    uint lane [[thread_index_in_simdgroup]]);
-template [[host_name("gemv_f16_nt")]] kernel void gemv<half, false, true>(
-    device const half* A [[buffer(0)]], device const half* B [[buffer(1)]], device half* C [[buffer(2)]],
-    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
-    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]],
-    uint lane [[thread_index_in_simdgroup]]);
-template [[host_name("gemv_f16_tn")]] kernel void gemv<half, true, false>(
-    device const half* A [[buffer(0)]], device const half* B [[buffer(1)]], device half* C [[buffer(2)]],
-    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
-    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]],
-    uint lane [[thread_index_in_simdgroup]]);
-template [[host_name("gemv_f16_tt")]] kernel void gemv<half, true, true>(
-    device const half* A [[buffer(0)]], device const half* B [[buffer(1)]], device half* C [[buffer(2)]],
-    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
-    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]],
-    uint lane [[thread_index_in_simdgroup]]);
-template [[host_name("gemv_bf16_nn")]] kernel void gemv<bfloat, false, false>(
-    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]], device bfloat* C [[buffer(2)]],
-    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
-    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]],
-    uint lane [[thread_index_in_simdgroup]]);
-template [[host_name("gemv_bf16_nt")]] kernel void gemv<bfloat, false, true>(
-    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]], device bfloat* C [[buffer(2)]],
-    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
-    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]],
-    uint lane [[thread_index_in_simdgroup]]);
-template [[host_name("gemv_bf16_tn")]] kernel void gemv<bfloat, true, false>(
-    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]], device bfloat* C [[buffer(2)]],
-    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
-    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]],
-    uint lane [[thread_index_in_simdgroup]]);
-template [[host_name("gemv_bf16_tt")]] kernel void gemv<bfloat, true, true>(
-    device const bfloat* A [[buffer(0)]], device const bfloat* B [[buffer(1)]], device bfloat* C [[buffer(2)]],
-    constant MatmulParams& p [[buffer(3)]], uint3 group [[threadgroup_position_in_grid]],
-    uint lid [[thread_index_in_threadgroup]], uint simd_group [[simdgroup_index_in_threadgroup]],
-    uint lane [[thread_index_in_simdgroup]]);

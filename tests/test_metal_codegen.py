@@ -166,6 +166,9 @@ split_program("split_max_columns_f16_70001x5", [rand((70001, 5), np.float16)], l
 
 program("softmax_rows", [rand((33, 70))], lambda x: tl.softmax(x, axis=1), rtol=1e-5, scaled=True, wide=True)
 program("softmax_columns", [rand((70, 33))], lambda x: tl.softmax(x, axis=0), rtol=1e-5, scaled=True)
+# Few long columns of several passes: split pass by pass (chunks of rows, then folds).
+program("split_softmax_columns_65537x3", [rand((65537, 3))], lambda x: tl.softmax(x, axis=0), rtol=1e-5,
+        scaled=True)
 program("softmax_f16", [rand((33, 1000), np.float16)], lambda x: tl.softmax(x, axis=1))
 program("layernorm", [rand((33, 70))],
         lambda x: (x - x.mean(1, keepdims=True)) / tl.sqrt(x.var(1, keepdims=True) + 1e-5), rtol=1e-5, scaled=True)

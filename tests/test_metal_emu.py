@@ -78,9 +78,9 @@ def assert_close(actual, expected, scale, rtol):
 def test_registration_table(libs):
     assert libs["selftest"].kernels()["builtins"] == (1, 1)
     layouts = [(t, ab) for t in ("f32", "f16", "bf16") for ab in ("nn", "nt", "tn", "tt")]
-    assert libs["matmul"].kernels().keys() == (
-        {f"matmul_{t}_{ab}_{c}" for t, ab in layouts for c in ("32x32x16", "64x64x16", "64x32x32")}
-        | {f"gemv_{t}_{ab}" for t, ab in layouts})
+    assert libs["matmul"].kernels().keys() == {
+        f"matmul_{t}_{ab}_{c}" for t, ab in layouts for c in ("32x32x16", "64x64x16", "64x32x32")}
+    assert libs["gemv"].kernels().keys() == {f"gemv_{t}_{ab}" for t, ab in layouts}
     assert {f"copy_{a}_{b}" for a in DTYPES for b in DTYPES} <= libs["elementwise"].kernels().keys()
 
 
@@ -286,6 +286,35 @@ def test_compile_errors_point_at_the_metal_line(tmp_path):
         emu.build(src)
 
 
+def test_local_header_is_inlined_under_its_own_lines(tmp_path):
+    """`#include "name.h"` next to the .metal file (metal/matmul_common.h): inlined as the build
+    embeds it, rebuilt when the header changes, and errors name the header's or the file's line."""
+    header, src = tmp_path / "shared.h", tmp_path / "user.metal"
+    header.write_text("// shared\nconstant constexpr float kTwo = 2.0f;\n"
+                      "float twice(float x) {\n  return kTwo * x;\n}\n")
+    src.write_text('#include <metal_stdlib>\nusing namespace metal;\n#include "shared.h"\n\n'
+                   "kernel void k(device float* y [[buffer(0)]],\n"
+                   "              uint i [[thread_position_in_grid]]) {\n  y[i] = twice(y[i]);\n}\n")
+    y = np.arange(5, dtype=np.float32)
+    emu.load(src).launch("k", [y], (5, 1, 1), (1, 1, 1), dispatch_threads=True)
+    np.testing.assert_array_equal(y, 2 * np.arange(5, dtype=np.float32))
+    header.write_text(header.read_text().replace("kTwo * x", "kTwo * undeclared_name"))
+    with pytest.raises(emu.BuildError, match=re.escape(f"{header}:4")):
+        emu.build(src)
+    header.write_text(header.read_text().replace("undeclared_name", "x"))
+    src.write_text(src.read_text().replace("twice(y[i])", "twice(undeclared_name)"))
+    with pytest.raises(emu.BuildError, match=re.escape(f"{src}:7")):
+        emu.build(src)
+    src.write_text(src.read_text().replace("shared.h", "missing.h"))
+    with pytest.raises(MetalError, match="no header missing.h"):
+        translate(src.read_text(), str(src))
+    assert any("no header missing.h" in f for f in lint.lint_source(src.read_text(), str(src)))
+    header.write_text("kernel void k2(device float* y [[buffer(0)]]) {}\n")
+    src.write_text(src.read_text().replace("missing.h", "shared.h"))
+    with pytest.raises(MetalError, match="holds no kernels"):
+        translate(src.read_text(), str(src))
+
+
 @pytest.mark.parametrize("source,message", [
     ("kernel void k(device float* y [[buffer(0)]], uint i [[sample_id]]) {}",
      "unsupported attribute"),
@@ -435,7 +464,7 @@ def test_softmax_rows(libs, dtype, shape, threads):
     np.testing.assert_allclose(y, expected, **tol)
 
 
-# ---- metal/matmul.metal -------------------------------------------------------------------
+# ---- metal/matmul.metal, metal/gemv.metal (sharing metal/matmul_common.h) -----------------
 
 MATMUL_PARAMS = np.dtype([*[(f, "<u4") for f in ("M", "N", "K", "lda", "ldb", "ldc", "ldc_col", "z0")],
                           ("sa", "<i8"), ("sb", "<i8"), ("sc", "<i8"), ("vec_flags", "<u4"), ("pad", "<u4")])
@@ -573,7 +602,7 @@ def test_gemv(libs, dtype, layout, shape):
     m, n, k, batch = shape
     rng = np.random.default_rng(m * 10007 + n * 101 + k + 1)
     a, b, sa, sb = matmul_operands(rng, dtype, layout, m, n, k, batch)
-    c = gemv_launch(libs["matmul"], dtype, layout, a, b, sa, sb, swap=m > 16)
+    c = gemv_launch(libs["gemv"], dtype, layout, a, b, sa, sb, swap=m > 16)
     check_product(c[:, :, :n], a, b, dtype)
     assert np.isnan(c[:, :, n:].astype(np.float32)).all()
 

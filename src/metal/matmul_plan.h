@@ -1,6 +1,6 @@
 #pragma once
-// How a matmul runs on metal/matmul.metal: which kernel (tiles of a size chosen by shape, or
-// GEMV for M or N <= 16), which instantiation (dtype, and whether each operand is read
+// How a matmul runs on metal/matmul.metal (tiles of a size chosen by shape) or metal/gemv.metal
+// (GEMV, for M or N <= 16): which kernel, which instantiation (dtype, and whether each operand is read
 // transposed), leading dimensions, the threadgroup grid, and the batch: its innermost merged
 // dim is the grid's z (with a stride per operand), the outer ones are separate dispatches at
 // element offsets. Operands the kernel cannot address (neither rows
@@ -27,10 +27,11 @@ std::optional<MatrixLayout> read_layout(int64_t rows, int64_t cols, int64_t rs, 
 // Whether the kernel can write C there: rows contiguous, rows apart (no overlap).
 bool writable_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs);
 
-// Every kernel runs threadgroups of 128 threads.
+// Every kernel runs threadgroups of 128 threads (matmul_common.h's kMatmulThreads).
 constexpr uint32_t kMatmulThreads = 128;
 constexpr uint32_t kMaxGridZ = 65535;
-// GEMV: at most this many rows of C (or columns, with the operands swapped).
+// GEMV (gemv.metal's kGemvRows): at most this many rows of C (or columns, with the operands
+// swapped).
 constexpr uint32_t kGemvRows = 16;
 
 // A tiled kernel's block of C per threadgroup and its K step (matmul.metal's instantiations).
@@ -61,6 +62,8 @@ struct MatmulPlan {
   // matmul_<f32|f16|bf16>_<n|t><n|t>_<m>x<n>x<k>, or gemv_<f32|f16|bf16>_<n|t><n|t>
   std::string kernel;
   bool gemv = false;
+  // The file whose function `kernel` is: metal/<library()>.metal, "gemv" or "matmul".
+  const char* library() const { return gemv ? "gemv" : "matmul"; }
   // GEMV with N <= 16: the kernel computes C^T = op(B)^T op(A)^T, so buffer 0 is b and
   // buffer 1 is a, M and N below are exchanged and C is written through ldc_col.
   bool swap = false;
@@ -70,7 +73,7 @@ struct MatmulPlan {
   std::array<int64_t, 3> batch_stride{};  // along grid z, per buffer
   std::array<uint32_t, 2> groups{};       // grid x (over N), y (over M)
   std::vector<MatmulDispatch> dispatches;
-  // matmul.metal's MatmulParams::vec_flags (tiled kernels): bit i when buffer i's stored rows all
+  // matmul_common.h's MatmulParams::vec_flags (tiled kernels): bit i when buffer i's stored rows all
   // start on a 4-element boundary (ld, the batch stride and every dispatch's offset multiples
   // of 4; MTLBuffer contents are aligned), so its staging reads 4-vectors.
   uint32_t vec = 0;

@@ -185,10 +185,11 @@ void random(MetalDevice& d, RandomDist dist, uint64_t seed, uint64_t counter, do
 
 void matmul(MetalDevice& d, const MatmulPlan& plan, const Tensor& a, const Tensor& b, const Tensor& c,
             const EpilogueProgram* ep, const Epilogue* epilogue) {
+  const char* const library = plan.gemv ? sources::kGemv : sources::kMatmul;  // metal/<plan.library()>.metal
   const id<MTLComputePipelineState> pipeline =
       ep ? d.fused_pipeline(ep->key, ep->entry,
-                            [&] { return epilogue_program_source(sources::kMatmul, epilogue->kernel, epilogue->acc_slot, plan, *ep); })
-         : d.pipeline(sources::kMatmul, plan.kernel);
+                            [&] { return epilogue_program_source(library, epilogue->kernel, epilogue->acc_slot, plan, *ep); })
+         : d.pipeline(library, plan.kernel);
   const std::string name = ep ? plan.kernel + "+" + epilogue->kernel.name() : plan.kernel;
   if (ep) {
     if (epilogue->bindings.size() != ep->buffers.size())

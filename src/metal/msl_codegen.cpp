@@ -108,7 +108,7 @@ std::string elementwise(const ir::Kernel& k, const Cut& c, const std::string& en
 // bytes a partial, floats as their bits), and `entry`, laid out as an unsplit reduction, whose
 // threads fold their outputs' partials in place of elements and run the row values and stores.
 //
-// A split multi-pass kernel (softmax, layernorm: rows only) runs pass by pass: for each pass t,
+// A split multi-pass kernel (softmax, layernorm; rows or columns) runs pass by pass: for each pass t,
 // a chunked kernel (Part, `target` t) whose threadgroups read the totals of the passes before
 // from the scratch buffer, recompute the row values, run pass t over their chunk (its full
 // stores included) and store their partials; then, when pass t reduces, a kernel per output

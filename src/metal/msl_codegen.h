@@ -37,8 +37,8 @@ struct Cut {
   std::vector<bool> unit;  // with vector: per memory operand, contiguous (else broadcast)
   bool wide = false;   // 64-bit index math (else 32-bit: every offset fits)
   // Partials of this many chunks per output, then a kernel that combines them (0: none), for
-  // rows or columns of one pass, and rows of several passes (softmax, layernorm: pass by
-  // pass). Few long outputs (a full reduction) then fill the GPU.
+  // rows or columns, of one pass or of several (softmax, layernorm: pass by pass). Few long
+  // outputs (a full reduction, a softmax over axis 0 of a tall, narrow array) then fill the GPU.
   int split = 0;
 };
 

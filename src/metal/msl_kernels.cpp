@@ -99,13 +99,11 @@ int row_vector_width(const ir::Kernel& k, const MergedDims& kept, const MergedDi
 uint32_t clamp_groups(int64_t groups, int64_t most) { return uint32_t(std::min(groups, most)); }
 
 
-// Whether a reduction of l's outputs is split (few long outputs; several passes: rows only):
-// if so sets the cut's chunks per output and the scratch buffer's size.
+// Whether a reduction of l's outputs (rows or columns, one pass or several) is split (few long
+// outputs): if so sets the cut's chunks per output and the scratch buffer's size.
 bool splits(const ir::Kernel& k, Launch& l) {
   const size_t passes = k.schedule().passes.size();
-  if (l.inner_n < kSplitMinInner || l.total > kSplitMaxOutputs || l.total <= 0 ||
-      (passes != 1 && l.cut.layout != Layout::Rows))
-    return false;
+  if (l.inner_n < kSplitMinInner || l.total > kSplitMaxOutputs || l.total <= 0) return false;
   int64_t reductions = 0;
   for (const ir::Instr& in : k.instrs) reductions += in.op == ir::Op::Reduce;
   const int64_t chunks = std::clamp<int64_t>((l.inner_n + kSplitChunk - 1) / kSplitChunk, 2, kSplitMaxChunks);
@@ -149,8 +147,9 @@ Launch plan_launch(const ir::Kernel& k, std::span<const uint64_t> binding_offset
     l.cut.layout = Layout::Columns;
     l.threadgroup = {uint32_t(kColumnsX * kColumnsY), 1, 1};
     l.grid[0] = clamp_groups((l.total + kColumnsX - 1) / kColumnsX, 65535);
-    // Few long columns (a sum over axis 0 of a tall, narrow array): chunks of rows of each
-    // group of kColumnsX columns over many threadgroups, then the kernel above combines them.
+    // Few long columns (a sum, or a softmax, over axis 0 of a tall, narrow array): chunks of
+    // rows of each group of kColumnsX columns over many threadgroups, then the kernel above
+    // combines them (several passes: per pass, as rows do; see msl_codegen.cpp).
     if (splits(k, l)) {
       l.part_threadgroup = l.threadgroup;
       l.part_grid = {clamp_groups((l.total + kColumnsX - 1) / kColumnsX * l.cut.split, 65535), 1, 1};

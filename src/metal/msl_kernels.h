@@ -27,10 +27,10 @@ struct Launch {
   int64_t scratch_bytes = 0;  // its partials (several passes: and each pass's totals)
 };
 
-// A reduction of few, long outputs (rows or columns of one pass; rows of several passes, as
-// softmax or layernorm) is split when each output has at least this many elements and there
-// are at most kSplitMaxOutputs outputs: a threadgroup per chunk of kSplitChunk (of an output,
-// or of a group of kColumnsX columns).
+// A reduction of few, long outputs (rows or columns, of one pass or of several, as softmax or
+// layernorm) is split when each output has at least this many elements and there are at most
+// kSplitMaxOutputs outputs: a threadgroup per chunk of kSplitChunk (of an output, or of a
+// group of kColumnsX columns).
 constexpr int64_t kSplitMinInner = int64_t(1) << 16, kSplitMaxOutputs = 256, kSplitChunk = 8192;
 constexpr int kSplitMaxChunks = 512;
 

@@ -140,14 +140,18 @@ EpilogueProgram epilogue_program(const ir::Kernel& k, int acc_slot, const Matmul
   return p;
 }
 
-std::string epilogue_program_source(const std::string& matmul_metal, const ir::Kernel& k, int acc_slot,
+std::string epilogue_program_source(const std::string& library, const ir::Kernel& k, int acc_slot,
                                     const MatmulPlan& plan, const EpilogueProgram& p) {
-  const size_t cut = matmul_metal.find("\n// ---- kernels ----\n");
+  const size_t cut = library.find("\n// ---- kernels ----\n");
   if (cut == std::string::npos) throw_value("Metal matmul: the kernel library has no '// ---- kernels ----' line");
   const Variant v = variant(plan);
+  if (library.rfind(v.gemv ? " gemv_rows(" : " matmul_tiles(", cut) == std::string::npos ||
+      library.rfind("struct MatmulParams", cut) == std::string::npos)
+    throw_value(std::string("Metal matmul: not the text of metal/") + plan.library() +
+                ".metal with its headers inlined, for " + plan.kernel);
   const std::string T = v.type, ta = v.ta ? "true" : "false", tb = v.tb ? "true" : "false";
   const size_t params = kEpilogueFirstBuffer + k.slots.size();
-  std::string s = std::string(prelude()) + matmul_metal.substr(0, cut) + epilogue_structs(k, acc_slot, p.entry);
+  std::string s = std::string(prelude()) + library.substr(0, cut) + epilogue_structs(k, acc_slot, p.entry);
   s += "kernel void " + p.entry + "(device const " + T + "* A [[buffer(0)]], device const " + T +
        "* B [[buffer(1)]],\n    device " + T + "* C [[buffer(2)]],\n    " +
        epilogue_parameters(k, kEpilogueFirstBuffer) + "constant MatmulParams& mp [[buffer(" + std::to_string(params) +

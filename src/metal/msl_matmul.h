@@ -1,6 +1,7 @@
 #pragma once
 // A matmul with its planner epilogue (bias, activation, residual, scale, cast: core/backend.h's
-// Epilogue) fused into one Metal kernel: metal/matmul.metal's tile or GEMV body, as planned
+// Epilogue) fused into one Metal kernel: metal/matmul.metal's tile or metal/gemv.metal's GEMV
+// body, as planned
 // (matmul_plan.h), with the epilogue generated from its fusion IR (msl_print.h) as the
 // body's output policy. Portable C++: the Objective-C++ host compiles the source (with
 // newLibraryWithSource, cached by key) and binds what this returns.
@@ -15,7 +16,7 @@ namespace tl::metal {
 
 // A matmul's fused epilogue (core/backend.h's Epilogue: an elementwise kernel over the
 // product's shape, batch dims first, that reads the product as slot `acc_slot`, element for
-// element) printed as the output policy of metal/matmul.metal's tile and GEMV bodies:
+// element) printed as the output policy (metal/matmul_common.h) of the tile and GEMV bodies:
 // struct `entry`_ep (its params: per memory operand an offset, strides over the batch dims,
 // the row and the column; the constants) and struct `entry`_out, whose put(row, col, value)
 // runs the kernel on one product element held in a register (the product itself is never
@@ -45,9 +46,10 @@ struct EpilogueProgram {
 
 // `plan` is the matmul's plan for the product (dtype: its dtype). Prints no MSL.
 EpilogueProgram epilogue_program(const ir::Kernel& k, int acc_slot, const MatmulPlan& plan);
-// The MSL: `matmul_metal` (metal/matmul.metal's text) up to its kernels, the prelude of
-// generated kernels, the epilogue's structs and the kernel p.entry.
-std::string epilogue_program_source(const std::string& matmul_metal, const ir::Kernel& k, int acc_slot,
+// The MSL: the prelude of generated kernels, `library` up to its kernels, the epilogue's
+// structs and the kernel p.entry. `library`: the text of the plan's metal/<plan.library()>.metal
+// with its local includes inlined (as embedded; ValueError when it is not that file).
+std::string epilogue_program_source(const std::string& library, const ir::Kernel& k, int acc_slot,
                                     const MatmulPlan& plan, const EpilogueProgram& p);
 
 }  // namespace tl::metal

@@ -28,6 +28,23 @@ inline std::string read_text(const fs::path& p) {
   return s.str();
 }
 
+// The text of metal/<stem>.metal as the build embeds it: each line `#include "name.h"` replaced
+// by the header metal/name.h (CMakeLists.txt, Apple builds; the emulator does the same in
+// tests/metal_emu/preprocess.py).
+inline std::string metal_library_text(const std::string& stem) {
+  const fs::path dir = repo_root() / "metal";
+  std::istringstream in(read_text(dir / (stem + ".metal")));
+  std::string out, line;
+  while (std::getline(in, line)) {
+    const std::string prefix = "#include \"";
+    if (line.starts_with(prefix) && line.size() > prefix.size() + 1 && line.back() == '"')
+      out += read_text(dir / line.substr(prefix.size(), line.size() - prefix.size() - 1));
+    else
+      out += line + "\n";
+  }
+  return out;
+}
+
 // Runs a command, returning its stdout; empty with a nonzero status.
 inline std::string run(const std::string& cmd, int& status) {
   std::string out;

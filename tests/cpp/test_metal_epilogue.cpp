@@ -1,7 +1,7 @@
 // Matmuls with fused epilogues on Metal (src/metal/msl_matmul.cpp): the planner folds an
 // elementwise consumer (scale, bias, activation, residual, cast) into the matmul; the
-// generated MSL (metal/matmul.metal's tile or GEMV body with the epilogue as its output
-// policy) runs in the CPU emulation harness (tests/metal_emu, built through its emu.py) under
+// generated MSL (metal/matmul.metal's tile or metal/gemv.metal's GEMV body with the epilogue
+// as its output policy) runs in the CPU emulation harness (tests/metal_emu, built through its emu.py) under
 // three thread orders, which must agree bit for bit, and must match the CPU backend's result
 // for the same graph. Skipped where python3 with NumPy or a C++ compiler is missing.
 #include <gtest/gtest.h>
@@ -100,7 +100,7 @@ void check(const Case& c) {
   const EpilogueProgram prog = epilogue_program(kernel, acc, *mp);
   ASSERT_EQ(prog.error, "");
   const std::string source =
-      epilogue_program_source(read_text(repo_root() / "metal" / "matmul.metal"), kernel, acc, *mp, prog);
+      epilogue_program_source(metal_library_text(mp->library()), kernel, acc, *mp, prog);
   const Emulator emu = load(source, prog.entry);
   ASSERT_EQ(emu.error, "") << source;
 

@@ -1,7 +1,8 @@
-// Split multi-pass row kernels of the Metal generator (softmax, log_softmax, layernorm over a
-// few very long rows: msl_kernels.h): per pass a chunked kernel over many threadgroups, then
-// (where the pass reduces) a kernel per row that folds its partials into the row's totals,
-// the last pass's chunks storing the results. The generated MSL of kernels planned on the CPU
+// Split multi-pass kernels of the Metal generator (softmax, log_softmax, layernorm over a few
+// very long rows, or over axis 0 of a tall array with few columns: msl_kernels.h): per pass a
+// chunked kernel over many threadgroups, then (where the pass reduces) a kernel per output
+// that folds its partials into the output's totals, the last pass's chunks storing the
+// results. The generated MSL of kernels planned on the CPU
 // runs in the emulation harness (every step, three thread orders that must agree bit for bit)
 // and must match a float64 reference (computed here, as NumPy's float64 would) and the CPU
 // backend, NaN and -inf rows included. Skipped without python3 + NumPy or a C++ compiler
@@ -35,11 +36,14 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN(), kInf = std::nu
 enum class Fn { Softmax, LogSoftmax, LayerNorm };
 enum class Special { None, NaN, NegInf };
 
+// `rows` outputs of n elements each: rows x n reduced over axis 1, or (columns) n x rows
+// reduced over axis 0.
 struct Case {
   std::string name;
   Fn fn;
   int64_t rows, n;
   Special special = Special::None;
+  bool columns = false;
 };
 
 // Row r of x, in float64, through `fn` (w: the layernorm weight).
@@ -62,11 +66,14 @@ std::vector<double> reference(Fn fn, const float* x, const float* w, int64_t n) 
   return y;
 }
 
-// Within tolerance of `want`: NaN for NaN, an infinity for the same one, else close.
-::testing::AssertionResult close(double got, double want, double tol, const char* what, int64_t at) {
+// Within tolerance of `want`: NaN for NaN, an infinity for the same one, else close: relative
+// to 1 + |want|, or (`relative`: softmax, whose values over n elements are about 1 / n, so an
+// absolute 1e-5 would pass a wrong sum) to |want|.
+::testing::AssertionResult close(double got, double want, double tol, bool relative, const char* what, int64_t at) {
+  const double scale = relative ? std::abs(want) + 1e-30 : 1.0 + std::abs(want);
   const bool ok = std::isnan(want) ? std::isnan(got)
                   : std::isinf(want) ? got == want
-                                     : std::abs(got - want) <= tol * (1.0 + std::abs(want));
+                                     : std::abs(got - want) <= tol * scale;
   if (ok) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << what << " [" << at << "]: got " << got << ", want " << want;
 }
@@ -83,18 +90,23 @@ TEST_P(MetalSplitPasses, MatchesFloat64AndTheCpuBackendInTheEmulator) {
   std::vector<float> xv(size_t(c.rows * c.n)), wv(size_t(c.n));
   for (float& v : xv) v = u(rng);
   for (float& v : wv) v = 0.5f + 0.25f * u(rng);
-  if (c.special == Special::NaN) xv[size_t(c.n + 4321)] = std::numeric_limits<float>::quiet_NaN();  // row 1
+  // Element i of output r, in xv.
+  const auto at = [&](int64_t r, int64_t i) { return size_t(c.columns ? i * c.rows + r : r * c.n + i); };
+  if (c.special == Special::NaN) xv[at(1, 4321)] = std::numeric_limits<float>::quiet_NaN();  // output 1
   if (c.special == Special::NegInf) {
-    for (int64_t i = 0; i < c.n; i += 997) xv[size_t(i)] = -std::numeric_limits<float>::infinity();  // row 0: some
-    for (int64_t i = 0; i < c.n; ++i) xv[size_t(c.n + i)] = -std::numeric_limits<float>::infinity();  // row 1: all
+    for (int64_t i = 0; i < c.n; i += 997) xv[at(0, i)] = -std::numeric_limits<float>::infinity();  // output 0: some
+    for (int64_t i = 0; i < c.n; ++i) xv[at(1, i)] = -std::numeric_limits<float>::infinity();  // output 1: all
   }
-  const Tensor x = tl::from_host(xv.data(), {c.rows, c.n}, DType::Float32, tl::Device{});
-  const Tensor w = tl::from_host(wv.data(), {c.n}, DType::Float32, tl::Device{});
+  const int axis = c.columns ? 0 : 1;
+  const Tensor x = tl::from_host(xv.data(), c.columns ? tl::Shape{c.n, c.rows} : tl::Shape{c.rows, c.n},
+                                 DType::Float32, tl::Device{});
+  const Tensor w = tl::from_host(wv.data(), c.columns ? tl::Shape{c.n, 1} : tl::Shape{c.n}, DType::Float32,
+                                 tl::Device{});
   Tensor y;
-  if (c.fn == Fn::Softmax) y = tl::softmax(x, 1);
-  if (c.fn == Fn::LogSoftmax) y = tl::log_softmax(x, 1);
+  if (c.fn == Fn::Softmax) y = tl::softmax(x, axis);
+  if (c.fn == Fn::LogSoftmax) y = tl::log_softmax(x, axis);
   if (c.fn == Fn::LayerNorm) {
-    const tl::Axes ax(std::vector<int64_t>{1});
+    const tl::Axes ax(std::vector<int64_t>{axis});
     const Tensor d = tl::binary(OpCode::subtract, x, tl::mean(x, ax, true));
     const Tensor s = tl::unary(OpCode::sqrt, tl::binary(OpCode::add, tl::var(x, ax, 0.0, true), Scalar::from_float(1e-5)));
     y = tl::binary(OpCode::add, tl::binary(OpCode::multiply, tl::binary(OpCode::divide, d, s), w), Scalar::from_float(0.25));
@@ -107,14 +119,18 @@ TEST_P(MetalSplitPasses, MatchesFloat64AndTheCpuBackendInTheEmulator) {
   const Program p = fused_program(k);
   ASSERT_EQ(p.error, "");
   ASSERT_GT(p.launch.cut.split, 0) << "not split: " << p.key;
-  ASSERT_EQ(p.launch.cut.layout, Layout::Rows);
-  EXPECT_EQ(p.launch.cut.vector, c.n % 4 == 0 ? 4 : 1);  // 4-vectors where rows start on one
+  // (One column is a contiguous row once the size-1 dim is merged away.)
+  // (Layernorm's weight is contiguous along the reduced dim: strided rows, not columns.)
+  ASSERT_EQ(p.launch.cut.layout, c.columns && c.rows > 1 && c.fn != Fn::LayerNorm ? Layout::Columns : Layout::Rows);
+  if (!c.columns) EXPECT_EQ(p.launch.cut.vector, c.n % 4 == 0 ? 4 : 1);  // 4-vectors where rows start on one
+  const uint32_t groups =
+      uint32_t(p.launch.cut.layout == Layout::Columns ? (c.rows + kColumnsX - 1) / kColumnsX : c.rows);
   EXPECT_EQ(p.part_entry, "");
   // Per pass its chunks, then (all passes but the last reduce) its fold.
   ASSERT_EQ(p.steps.size(), size_t(2 * k.passes() - 1));
   for (int t = 0; t < k.passes(); ++t) {
     EXPECT_EQ(p.steps[size_t(2 * t)].entry, split_entry(p.entry, t, false));
-    EXPECT_EQ(p.steps[size_t(2 * t)].grid[0], uint32_t(c.rows * p.launch.cut.split));
+    EXPECT_EQ(p.steps[size_t(2 * t)].grid[0], groups * uint32_t(p.launch.cut.split));
     if (t + 1 < k.passes()) EXPECT_EQ(p.steps[size_t(2 * t + 1)].entry, split_entry(p.entry, t, true));
   }
   const Emulator emu = load(program_source(k, p), p.entry);
@@ -132,7 +148,8 @@ TEST_P(MetalSplitPasses, MatchesFloat64AndTheCpuBackendInTheEmulator) {
       slots.emplace_back(bytes, 0xA5);
     } else {
       ASSERT_TRUE(b.elements == c.rows * c.n || b.elements == c.n) << b.elements;
-      const auto* d = reinterpret_cast<const uint8_t*>(b.elements == c.n ? wv.data() : xv.data());
+      const bool weight = c.fn == Fn::LayerNorm && b.elements == c.n && c.rows > 1;  // (the cases have rows > 1)
+      const auto* d = reinterpret_cast<const uint8_t*>(weight ? wv.data() : xv.data());
       slots.emplace_back(d, d + bytes);
     }
   }
@@ -147,10 +164,13 @@ TEST_P(MetalSplitPasses, MatchesFloat64AndTheCpuBackendInTheEmulator) {
   const double tol = c.fn == Fn::LayerNorm ? 2e-5 : 1e-5;
   int failures = 0;
   for (int64_t r = 0; r < c.rows && failures < 10; ++r) {
-    const std::vector<double> want = reference(c.fn, xv.data() + r * c.n, wv.data(), c.n);
+    std::vector<float> line(size_t(c.n));
+    for (int64_t i = 0; i < c.n; ++i) line[size_t(i)] = xv[at(r, i)];
+    const std::vector<double> want = reference(c.fn, line.data(), wv.data(), c.n);
     for (int64_t i = 0; i < c.n && failures < 10; ++i) {
-      const int64_t at = r * c.n + i;
-      const auto a = close(got[at], want[size_t(i)], tol, "float64", at), b = close(got[at], cpu[at], tol, "cpu", at);
+      const int64_t e = int64_t(at(r, i));
+      const bool rel = c.fn == Fn::Softmax;
+      const auto a = close(got[e], want[size_t(i)], tol, rel, "float64", e), b = close(got[e], cpu[e], tol, rel, "cpu", e);
       if (!a) ++failures, ADD_FAILURE() << c.name << ": " << a.message();
       else if (!b) ++failures, ADD_FAILURE() << c.name << ": " << b.message();
     }
@@ -168,8 +188,20 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"softmax_vectors_2x65540", Fn::Softmax, 2, 65540}),
     [](const ::testing::TestParamInfo<Case>& i) { return i.param.name; });
 
-// What is split: rows of several passes, not columns of several passes, nor many rows.
-TEST(MetalSplitPassesPlan, RowsOfSeveralPassesOnly) {
+// Over axis 0 of a tall array with few columns (named as the array's shape): kColumnsX
+// columns side by side per threadgroup, chunks of rows.
+INSTANTIATE_TEST_SUITE_P(
+    Columns, MetalSplitPasses,
+    ::testing::Values(Case{"softmax_65537x3", Fn::Softmax, 3, 65537, Special::None, true},
+                      Case{"softmax_nan_70001x2", Fn::Softmax, 2, 70001, Special::NaN, true},
+                      Case{"log_softmax_neginf_65539x3", Fn::LogSoftmax, 3, 65539, Special::NegInf, true},
+                      Case{"layernorm_strided_rows_65543x5", Fn::LayerNorm, 5, 65543, Special::None, true},
+                      Case{"softmax_100003x1", Fn::Softmax, 1, 100003, Special::None, true},
+                      Case{"log_softmax_65537x33", Fn::LogSoftmax, 33, 65537, Special::None, true}),
+    [](const ::testing::TestParamInfo<Case>& i) { return i.param.name; });
+
+// What is split: few rows or few columns of several passes, not many of them.
+TEST(MetalSplitPassesPlan, FewRowsOrColumnsOfSeveralPasses) {
   std::vector<float> v(size_t(4 * kSplitMinInner), 0.5f);
   const Tensor rows = tl::from_host(v.data(), {4, kSplitMinInner}, DType::Float32, tl::Device{});
   const Tensor cols = tl::from_host(v.data(), {kSplitMinInner, 4}, DType::Float32, tl::Device{});
@@ -182,7 +214,14 @@ TEST(MetalSplitPassesPlan, RowsOfSeveralPassesOnly) {
   ASSERT_GT(r.launch.cut.split, 0);
   EXPECT_EQ(r.launch.scratch_bytes, 2 * 4 * (r.launch.cut.split + 1) * 8);  // max, sum: partials, totals
   EXPECT_EQ(r.steps.size(), 5u);
-  EXPECT_EQ(plan(tl::softmax(cols, 0)).launch.cut.split, 0);
+  const Program c = plan(tl::softmax(cols, 0));
+  ASSERT_GT(c.launch.cut.split, 0);
+  EXPECT_EQ(c.launch.cut.layout, Layout::Columns);
+  EXPECT_EQ(c.launch.scratch_bytes, 2 * 4 * (c.launch.cut.split + 1) * 8);
+  EXPECT_EQ(c.steps.size(), 5u);
+  std::vector<float> many(size_t(kSplitMinInner) * size_t(kSplitMaxOutputs + 1), 0.5f);
+  EXPECT_EQ(plan(tl::softmax(tl::from_host(many.data(), {kSplitMinInner, kSplitMaxOutputs + 1}, DType::Float32,
+                                           tl::Device{}), 0)).launch.cut.split, 0);
   const Program whole = plan(tl::softmax(tl::from_host(v.data(), {4, 1000}, DType::Float32, tl::Device{}), 1));
   EXPECT_EQ(whole.launch.cut.split, 0);
   ASSERT_EQ(whole.steps.size(), 1u);

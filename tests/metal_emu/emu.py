@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from preprocess import translate  # this folder is on sys.path (script or test)
+from preprocess import local_includes, translate  # this folder is on sys.path (script or test)
 
 HERE = Path(__file__).resolve().parent
 HARNESS = ["launcher.cpp", "fiber.cpp", "launcher.h", "fiber.h", "metal_compat.h",
@@ -99,7 +99,9 @@ def build(metal_path, asan=None, ucontext=False):
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
     harness = [(HERE / n).read_bytes() for n in HARNESS]
     root = _cache_dir()
-    key = _key(metal_path, metal_path.read_bytes(), *harness, f, version)
+    src = metal_path.read_text()
+    headers = [h.read_bytes() for h in local_includes(src, metal_path)]
+    key = _key(metal_path, src, *headers, *harness, f, version)
     lib = root / f"{metal_path.stem}-{key}.so"
     if lib.exists():
         return lib
@@ -111,7 +113,7 @@ def build(metal_path, asan=None, ucontext=False):
         objs.append(obj)
     cpp = root / f"{lib.stem}.cpp"  # kept for reading when a build fails
     tmp = cpp.with_name(f"{cpp.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(translate(metal_path.read_text(), str(metal_path)))
+    tmp.write_text(translate(src, str(metal_path)))
     tmp.replace(cpp)
     obj = root / f"{lib.stem}.o"
     _compile(cxx, cpp, obj, f)

@@ -1,6 +1,6 @@
 """Rejects in .metal sources what g++ accepts but Metal's compiler does not, so that passing
 the emulator means something. Usage: python3 lint.py FILE.metal... (exit status 1 on
-findings, printed as file:line: message).
+findings, printed as file:line: message); the local headers the files include are linted too.
 
 Recursion is found through a call graph of the functions defined in the file, by name (so
 overloads of one name count as one function).
@@ -26,6 +26,9 @@ RULES = [
 ]
 INCLUDE = re.compile(r"^[ \t]*#[ \t]*include\b(.*)$", re.M)
 ALLOWED_INCLUDE = re.compile(r"\s*<metal_\w+>\s*$")
+# A header of shared MSL next to the file ("name.h", a file of its own there): the build
+# inlines it into each source that includes it (see preprocess.LOCAL_INCLUDE).
+LOCAL_HEADER = re.compile(r'\s*"(\w+\.h)"\s*$')
 # A function definition: name, optional template arguments, parameters, then a body.
 DEFINITION = re.compile(r"\b([A-Za-z_]\w*)\s*(?:<[^;{}()]*>)?\s*\(")
 CALL = re.compile(r"\b([A-Za-z_]\w*)\s*(?:<[^;{}()]*>)?\s*\(")
@@ -74,8 +77,12 @@ def lint_source(src, path):
     code = strip_comments(src, blank_strings=True)
     found = []
     for m in INCLUDE.finditer(strip_comments(src)):
-        if not ALLOWED_INCLUDE.match(m.group(1)):
-            found.append((m.start(), "only <metal_...> headers can be included"))
+        local = LOCAL_HEADER.match(m.group(1))
+        if local and not (Path(path).parent / local.group(1)).is_file():
+            found.append((m.start(), f"no header {local.group(1)} next to this file"))
+        elif not local and not ALLOWED_INCLUDE.match(m.group(1)):
+            found.append((m.start(), 'only <metal_...> headers and "name.h" next to the file '
+                                     "can be included"))
     no_directives = re.sub(r"^[ \t]*#.*$", lambda m: " " * len(m.group(0)), code, flags=re.M)
     for rule, message in RULES:
         found += [(m.start(), message) for m in rule.finditer(no_directives)]
@@ -83,7 +90,22 @@ def lint_source(src, path):
     return [f"{path}:{line_of(code, pos)}: {msg}" for pos, msg in sorted(found)]
 
 
+def with_headers(paths):
+    """`paths` and the local headers they include, each once."""
+    out = []
+    for path in paths:
+        found = [path]
+        for m in INCLUDE.finditer(strip_comments(Path(path).read_text())):
+            local = LOCAL_HEADER.match(m.group(1))
+            if local and (Path(path).parent / local.group(1)).is_file():
+                found.append(str(Path(path).parent / local.group(1)))
+        out += [p for p in found if p not in out]
+    return out
+
+
 def main(paths):
+    """Lints `paths` and the headers they include."""
+    paths = with_headers(paths)
     problems = [p for path in paths for p in lint_source(Path(path).read_text(), path)]
     print("\n".join(problems) or f"{len(paths)} file(s) clean")
     return 1 if problems else 0

@@ -25,6 +25,9 @@ SCALAR_BUILTINS = {
 KERNEL = re.compile(r"(?:\bkernel\b|\[\[\s*kernel\s*\]\])\s*void\s+(\w+)\s*(<[^(){};]*>)?\s*\(")
 ATTRIBUTE = re.compile(r"\[\[(.*?)\]\]", re.S)
 METAL_INCLUDE = re.compile(r"^[ \t]*#[ \t]*include[ \t]*<metal_\w+>[ \t]*$", re.M)
+# `#include "name.h"`: a header of shared MSL next to the .metal file, inlined here as the
+# build inlines it when it embeds the sources (Metal's runtime compiler resolves no such include).
+LOCAL_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([\w.]+)"[ \t]*$', re.M)
 # `threadgroup T name[N]...;` storage (not pointers, which have a `*` before the name).
 THREADGROUP_DECL = re.compile(
     r"(?<![\w:])threadgroup\s+([A-Za-z_][\w:]*(?:\s*<[^;{}()]*?>)?)\s+([A-Za-z_]\w*)\s*"
@@ -140,19 +143,60 @@ def find_kernels(code, path):
     return kernels
 
 
-def rewrite_threadgroup_decls(code):
+def rewrite_threadgroup_decls(code, first=0):
     """`threadgroup T x[N];` becomes a reference into the threadgroup's shared memory, the
-    same for every thread of the group. Returns the new code and the number of sites."""
+    same for every thread of the group. Returns the new code and the number of sites (numbered
+    from `first`)."""
     sites = []
 
     def repl(m):
         ctype, name, dims = m.group(1), m.group(2), re.sub(r"\s+", "", m.group(3))
         sites.append(name)
         newlines = "\n" * m.group(0).count("\n")  # keep later code on its line
-        return (f"auto& {name} = tl_emu::threadgroup_var<{ctype}{dims}>({len(sites) - 1}, "
+        return (f"auto& {name} = tl_emu::threadgroup_var<{ctype}{dims}>({first + len(sites) - 1}, "
                 f"__FILE__, __LINE__);{newlines}")
 
     return THREADGROUP_DECL.sub(repl, code), len(sites)
+
+
+def rewrite(code, first_site=0):
+    """The rewrites from Metal to C++ of comment-free code: returns it and its number of
+    threadgroup storage sites (numbered from `first_site`)."""
+    code = METAL_INCLUDE.sub("", code)
+    code, nsites = rewrite_threadgroup_decls(code, first_site)
+    code = ATTRIBUTE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), code)
+    code = constant_to_const(code)
+    return HALF_LITERAL.sub(lambda m: f"half({m.group(1)}f)", code), nsites
+
+
+def local_includes(src, path):
+    """The headers (Paths) that `src`, the text of `path`, includes as `#include "name"`:
+    files next to it, one level (a header includes no other)."""
+    found = []
+    for m in LOCAL_INCLUDE.finditer(strip_comments(src)):
+        header = Path(path).resolve().parent / m.group(1)
+        if not header.is_file():
+            raise MetalError(f"{path}:{line_of(src, m.start())}: no header {m.group(1)} next to it")
+        found.append(header)
+    return found
+
+
+def inline_headers(code, src, path, first_site):
+    """`code` (the rewritten text of `path`, line for line) with each local include replaced
+    by the rewritten header under its own #line, then #line back to the .metal file. Returns
+    the code and the headers' threadgroup storage sites."""
+    abspath = str(Path(path).resolve())
+    pieces, nsites, end = [], 0, 0
+    for header, m in zip(local_includes(src, path), LOCAL_INCLUDE.finditer(code)):
+        text = strip_comments(header.read_text())
+        if KERNEL.search(text) or LOCAL_INCLUDE.search(text):
+            raise MetalError(f"{header}:1: an included header holds no kernels and no includes")
+        body, n = rewrite(text, first_site + nsites)
+        nsites += n
+        after = line_of(code, m.start()) + 1
+        pieces += [code[end:m.start()], f'#line 1 "{header}"\n{body}\n#line {after} "{abspath}"']
+        end = m.end()
+    return "".join(pieces) + code[end:], nsites
 
 
 def translate(src, path):
@@ -169,11 +213,9 @@ def translate(src, path):
     if dup:
         raise MetalError(f"{path}:1: kernel names registered twice: {sorted(dup)}")
 
-    code = METAL_INCLUDE.sub("", code)
-    code, nsites = rewrite_threadgroup_decls(code)
-    code = ATTRIBUTE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), code)
-    code = constant_to_const(code)
-    code = HALF_LITERAL.sub(lambda m: f"half({m.group(1)}f)", code)
+    code, nsites = rewrite(code)
+    code, header_sites = inline_headers(code, src, path, nsites)
+    nsites += header_sites
 
     abspath = str(Path(path).resolve())
     out = [f'#include "{COMPAT}"', f'#line 1 "{abspath}"', code, ""]
