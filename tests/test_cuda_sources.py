@@ -146,7 +146,7 @@ def test_matmul_kernels_with_epilogue_compile_with_nvcc(tmp_path, name):
         assert "#define TL_EPILOGUE 1" in src, kname
         cu = tmp_path / f"{kname}.cu"
         cu.write_text(src)
-        r = subprocess.run([NVCC, "--cubin", "-arch=sm_90", "-std=c++17", "-Xptxas", "-v", "-o",
+        r = subprocess.run([NVCC, "--cubin", *_arch(kname), "-std=c++17", "-Xptxas", "-v", "-o",
                             str(tmp_path / f"{kname}.cubin"), str(cu)], capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, kname + "\n" + r.stderr
         spills = _ptxas_spills(r.stderr)

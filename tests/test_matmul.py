@@ -452,3 +452,30 @@ def test_kernel_wgmma_fallbacks(device, rng, dtype):
     big = rng.uniform(-1, 1, (4096, 4096)).astype(NP[dtype])
     tbig = tl.asarray(big, device=device)
     check(tbig.T @ tbig, big.T, big, dtype)                                    # a^T: packed
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("mnk", [(1100, 1304, 200),    # 128 x 128 tiles, partial m and n tiles
+                                 (1700, 2568, 136)])   # 128 x 256 tiles, partial m and n tiles
+def test_kernel_wgmma_then_its_epilogue(device, rng, dtype, mnk):
+    """The wgmma kernel takes no epilogue (its own kernel is faster): gelu(x @ w + b) runs
+    the matmul, then the epilogue as a kernel of its own (the profiler shows one matmul)."""
+    if device == "cpu":
+        pytest.skip("large shapes are for the GPU kernels")
+    m, n, k = mnk
+    a, b = _operands(rng, dtype, m, n, k)
+    bias = rng.uniform(-1, 1, n).astype(NP[dtype])
+    ta, tb, tbias = (tl.asarray(x, device=device) for x in (a, b, bias))
+    tl.eval(ta, tb, tbias)
+    with tl.profiler.profile() as prof:
+        got = tl.gelu(ta @ tb + tbias)
+        tl.eval(got)
+    names = [e["name"] for e in prof.events]
+    assert prof.by_kind["matmul"] == 1 and names[-1].endswith("_epilogue_add_gelu"), names
+    if device.startswith("cuda") and "sm_90" in tl._core.device_name(device):
+        assert "_wgmma_" in names[-1], names
+    rows = np.unique(np.concatenate([rng.choice(m, 40), [0, m - 1]]))  # (the float64 gelu is slow)
+    q = np.matmul(to_f64(a[rows]), to_f64(b))
+    prod_err = np.matmul(np.abs(to_f64(a[rows])), np.abs(to_f64(b))) * (2 * k * EPS[tl.float32]) + np.abs(q) * EPS[dtype] * 2
+    want = _gelu64(q + to_f64(bias))
+    _check_epilogue(np.asarray(got)[rows], want, prod_err, np.abs(q) + 1 + np.abs(want), dtype)

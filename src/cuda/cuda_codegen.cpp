@@ -52,7 +52,7 @@ std::string unravel(const std::string& out, const std::string& from, const std::
                     const std::string& indent) {
   return indent + "int64_t " + out + "[" + m + "];\n" + indent + "for (int j = 0; j < " + m + "; ++j) " +
          out + "[j] = " + from + "[j];\n" + indent + "tl_unravel<" + std::to_string(rank) + ", " + m +
-         ">(" + index + ", " + shape + ", " + strides + ", " + out + ");\n";
+         ", true>(" + index + ", " + shape + ", " + strides + ", " + out + ");\n";
 }
 
 // Copies N bytes (the size of a whole vector of one operand) with one access.

@@ -95,7 +95,7 @@ int base_align(const Tensor& x, const MergedDims& batch, size_t j) {
 }
 
 // Whether a kernel's final store goes through TL_EPILOGUE_STORE (matmul_common.cu): the
-// kernels without the hook (or not yet hooked) run the epilogue as a kernel of its own.
+// others run the epilogue as a kernel of its own (wgmma: no slower so, matmul_wgmma.cu says why).
 bool hooks_epilogue(MatmulKernel k) {
   switch (k) {
     case MatmulKernel::Plain:
@@ -223,7 +223,8 @@ void matmul_wgmma(const Target& t, const MatmulConfig& c, const MatmulShape& s, 
   };
   const CUtensorMap ma = encode(va, unsigned(c.bm)), mb = encode(vb, c.b_kmajor ? unsigned(c.bn) : 64u);
   const CUfunction fn = static_kernel(t, "tl_matmul_wgmma", defines, body, "", true);
-  const unsigned smem = unsigned(c.stages * (c.bm + c.bn) * 64 * 2 + 1024 + 16 * c.stages);
+  // (matmul_wgmma.cu: the stages, their mbarriers, two 8 KiB output staging areas, alignment)
+  const unsigned smem = unsigned(c.stages * (c.bm + c.bn) * 64 * 2 + 16 * c.stages + 128 + 2 * 8192 + 1024);
   {
     static std::mutex mu;
     static auto* raised = new std::unordered_set<CUfunction>();

@@ -75,13 +75,25 @@ struct tl_bf16 {
 )";
 
 // off[j] += the offsets of linear index `lin` over shape[R] (innermost last) with operand
-// j's strides st[j][d]; the outermost index needs no division.
+// j's strides st[j][d]; the outermost index needs no division. With Narrow (the per-element
+// unravels of elementwise, reduction and gather kernels), indices below 2^32 take 32-bit
+// division: 64-bit division is a software routine of tens of instructions. Elsewhere (once
+// per batch or row) the second path would cost registers for nothing (a GEMV spilled).
 constexpr const char* kUnravel = R"(
-template <int R, int M>
+template <int R, int M, bool Narrow = false>
 __device__ inline void tl_unravel(int64_t lin, const int64_t (&shape)[R], const int64_t (&st)[M][R], int64_t (&off)[M]) {
   for (int d = R - 1; d >= 0; --d) {
     int64_t i = lin;
-    if (d > 0) { i = lin % shape[d]; lin /= shape[d]; }
+    if (d > 0) {
+      if (Narrow && uint64_t(lin) <= 0xffffffffu && uint64_t(shape[d]) <= 0xffffffffu) {
+        const unsigned l = unsigned(lin), s = unsigned(shape[d]);
+        i = l % s;
+        lin = l / s;
+      } else {
+        i = lin % shape[d];
+        lin /= shape[d];
+      }
+    }
     for (int j = 0; j < M; ++j) off[j] += i * st[j][d];
   }
 }

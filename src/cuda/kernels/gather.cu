@@ -26,7 +26,7 @@ extern "C" __global__ void tl_gather(const GatherArgs a) {
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
   for (int64_t lin = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; lin < a.parallel; lin += step) {
     int64_t base[3] = {a.off[0], a.off[1], a.off[2]};
-    tl_unravel<TL_RANK, 3>(lin, a.shape, a.st, base);
+    tl_unravel<TL_RANK, 3, true>(lin, a.shape, a.st, base);
     for (int64_t s = 0; s < a.serial; ++s) {
       int64_t off[3] = {base[0], base[1], base[2]};
       tl_unravel<TL_SERIAL_RANK, 3>(s, a.sshape, a.sst, off);
