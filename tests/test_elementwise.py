@@ -331,3 +331,27 @@ def test_result_type_with_weak_scalars():
     assert tl.result_type(tl.zeros(2, dtype=tl.int8), tl.uint8, 3) == tl.int32
     with pytest.raises(ValueError):
         tl.result_type(1.0)
+
+
+@pytest.mark.parametrize("dtype", [tl.float32, tl.float16, tl.bfloat16])
+def test_row_broadcasts_whole_and_partial_vectors(device, rng, dtype):
+    """gelu(x + b) and x * c over rows: rows that whole 16-byte vectors divide and start
+    aligned (vectors along the row on CUDA), rows of odd length, rows starting off a vector
+    (a column slice), every other row, and a column broadcast."""
+    np_t = NP[dtype]
+    for m, n in [(33, 64), (5, 1000), (3, 7), (2, 4096), (1, 24)]:
+        x = rng.uniform(-2, 2, (m, n + 8)).astype(np_t)  # rows n + 8 apart: aligned where n is
+        b = rng.uniform(-1, 1, n + 8).astype(np_t)
+        c = rng.uniform(-1, 1, (m, 1)).astype(np_t)
+        tx, tb, tc = (tl.asarray(v, device=device) for v in (x, b, c))
+        for xs, bs, xv, bv in [(tx[:, :n], tb[:n], x[:, :n], b[:n]),
+                               (tx[:, 1:n + 1], tb[1:n + 1], x[:, 1:n + 1], b[1:n + 1]),  # rows start one element in
+                               (tx[::2, :n], tb[:n], x[::2, :n], b[:n])]:
+            got = tl.gelu(xs + bs)
+            s = to_f64(xv.astype(np_t) + bv.astype(np_t)).astype(np_t)  # the sum, rounded as stored
+            want = 0.5 * to_f64(s) * (1 + np.vectorize(math.erf)(to_f64(s) / math.sqrt(2)))
+            assert_close(got, want, dtype)
+            assert_close(xs * tc[: xs.shape[0]], to_f64(xv) * to_f64(c[: xv.shape[0]]), dtype)
+    xa = rng.uniform(-1, 1, (6, 32)).astype(np_t)  # contiguous rows, 32 wide: whole vectors
+    ba = rng.uniform(-1, 1, 32).astype(np_t)
+    assert_close(tl.asarray(xa, device=device) - tl.asarray(ba, device=device), to_f64(xa) - to_f64(ba), dtype)

@@ -125,9 +125,11 @@ VectorMoves vector_moves(const ir::Kernel& k, const ir::Kernel& flat, const std:
 }
 
 // Per-thread element loop: the domain (merged to `rank` dims) unravelled per element. With
-// `vector` > 1 (one merged dim, every operand contiguous or broadcast, the contiguous ones
-// aligned to whole vectors), each thread first takes whole vectors (tl_vector runs `flat` on
-// them), then the tail goes element by element.
+// `vector` > 1 (every operand contiguous or broadcast along the innermost merged dim, the
+// contiguous ones aligned to whole vectors), each thread first takes whole vectors (tl_vector
+// runs `flat`, the kernel along that dim, on them), then the tail goes element by element.
+// Over several dims (rows of a length that whole vectors divide, e.g. a bias add) a vector's
+// offsets are unravelled once for its V elements.
 std::string kernel_wrapper(const ir::Kernel& k, int rank, int nmem, int vector, const ir::Kernel& flat) {
   const std::string M = std::to_string(std::max(1, nmem)), V = std::to_string(vector);
   std::string body = "extern \"C\" __global__ void tl_kernel(const Args a) {\n"
@@ -136,11 +138,12 @@ std::string kernel_wrapper(const ir::Kernel& k, int rank, int nmem, int vector, 
   std::string tail_start = "first";
   if (vector > 1) {
     const VectorMoves m = vector_moves(k, flat, printed_instrs(k), vector, "a.base", [&](const std::string& J, bool unit) {
-      return "a.off[" + J + "]" + (unit ? " + q * " + V : "");
+      return rank > 1 ? "off[" + J + "]" : "a.off[" + J + "]" + (unit ? " + q * " + V : "");
     }, "    ");
     body += "  const int64_t vectors = a.total / " + V + ";\n"
             "  const int64_t zero[" + M + "] = {};\n"
-            "  for (int64_t q = first; q < vectors; q += step) {\n"
+            "  for (int64_t q = first; q < vectors; q += step) {\n" +
+            (rank > 1 ? unravel("off", "a.off", "q * " + V, "a.shape", "a.st", rank, M, "    ") : "") +
             "    char* at[" + M + "];\n" + m.in +
             "    tl_vector(at, zero, nullptr, " + V + ", a.cf, a.ci, nullptr, nullptr, nullptr, nullptr);\n" +
             m.out + "  }\n";

@@ -12,9 +12,10 @@ namespace tl::cuda {
 // The instructions a kernel's source prints (all but constants, which come as arguments).
 std::vector<int> printed_instrs(const ir::Kernel& k);
 
-// The elementwise kernel over `rank` merged dims; with `vector` > 1 (one merged dim, every
-// operand contiguous or broadcast and aligned), `flat` is the kernel over that dim and each
-// thread first takes whole vectors of 16-byte accesses.
+// The elementwise kernel over `rank` merged dims; with `vector` > 1 (every operand contiguous
+// or broadcast along the innermost merged dim and aligned; over several dims, rows that whole
+// vectors divide), `flat` is the kernel along that dim and each thread first takes whole
+// vectors of 16-byte accesses.
 std::string elementwise_source(const ir::Kernel& k, int rank, int vector, const ir::Kernel& flat);
 
 // The reduction kernel: `x` outputs side by side per block (1: rows, 32 or 256: columns),

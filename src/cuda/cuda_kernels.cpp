@@ -17,6 +17,7 @@ struct Launch {
   std::vector<const Strides*> strides;  // per memory operand
   std::vector<int64_t> offsets;
   MergedDims outer, inner;  // elementwise: every dim outer; reduction: kept / reduced
+  MergedDims along;         // the one dim vectors run along (with vector > 1)
   bool reduction;
   int vector = 1;    // elementwise: elements per thread step (16-byte accesses) when > 1
   int x = 1, y = 1;  // reductions: outputs per block side by side, threads per output
@@ -100,7 +101,16 @@ Launch plan_launch(const ir::Kernel& k, int sms, std::span<const BufferPtr> bind
   l.outputs = numel(l.outer.shape);
   l.inner_n = numel(l.inner.shape);
   if (!l.reduction) {
-    l.vector = vector_width(k, l.outer, nullptr, bindings);
+    if (l.outer.shape.empty()) return l;
+    // Vectors along the innermost merged dim; over several dims, only where they divide its
+    // rows (no tail a row) and every row starts aligned.
+    l.along.shape = {l.outer.shape.back()};
+    l.along.strides = {l.outer.strides.back()};
+    MergedDims rows = l.outer;
+    rows.shape.pop_back();
+    rows.strides.pop_back();
+    l.vector = vector_width(k, l.along, rows.shape.empty() ? nullptr : &rows, bindings);
+    if (!rows.shape.empty() && l.along.shape[0] % l.vector != 0) l.vector = 1;
     return l;
   }
   // Columns: 32 outputs per block, 8 threads each (256 per thread once there are outputs
@@ -122,6 +132,7 @@ Launch plan_launch(const ir::Kernel& k, int sms, std::span<const BufferPtr> bind
     l.chunks = (l.inner_n + l.chunk - 1) / l.chunk;
   }
   if (l.x == 1) {
+    l.along = l.inner;
     l.vector = vector_width(k, l.inner, &l.outer, bindings);
     if (l.chunks > 1) {  // whole vectors per chunk
       l.chunk = (l.chunk + l.vector - 1) / l.vector * l.vector;
@@ -134,9 +145,9 @@ Launch plan_launch(const ir::Kernel& k, int sms, std::span<const BufferPtr> bind
 
 std::string launch_source(const ir::Kernel& k, const Launch& l) {
   const int rank = int(l.outer.shape.size());
-  if (!l.reduction) return elementwise_source(k, rank, l.vector, l.vector > 1 ? flattened(k, l.outer) : k);
-  return reduction_kernel_source(k, rank, int(l.inner.shape.size()), l.x, l.chunks > 1, l.vector,
-                          l.vector > 1 ? flattened(k, l.inner) : k);
+  const ir::Kernel flat = l.vector > 1 ? flattened(k, l.along) : k;
+  if (!l.reduction) return elementwise_source(k, rank, l.vector, flat);
+  return reduction_kernel_source(k, rank, int(l.inner.shape.size()), l.x, l.chunks > 1, l.vector, flat);
 }
 
 // What decides a launch's source: the kernel's structure (its hash covers ops, dtypes,
@@ -146,9 +157,8 @@ std::string launch_key(const ir::Kernel& k, const Launch& l) {
   std::string key = std::to_string(k.hash()) + ":" + std::to_string(l.outer.shape.size()) + ":" +
                     std::to_string(l.inner.shape.size()) + ":" + std::to_string(l.x) + ":" +
                     std::to_string(l.chunks > 1) + ":" + std::to_string(l.vector) + ":";
-  const MergedDims& along = l.reduction ? l.inner : l.outer;
   if (l.vector > 1)
-    for (int64_t st : along.strides[0]) key += st ? '1' : '0';
+    for (int64_t st : l.along.strides[0]) key += st ? '1' : '0';
   return key;
 }
 
