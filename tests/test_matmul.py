@@ -479,3 +479,38 @@ def test_kernel_wgmma_then_its_epilogue(device, rng, dtype, mnk):
     prod_err = np.matmul(np.abs(to_f64(a[rows])), np.abs(to_f64(b))) * (2 * k * EPS[tl.float32]) + np.abs(q) * EPS[dtype] * 2
     want = _gelu64(q + to_f64(bias))
     _check_epilogue(np.asarray(got)[rows], want, prod_err, np.abs(q) + 1 + np.abs(want), dtype)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+def test_kernel_wgmma_pingpong(device, rng, dtype, monkeypatch):
+    """The ping-pong wgmma kernel (each consumer warpgroup every other tile, whole), forced:
+    partial tiles, k past the last stage, b k-contiguous, odd tile counts per block, batches,
+    and an epilogue fused into it (bias, gelu)."""
+    if device == "cpu":
+        pytest.skip("large shapes are for the GPU kernels")
+    monkeypatch.setenv("TENSORLOGIC_MATMUL_FORCE", "wgmma_pp")
+    for (m, n, k), b_t in [((2100, 4104, 520), False), ((1536, 1664, 72), True), ((1000, 1000, 1000), False)]:
+        a, b = _operands(rng, dtype, m, n, k, False, b_t)
+        with tl.profiler.profile() as prof:
+            got = tl.asarray(a, device=device) @ _on(device, b, b_t)
+            tl.eval(got)
+        if "sm_90" in tl._core.device_name(device):
+            assert "_pp" in prof.events[-1]["name"], prof.summary()
+        check(got, a, b.T if b_t else b, dtype)
+    x = rng.uniform(-1, 1, (3, 700, 640)).astype(NP[dtype])
+    y = rng.uniform(-1, 1, (3, 640, 520)).astype(NP[dtype])
+    check(tl.asarray(x, device=device) @ tl.asarray(y, device=device), x, y, dtype)
+    m, n, k = 1100, 1304, 200
+    a, b = _operands(rng, dtype, m, n, k)
+    bias = rng.uniform(-1, 1, n).astype(NP[dtype])
+    ta, tb, tbias = (tl.asarray(v, device=device) for v in (a, b, bias))
+    tl.eval(ta, tb, tbias)
+    with tl.profiler.profile() as prof:
+        got = tl.gelu(ta @ tb + tbias)
+        tl.eval(got)
+    assert prof.kernels == 1 and prof.events[-1]["name"].endswith("_epilogue_add_gelu"), prof.summary()
+    rows = np.unique(np.concatenate([rng.choice(m, 40), [0, m - 1]]))  # (the float64 gelu is slow)
+    q = np.matmul(to_f64(a[rows]), to_f64(b))
+    prod_err = np.matmul(np.abs(to_f64(a[rows])), np.abs(to_f64(b))) * (2 * k * EPS[tl.float32]) + np.abs(q) * EPS[dtype] * 2
+    want = _gelu64(q + to_f64(bias))
+    _check_epilogue(np.asarray(got)[rows], want, prod_err, np.abs(q) + 1 + np.abs(want), dtype)

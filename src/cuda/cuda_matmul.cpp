@@ -45,7 +45,7 @@ Defines defines_for(const MatmulConfig& c, DType t, int rank) {
       break;
     case MatmulKernel::Wgmma:
       d.insert(d.end(), {{"TL_WG_T", t == DType::BFloat16 ? "\"bf16\"" : "\"f16\""}, {"TL_BN", n(c.bn)},
-                         {"TL_STAGES", n(c.stages)}, {"TL_B_KMAJOR", n(c.b_kmajor)}});
+                         {"TL_STAGES", n(c.stages)}, {"TL_B_KMAJOR", n(c.b_kmajor)}, {"TL_PINGPONG", n(c.pingpong)}});
       break;
     case MatmulKernel::Plain:
       d.push_back({"TL_C", t == DType::Float64 ? "double" : "float"});
@@ -95,15 +95,17 @@ int base_align(const Tensor& x, const MergedDims& batch, size_t j) {
 }
 
 // Whether a kernel's final store goes through TL_EPILOGUE_STORE (matmul_common.cu): the
-// others run the epilogue as a kernel of its own (wgmma: no slower so, matmul_wgmma.cu says why).
-bool hooks_epilogue(MatmulKernel k) {
-  switch (k) {
+// others run the epilogue as a kernel of its own (cooperative wgmma: no slower so,
+// matmul_wgmma.cu says why).
+bool hooks_epilogue(const MatmulConfig& c) {
+  switch (c.kernel) {
     case MatmulKernel::Plain:
     case MatmulKernel::Simt:
     case MatmulKernel::Mma:
     case MatmulKernel::Gemv: return true;
-    default: return false;
+    case MatmulKernel::Wgmma: return c.pingpong;
   }
+  return false;
 }
 
 // An epilogue as a matmul kernel takes it: its memory operands' batch dims merged (in the
@@ -165,8 +167,8 @@ int tma_batch(const MergedDims& batch, size_t j) {
 // packed first to aligned scratch where TMA cannot read it in place; min(tiles, SMs)
 // persistent blocks of 3 warpgroups, the stages in dynamic shared memory.
 void matmul_wgmma(const Target& t, const MatmulConfig& c, const MatmulShape& s, const Tensor& a, const Tensor& b,
-                  const Tensor& out, const MergedDims& batch) {
-  const Defines defines = defines_for(c, s.dtype, int(batch.shape.size()));
+                  const Tensor& out, const MergedDims& batch, const Defines& defines, const std::string& headers,
+                  const EpiloguePlan* ep) {
   const char* body = body_for(c.kernel);
   // An operand as its tensor map sees it: rows of `inner` elements, `ld` apart, the batch
   // `bstride` apart (0: broadcast), from `base`; `keep` holds a packed copy.
@@ -201,7 +203,8 @@ void matmul_wgmma(const Target& t, const MatmulConfig& c, const MatmulShape& s, 
     args.dims(one, 1);
     for (int64_t w : {rows, inner, sr, si, ld, nb}) args.put(w);
     const int64_t work = nb * rows * cdiv(inner, 8);
-    args.launch(t, static_kernel(t, "tl_matmul_wgmma_pack", defines, body, "", true),
+    // (without the epilogue's key: one pack kernel serves every epilogue)
+    args.launch(t, static_kernel(t, "tl_matmul_wgmma_pack", defines_for(c, s.dtype, int(batch.shape.size())), body, "", true),
                 unsigned(std::clamp<int64_t>(cdiv(work, 256), 1, int64_t(t.sms) * 16)), 1, 1, 256);
     return v;
   };
@@ -222,9 +225,10 @@ void matmul_wgmma(const Target& t, const MatmulConfig& c, const MatmulShape& s, 
     return m;
   };
   const CUtensorMap ma = encode(va, unsigned(c.bm)), mb = encode(vb, c.b_kmajor ? unsigned(c.bn) : 64u);
-  const CUfunction fn = static_kernel(t, "tl_matmul_wgmma", defines, body, "", true);
-  // (matmul_wgmma.cu: the stages, their mbarriers, two 8 KiB output staging areas, alignment)
-  const unsigned smem = unsigned(c.stages * (c.bm + c.bn) * 64 * 2 + 16 * c.stages + 128 + 2 * 8192 + 1024);
+  const CUfunction fn = static_kernel(t, "tl_matmul_wgmma", defines, body, headers, true);
+  // (matmul_wgmma.cu: the stages, their mbarriers and the two turn barriers, two 8 KiB output
+  // staging areas, alignment)
+  const unsigned smem = unsigned(c.stages * (c.bm + c.bn) * 64 * 2 + 16 * c.stages + 16 + 128 + 2 * 8192 + 1024);
   {
     static std::mutex mu;
     static auto* raised = new std::unordered_set<CUfunction>();
@@ -241,6 +245,7 @@ void matmul_wgmma(const Target& t, const MatmulConfig& c, const MatmulShape& s, 
   args.tensors({&a, &b, &out});
   args.dims(batch, 3);
   for (int64_t v : {s.M, s.N, s.K, s.am, s.ak, s.bk, s.bn, s.cm, s.cn, s.batches}) args.put(v);
+  if (ep) ep->put(args, false);  // (MatmulArgs ends WgmmaArgs, TlEpArgs ends MatmulArgs)
   const int64_t tiles = cdiv(s.M, c.bm) * cdiv(s.N, c.bn) * s.batches;
   args.launch(t, fn, unsigned(std::min<int64_t>(tiles, t.sms)), 1, 1, 384, 1, smem);
 }
@@ -263,8 +268,9 @@ void run_matmul(const Target& t, const MatmulConfig& c, MatmulShape s, MergedDim
   std::optional<EpiloguePlan> ep;
   if (epilogue) {
     ep.emplace(*epilogue, out);
-    const size_t words = 3 * 2 + 3 * batch.shape.size() + batch.shape.size() + 10 + 2 + ep->words();
-    if (!hooks_epilogue(c.kernel) || words * 8 > 4000 ||
+    const size_t maps = c.kernel == MatmulKernel::Wgmma ? 2 * 16 + 2 : 0;  // WgmmaArgs' tensor maps, za, zb
+    const size_t words = maps + 3 * 2 + 3 * batch.shape.size() + batch.shape.size() + 10 + 2 + ep->words();
+    if (!hooks_epilogue(c) || words * 8 > 4000 ||
         !codegen::printable(epilogue->kernel, printed_instrs(epilogue->kernel), true)) {
       run_matmul(t, c, s, batch, a, b, out, nullptr);
       launch_fused(t, epilogue->kernel, epilogue->bindings);
@@ -272,7 +278,14 @@ void run_matmul(const Target& t, const MatmulConfig& c, MatmulShape s, MergedDim
     }
   }
 
-  if (c.kernel == MatmulKernel::Wgmma) return matmul_wgmma(t, c, s, a, b, out, batch);
+  Defines defines = defines_for(c, s.dtype, int(batch.shape.size()));
+  std::string headers;
+  if (ep) {
+    defines.push_back({"TL_EP_KEY", ep->key()});  // (the cache key: static_kernel keys by the defines)
+    headers = matmul_epilogue_source(epilogue->kernel, epilogue->acc_slot, ep->rank());
+  }
+  if (c.kernel == MatmulKernel::Wgmma)
+    return matmul_wgmma(t, c, s, a, b, out, batch, defines, headers, ep ? &*ep : nullptr);
 
   const Tensor* x = &a;
   const Tensor* y = &b;
@@ -280,12 +293,6 @@ void run_matmul(const Target& t, const MatmulConfig& c, MatmulShape s, MergedDim
     std::swap(x, y);
     for (auto& row : batch.strides) std::swap(row[0], row[1]);
     s = MatmulShape{N, M, K, s.batches, s.dtype, s.bn, s.bk, s.ak, s.am, s.cn, s.cm};
-  }
-  Defines defines = defines_for(c, s.dtype, int(batch.shape.size()));
-  std::string headers;
-  if (ep) {
-    defines.push_back({"TL_EP_KEY", ep->key()});  // (the cache key: static_kernel keys by the defines)
-    headers = matmul_epilogue_source(epilogue->kernel, epilogue->acc_slot, ep->rank());
   }
   const CUfunction fn = static_kernel(t, entry_for(c.kernel), defines, body_for(c.kernel), headers);
   ArgPack args;
@@ -417,10 +424,10 @@ std::vector<std::pair<std::string, std::string>> matmul_kernel_sources() {
     c.dot = dot, c.sn = sn, c.v = v, c.yv = yv;
     return c;
   };
-  const auto wgmma = [](int bn, int bk) {  // (sm_90a only: wgmma_* sources are compiled for it)
+  const auto wgmma = [](int bn, int bk, int pp = 0) {  // (sm_90a only: wgmma_* sources are compiled for it)
     MatmulConfig c;
     c.kernel = MatmulKernel::Wgmma;
-    c.bm = 128, c.bn = bn, c.stages = bn == 256 ? 4 : 6, c.a_kmajor = 1, c.b_kmajor = bk;
+    c.bm = 128, c.bn = bn, c.stages = bn == 256 ? 4 : 6, c.a_kmajor = 1, c.b_kmajor = bk, c.pingpong = pp;
     return c;
   };
   const std::vector<std::pair<MatmulConfig, DType>> configs{
@@ -439,6 +446,7 @@ std::vector<std::pair<std::string, std::string>> matmul_kernel_sources() {
       {MatmulConfig{}, DType::Float64},
       {wgmma(256, 0), DType::BFloat16}, {wgmma(256, 1), DType::Float16},
       {wgmma(128, 0), DType::Float16},  {wgmma(128, 1), DType::BFloat16},
+      {wgmma(128, 0, 1), DType::BFloat16}, {wgmma(128, 1, 1), DType::Float16},
   };
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& [c, t] : configs)
@@ -473,9 +481,16 @@ std::vector<std::pair<std::string, std::string>> matmul_epilogue_kernel_sources(
   add(1000, 16, 64, 1, 16, 1, 90);       // halves: 16-wide mma tiles, cp.async, three blocks an SM
   add(16, 1000, 64, 1, 1000, 1, 90);
   std::vector<std::pair<std::string, std::string>> out;
-  for (const MatmulShape& x : shapes) {
-    const MatmulConfig c = select_matmul(x);
-    if (!hooks_epilogue(c.kernel)) continue;
+  std::vector<MatmulConfig> configs;
+  for (const MatmulShape& x : shapes) configs.push_back(select_matmul(x));
+  if (is_half(t)) {  // the ping-pong wgmma kernel (sm_90a)
+    MatmulConfig w;
+    w.kernel = MatmulKernel::Wgmma;
+    w.bm = w.bn = 128, w.stages = 6, w.a_kmajor = 1, w.pingpong = 1;
+    configs.push_back(w);
+  }
+  for (const MatmulConfig& c : configs) {
+    if (!hooks_epilogue(c)) continue;
     const std::string name = "matmul_" + c.name() + "_" + dtype_name(t) + "_epilogue";
     bool seen = false;
     for (const auto& o : out) seen |= o.first == name;

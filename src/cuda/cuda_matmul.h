@@ -60,8 +60,9 @@ struct MatmulConfig {
   int64_t splits = 0, kslice = 0;
   // wgmma: bm x bn tiles, `stages` deep, b_kmajor; pack_a / pack_b: the operand is first
   // copied to aligned scratch (a k-contiguous, b in its b_kmajor layout) where TMA cannot
-  // read it in place.
-  int pack_a = 0, pack_b = 0;
+  // read it in place; pingpong: each consumer warpgroup takes every other tile whole (its
+  // store and epilogue overlapping the other's products) instead of half of each.
+  int pack_a = 0, pack_b = 0, pingpong = 0;
 
   std::string name() const;  // e.g. "mma_128x128_s3_ka_kb_async_ab": what tests and logs show
   bool operator==(const MatmulConfig&) const = default;
@@ -73,7 +74,7 @@ MatmulConfig select_matmul(const MatmulShape& s);
 std::vector<MatmulConfig> matmul_candidates(const MatmulShape& s);
 // Everything of s that decides which candidate wins, as the autotuner's key.
 std::string matmul_key(const MatmulShape& s);
-// c, or the tensor-core kernel TENSORLOGIC_MATMUL_FORCE names (mma, wgmma128, wgmma256) where
+// c, or the tensor-core kernel TENSORLOGIC_MATMUL_FORCE names (mma, wgmma128, wgmma256, wgmma_pp) where
 // it can run the problem: a tuning aid for bench/matmul_cuda.py --force.
 MatmulConfig forced_matmul(const MatmulShape& s, const MatmulConfig& c);
 

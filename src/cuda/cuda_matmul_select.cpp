@@ -57,11 +57,12 @@ bool tma_reads(bool unit_inner, int64_t ld, int align, int batch) {
   return unit_inner && ld > 0 && divides(8, ld) && align >= 8 && batch;
 }
 
-MatmulConfig wgmma_config(const MatmulShape& s, int width) {
+MatmulConfig wgmma_config(const MatmulShape& s, int width, bool pingpong = false) {
   MatmulConfig c;
   c.kernel = MatmulKernel::Wgmma;
   c.bm = 128;
-  c.bn = width;
+  c.bn = pingpong ? 128 : width;
+  c.pingpong = pingpong;
   c.stages = c.bn == 256 ? 4 : 6;
   c.a_kmajor = 1;
   c.pack_a = !tma_reads(unit(s.ak, s.K), s.am, s.a_align, s.a_batch);
@@ -176,7 +177,7 @@ std::string MatmulConfig::name() const {
              (splits > 1 ? "_ks" + std::to_string(splits) : "") + (swap ? "_t" : "");
     case MatmulKernel::Wgmma:
       return "wgmma_" + n(bm) + "x" + n(bn) + "_s" + n(stages) + "_b" + (b_kmajor ? "k" : "n") +
-             (pack_a ? "_pa" : "") + (pack_b ? "_pb" : "");
+             (pack_a ? "_pa" : "") + (pack_b ? "_pb" : "") + (pingpong ? "_pp" : "");
     case MatmulKernel::Plain: break;
   }
   return "plain";
@@ -208,6 +209,7 @@ std::vector<MatmulConfig> matmul_candidates(const MatmulShape& s) {
     if (s.sm == 90 && s.tensor_maps && s.K >= 64) {
       add(wgmma_config(s, 256));
       add(wgmma_config(s, 128));
+      add(wgmma_config(s, 128, true));
     }
   } else if (out[0].kernel == MatmulKernel::Simt) {
     add(simt_config(s, 8));
@@ -226,15 +228,16 @@ std::string matmul_key(const MatmulShape& s) {
 }
 
 // A tuning aid for measuring one tensor-core kernel against the other (bench/matmul_cuda.py
-// --force): TENSORLOGIC_MATMUL_FORCE=mma, wgmma128 or wgmma256 takes that kernel for the
-// float16 / bfloat16 problems it can run (wgmma: on sm_90, 64 or more k); unset: c.
+// --force): TENSORLOGIC_MATMUL_FORCE=mma, wgmma128, wgmma256 or wgmma_pp (ping-pong 128 x 128)
+// takes that kernel for the float16 / bfloat16 problems it can run (wgmma: on sm_90, 64 or
+// more k); unset: c.
 MatmulConfig forced_matmul(const MatmulShape& s, const MatmulConfig& c) {
   const char* f = std::getenv("TENSORLOGIC_MATMUL_FORCE");
   if (!f || !*f || !is_half(s.dtype) || std::min(s.M, s.N) <= 16 || s.sm < 80) return c;
   const std::string k = f;
   if (k == "mma") return mma_config(s, fills_sms(s, 128));
-  if ((k == "wgmma128" || k == "wgmma256") && s.sm == 90 && s.tensor_maps && s.K >= 64) {
-    return wgmma_config(s, k == "wgmma128" ? 128 : 256);
+  if ((k == "wgmma128" || k == "wgmma256" || k == "wgmma_pp") && s.sm == 90 && s.tensor_maps && s.K >= 64) {
+    return wgmma_config(s, k == "wgmma256" ? 256 : 128, k == "wgmma_pp");
   }
   return c;
 }

@@ -183,13 +183,15 @@ TEST(CudaMatmulSelect, AutotuneCandidatesStartWithTheHeuristicsChoice) {
     for (const MatmulConfig& c : cs) v.push_back(c.name());
     return v;
   };
-  // bf16 on an H100/H200: the choice, then mma's two tile sizes and wgmma's two widths.
+  // bf16 on an H100/H200: the choice, then mma's two tile sizes, wgmma's two widths and the
+  // ping-pong wgmma.
   const MatmulShape h = contiguous(4096, 4096, 4096, DType::BFloat16);
   const std::vector<MatmulConfig> hc = matmul_candidates(h);
-  ASSERT_EQ(hc.size(), 4u) << ::testing::PrintToString(names(hc));
+  ASSERT_EQ(hc.size(), 5u) << ::testing::PrintToString(names(hc));
   EXPECT_EQ(hc[0], select_matmul(h));
   EXPECT_EQ(names(hc), (std::vector<std::string>{"wgmma_128x256_s4_bn", "mma_128x128_s3_akv_bnv",
-                                                  "mma_64x64_s4_akv_bnv", "wgmma_128x128_s6_bn"}));
+                                                  "mma_64x64_s4_akv_bnv", "wgmma_128x128_s6_bn",
+                                                  "wgmma_128x128_s6_bn_pp"}));
   // No tensor maps in the driver, or sm_80: no wgmma candidates.
   MatmulShape no_maps = h;
   no_maps.tensor_maps = false;

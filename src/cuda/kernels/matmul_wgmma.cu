@@ -17,10 +17,16 @@
 //   TL_S           tl_f16 or tl_bf16;  TL_WG_T  "f16" or "bf16" (the wgmma operand type)
 //   TL_BN          128 or 256: the block tile's columns;  TL_STAGES  shared-memory stages
 //   TL_B_KMAJOR    1: b's tile is [n][k] (k stride 1); 0: [k][n] (n stride 1)
+//   TL_PINGPONG    1: each consumer takes every other tile whole (and may take an epilogue);
+//                  0: both consumers share each tile (cooperative)
 
-#if TL_EPILOGUE
-#error "the wgmma kernel takes no epilogue: the host runs it as a kernel of its own"
+#ifndef TL_PINGPONG
+#define TL_PINGPONG 0
 #endif
+#if TL_EPILOGUE && !TL_PINGPONG
+#error "the cooperative wgmma kernel takes no epilogue: the host runs it as a kernel of its own"
+#endif
+#define TL_HALVES (TL_PINGPONG ? 2 : 1)  // 64-row accumulators a consumer holds
 #define TL_BM 128
 #define TL_BK 64
 #define TL_A_BYTES (TL_BM * TL_BK * 2)
@@ -172,10 +178,11 @@ __device__ __forceinline__ void tl_wg_sync(int consumer) {
 // chunks of row r XOR-swizzled by r % 8, so that neither the fragment writes nor the row
 // reads conflict on banks), then read back a whole 16-byte row chunk a thread: coalesced
 // 16-byte stores (2.3x faster than each thread storing its fragments' column pairs where
-// the store dominates: 64 x (512 x 64 @ 64 x 512), H200). No fused epilogue: run here, on
-// the 8 consumer warps an SM while the tensor cores wait, gelu(x @ w + b) bfloat16 took as
-// long as with the epilogue's own kernel at 4096 (262.8 against 265.8 us) and longer at 1024
-// (20.1 against 17.9 us, H200); hiding it needs consumers that alternate tiles (ping-pong).
+// the store dominates: 64 x (512 x 64 @ 64 x 512), H200); with a fused epilogue (ping-pong
+// only), a column pair a lane, a row a warp, through TL_EPILOGUE_STORE. (In the cooperative
+// kernel, whose 8 consumer warps an SM would run it while the tensor cores wait, it measured
+// no faster than the epilogue's own kernel: gelu(x @ w + b) bfloat16 4096 262.8 against
+// 265.8 us, 1024 20.1 against 17.9 us, H200.)
 // Accumulator layout (PTX ISA, wgmma f32 D fragments): warp w of the warpgroup holds rows
 // 16w + lane/4 and that + 8; for each 8-column chunk j, d[4j + 2h + e] is row + 8h, column
 // 8j + 2(lane%4) + e.
@@ -184,11 +191,16 @@ __device__ __forceinline__ void tl_wg_store_tile(const MatmulArgs& p, int64_t ba
   int64_t off[3];
   tl_mm_offsets(p, batch, off);
   TL_S* const C = reinterpret_cast<TL_S*>(p.c) + off[2];
+#if TL_EPILOGUE
+  const TlOut o = tl_out(p, batch, off);
+#endif
   const int M = int(p.M), N = int(p.N);
   const int t = int(threadIdx.x) % 128, warp = t / 32, lane = t % 32;
   // Byte offset of the 16-byte chunk ch of staged row r.
   const auto at = [](int r, int ch) { return r * 128 + ((ch ^ (r & 7)) << 4); };
+#if !TL_EPILOGUE
   const bool vec = p.cn == 1 && ((reinterpret_cast<uint64_t>(C) | uint64_t(p.cm) * 2) & 15) == 0;
+#endif
 #pragma unroll
   for (int q = 0; q < TL_BN / 64; ++q) {
     tl_wg_sync(consumer);  // the last chunk's reads are done
@@ -205,6 +217,19 @@ __device__ __forceinline__ void tl_wg_store_tile(const MatmulArgs& p, int64_t ba
     }
     tl_wg_sync(consumer);
     const int c0 = n0 + 64 * q;
+#if TL_EPILOGUE
+    // Warp w: rows w, w + 4, ...; lane l: columns 2l and 2l + 1 of the chunk.
+    const int c = c0 + 2 * lane;
+#pragma unroll 4
+    for (int r = warp; r < 64; r += 4) {
+      if (m0 + r >= M || c >= N) continue;
+      const unsigned two = *reinterpret_cast<const unsigned*>(stg + at(r, lane / 4) + 4 * (lane % 4));
+      TL_S e[2];
+      e[0].bits = uint16_t(two), e[1].bits = uint16_t(two >> 16);
+      TL_EPILOGUE_STORE(p, o, m0 + r, c, float(e[0]));
+      if (c + 1 < N) TL_EPILOGUE_STORE(p, o, m0 + r, c + 1, float(e[1]));
+    }
+#else
     // Thread t: chunk t % 8 (8 columns) of rows t / 8, t / 8 + 16, ...
     const int ch = t % 8, c = c0 + 8 * ch;
 #pragma unroll
@@ -217,12 +242,14 @@ __device__ __forceinline__ void tl_wg_store_tile(const MatmulArgs& p, int64_t ba
         continue;
       }
       const unsigned w4[4] = {v.x, v.y, v.z, v.w};
-      for (int k = 0; k < 8 && c + k < N; ++k) {
+#pragma unroll
+      for (int k = 0; k < 8; ++k) {  // (unrolled: w4 stays in registers)
         TL_S e;
         e.bits = uint16_t(w4[k / 2] >> (16 * (k % 2)));
-        row[int64_t(c + k) * p.cn] = e;
+        if (c + k < N) row[int64_t(c + k) * p.cn] = e;
       }
     }
+#endif
   }
 }
 
@@ -233,7 +260,8 @@ extern "C" __global__ void __launch_bounds__(384, 1) tl_matmul_wgmma(const __gri
   extern __shared__ __align__(1024) unsigned char tl_wg_dyn[];
   const unsigned base = (tl_wg_smem(tl_wg_dyn) + 1023u) & ~1023u;
   const unsigned full = base + TL_STAGES * TL_STAGE_BYTES, empty = full + 8 * TL_STAGES;
-  const unsigned staging = (empty + 8 * TL_STAGES + 127u) & ~127u;
+  // Ping-pong: turn + 8c completes when the other consumer has finished a tile's products.
+  const unsigned turn = empty + 8 * TL_STAGES, staging = (turn + 16 + 127u) & ~127u;
   const MatmulArgs& p = w.p;
   // (The host keeps M, N and K below 2^31.)
   const int M = int(p.M), N = int(p.N), K = int(p.K);
@@ -244,8 +272,10 @@ extern "C" __global__ void __launch_bounds__(384, 1) tl_matmul_wgmma(const __gri
 #pragma unroll
     for (int s = 0; s < TL_STAGES; ++s) {
       tl_bar_init(full + 8 * s, 1);   // the producer's arrive (and the copies' bytes)
-      tl_bar_init(empty + 8 * s, 8);  // each consumer warp, done reading the stage
+      tl_bar_init(empty + 8 * s, TL_PINGPONG ? 4 : 8);  // each warp reading the stage, done
     }
+    tl_bar_init(turn, 4);  // the other consumer's warps
+    tl_bar_init(turn + 8, 4);
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
   __syncthreads();
@@ -278,27 +308,41 @@ extern "C" __global__ void __launch_bounds__(384, 1) tl_matmul_wgmma(const __gri
       }
     }
   } else {
-    // Consumer warpgroups 0 and 1: rows 64c.. of each tile.
+    // Consumer warpgroups 0 and 1. Cooperative: rows 64c.. of each tile (TL_HALVES 1).
+    // Ping-pong: every other tile of the block's sequence, all its 128 rows (two
+    // accumulators): one consumer's store and epilogue overlap the other's products.
     asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
     const int c = int(threadIdx.x) / 128 - 1, lane = int(threadIdx.x) % 32;
-    float d[TL_ACC];
+    unsigned char* const stg = tl_wg_dyn + (staging - tl_wg_smem(tl_wg_dyn)) + c * TL_OUT_BYTES;
+    float d[TL_HALVES][TL_ACC];
 #pragma unroll
-    for (int i = 0; i < TL_ACC; ++i) d[i] = 0.f;
-    int it = 0;
-    for (int64_t t = blockIdx.x; t < tiles; t += gridDim.x) {
+    for (int h = 0; h < TL_HALVES; ++h)
+#pragma unroll
+      for (int i = 0; i < TL_ACC; ++i) d[h][i] = 0.f;
+    const int step = TL_PINGPONG ? 2 : 1;  // tiles of the block's sequence a consumer advances
+    for (int64_t j = TL_PINGPONG ? c : 0, t = blockIdx.x + j * gridDim.x; t < tiles; j += step, t += step * gridDim.x) {
       int64_t batch;
       int m0, n0;
       tl_wg_tile(t, tiles_m, tiles_n, batch, m0, n0);
+      int it = int(j) * kts;  // the ring position of this tile's first stage
+#if TL_PINGPONG
+      // The consumers' products take turns, tile by tile: a consumer waits on the full
+      // barriers of a tile only once the other has consumed every stage before it, so no
+      // barrier is waited on more than one phase ahead (a wait tells phases by parity only).
+      // Consumer 1's n-th tile follows consumer 0's n-th; consumer 0's n-th, consumer 1's
+      // (n - 1)-th.
+      const int n = int(j / 2);
+      if (c == 1 || n > 0) tl_bar_wait(turn + 8 * c, (c == 1 ? n : n - 1) & 1);
+#endif
       for (int kt = 0; kt < kts; ++kt, ++it) {
         const int s = it % TL_STAGES;
         tl_bar_wait(full + 8 * s, (it / TL_STAGES) & 1);
-        const unsigned sa = base + s * TL_STAGE_BYTES + c * (64 * 128), sb = base + s * TL_STAGE_BYTES + TL_A_BYTES;
-        tl_wg_fence_acc(d);
+        const unsigned sa = base + s * TL_STAGE_BYTES, sb = sa + TL_A_BYTES;
+#pragma unroll
+        for (int h = 0; h < TL_HALVES; ++h) tl_wg_fence_acc(d[h]);
         asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
 #pragma unroll
         for (int kk = 0; kk < TL_BK / 16; ++kk) {
-          // a: K-major, rows of 128 bytes, 8-row groups 1024 bytes apart; a k16 step is 32 bytes.
-          const uint64_t da = tl_wg_desc(sa + kk * 32, 16, 1024);
 #if TL_B_KMAJOR
           const uint64_t db = tl_wg_desc(sb + kk * 32, 16, 1024);
 #else
@@ -306,18 +350,31 @@ extern "C" __global__ void __launch_bounds__(384, 1) tl_matmul_wgmma(const __gri
           // apart (stride); a k16 step is 16 rows of 128 bytes.
           const uint64_t db = tl_wg_desc(sb + kk * 2048, 8192, 1024);
 #endif
-          tl_wgmma(d, da, db, (kt | kk) != 0);
+#pragma unroll
+          for (int h = 0; h < TL_HALVES; ++h) {
+            // a: K-major, rows of 128 bytes, 8-row groups 1024 bytes apart; a k16 step is 32
+            // bytes; rows 64 x (this consumer's half) on.
+            const uint64_t da = tl_wg_desc(sa + (TL_PINGPONG ? h : c) * (64 * 128) + kk * 32, 16, 1024);
+            tl_wgmma(d[h], da, db, (kt | kk) != 0);
+          }
         }
         asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
         // The previous stage's products are done: its slot goes back to the producer.
         asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
-        tl_wg_fence_acc(d);
+#pragma unroll
+        for (int h = 0; h < TL_HALVES; ++h) tl_wg_fence_acc(d[h]);
         if (kt > 0 && lane == 0) tl_bar_arrive(empty + 8 * ((it - 1) % TL_STAGES));
       }
       asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
-      tl_wg_fence_acc(d);
+#pragma unroll
+      for (int h = 0; h < TL_HALVES; ++h) tl_wg_fence_acc(d[h]);
       if (kts > 0 && lane == 0) tl_bar_arrive(empty + 8 * ((it - 1) % TL_STAGES));
-      tl_wg_store_tile(p, batch, m0 + 64 * c, n0, d, tl_wg_dyn + (staging - tl_wg_smem(tl_wg_dyn)) + c * TL_OUT_BYTES, c);
+#if TL_PINGPONG
+      if (lane == 0) tl_bar_arrive(turn + 8 * (1 - c));  // the other consumer's turn
+#endif
+#pragma unroll
+      for (int h = 0; h < TL_HALVES; ++h)
+        tl_wg_store_tile(p, batch, m0 + 64 * (TL_PINGPONG ? h : c), n0, d[h], stg, c);
     }
   }
 }
