@@ -454,31 +454,38 @@ def test_kernel_wgmma_fallbacks(device, rng, dtype):
     check(tbig.T @ tbig, big.T, big, dtype)                                    # a^T: packed
 
 
-@pytest.mark.parametrize("dtype", HALVES)
-@pytest.mark.parametrize("mnk", [(1100, 1304, 200),    # 128 x 128 tiles, partial m and n tiles
-                                 (1700, 2568, 136)])   # 128 x 256 tiles, partial m and n tiles
-def test_kernel_wgmma_then_its_epilogue(device, rng, dtype, mnk):
-    """The wgmma kernel takes no epilogue (its own kernel is faster): gelu(x @ w + b) runs
-    the matmul, then the epilogue as a kernel of its own (the profiler shows one matmul)."""
-    if device == "cpu":
-        pytest.skip("large shapes are for the GPU kernels")
-    m, n, k = mnk
+def _gelu_bias_profiled(device, rng, dtype, m, n, k):
+    """gelu(x @ w + b) on random operands, checked against float64 on a sample of rows (the
+    float64 gelu is slow); the profile of its evaluation."""
     a, b = _operands(rng, dtype, m, n, k)
     bias = rng.uniform(-1, 1, n).astype(NP[dtype])
-    ta, tb, tbias = (tl.asarray(x, device=device) for x in (a, b, bias))
+    ta, tb, tbias = (tl.asarray(v, device=device) for v in (a, b, bias))
     tl.eval(ta, tb, tbias)
     with tl.profiler.profile() as prof:
         got = tl.gelu(ta @ tb + tbias)
         tl.eval(got)
-    names = [e["name"] for e in prof.events]
-    assert prof.by_kind["matmul"] == 1 and names[-1].endswith("_epilogue_add_gelu"), names
-    if device.startswith("cuda") and "sm_90" in tl._core.device_name(device):
-        assert "_wgmma_" in names[-1], names
-    rows = np.unique(np.concatenate([rng.choice(m, 40), [0, m - 1]]))  # (the float64 gelu is slow)
+    rows = np.unique(np.concatenate([rng.choice(m, 40), [0, m - 1]]))
     q = np.matmul(to_f64(a[rows]), to_f64(b))
     prod_err = np.matmul(np.abs(to_f64(a[rows])), np.abs(to_f64(b))) * (2 * k * EPS[tl.float32]) + np.abs(q) * EPS[dtype] * 2
     want = _gelu64(q + to_f64(bias))
     _check_epilogue(np.asarray(got)[rows], want, prod_err, np.abs(q) + 1 + np.abs(want), dtype)
+    return prof
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("mnk", [(1100, 1304, 200),    # 128 x 128 tiles, partial m and n tiles
+                                 (1700, 2568, 136)])   # 128 x 256 tiles, partial m and n tiles
+def test_kernel_wgmma_then_its_epilogue(device, rng, dtype, mnk):
+    """The cooperative wgmma kernel takes no epilogue (its own kernel is no slower): gelu(x @ w
+    + b) runs the matmul, then the epilogue as a kernel of its own (the profiler shows one
+    matmul)."""
+    if device == "cpu":
+        pytest.skip("large shapes are for the GPU kernels")
+    prof = _gelu_bias_profiled(device, rng, dtype, *mnk)
+    names = [e["name"] for e in prof.events]
+    assert prof.by_kind["matmul"] == 1 and names[-1].endswith("_epilogue_add_gelu"), names
+    if device.startswith("cuda") and "sm_90" in tl._core.device_name(device):
+        assert "_wgmma_" in names[-1], names
 
 
 @pytest.mark.parametrize("dtype", HALVES)
@@ -500,17 +507,5 @@ def test_kernel_wgmma_pingpong(device, rng, dtype, monkeypatch):
     x = rng.uniform(-1, 1, (3, 700, 640)).astype(NP[dtype])
     y = rng.uniform(-1, 1, (3, 640, 520)).astype(NP[dtype])
     check(tl.asarray(x, device=device) @ tl.asarray(y, device=device), x, y, dtype)
-    m, n, k = 1100, 1304, 200
-    a, b = _operands(rng, dtype, m, n, k)
-    bias = rng.uniform(-1, 1, n).astype(NP[dtype])
-    ta, tb, tbias = (tl.asarray(v, device=device) for v in (a, b, bias))
-    tl.eval(ta, tb, tbias)
-    with tl.profiler.profile() as prof:
-        got = tl.gelu(ta @ tb + tbias)
-        tl.eval(got)
+    prof = _gelu_bias_profiled(device, rng, dtype, 1100, 1304, 200)
     assert prof.kernels == 1 and prof.events[-1]["name"].endswith("_epilogue_add_gelu"), prof.summary()
-    rows = np.unique(np.concatenate([rng.choice(m, 40), [0, m - 1]]))  # (the float64 gelu is slow)
-    q = np.matmul(to_f64(a[rows]), to_f64(b))
-    prod_err = np.matmul(np.abs(to_f64(a[rows])), np.abs(to_f64(b))) * (2 * k * EPS[tl.float32]) + np.abs(q) * EPS[dtype] * 2
-    want = _gelu64(q + to_f64(bias))
-    _check_epilogue(np.asarray(got)[rows], want, prod_err, np.abs(q) + 1 + np.abs(want), dtype)
