@@ -8,8 +8,8 @@
 //   plain the simple tiled kernel, for float64 (and integers, which matmul runs in float64)
 //   wgmma Hopper tensor cores (sm_90 only: wgmma + TMA, warp-specialized, persistent),
 //         float16 / bfloat16 problems whose 128 x 128 tiles cover a third of the SMs or more
-// The selector and its configurations are in cuda_matmul_select.cpp; building the kernels'
-// sources and launching them in cuda_matmul.cpp.
+// The selector and its configurations are in cuda_matmul_select.cpp; a configuration as
+// kernel source in cuda_matmul_sources.cpp; launching the kernels in cuda_matmul.cpp.
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -19,6 +19,7 @@
 #include "core/dtype.h"
 #include "core/fusion_ir.h"
 #include "cuda/cuda_module.h"
+#include "cuda/cuda_ops.h"
 
 namespace tl::cuda {
 
@@ -69,6 +70,8 @@ struct MatmulConfig {
 };
 
 MatmulConfig select_matmul(const MatmulShape& s);
+// The Hopper kernel's configuration for s: 128 x `width` tiles (ping-pong: 128 x 128).
+MatmulConfig wgmma_config(const MatmulShape& s, int width, bool pingpong = false);
 // What the autotuner (core/autotune.h) measures for s: select_matmul's choice first, then the
 // other tile configurations of its family that can run s (one candidate: nothing to measure).
 std::vector<MatmulConfig> matmul_candidates(const MatmulShape& s);
@@ -87,6 +90,15 @@ std::string last_matmul_kernel();
 
 void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out,
             const Epilogue* epilogue = nullptr);
+
+// A configuration as source (cuda_matmul_sources.cpp): the #defines of c for storage type t
+// and `rank` merged batch dims, its kernel's entry point and body (matmul_common.cu, then the
+// kernel), and whether its final store goes through TL_EPILOGUE_STORE (the others run an
+// epilogue as a kernel of its own).
+Defines defines_for(const MatmulConfig& c, DType t, int rank);
+const char* entry_for(MatmulKernel k);
+const char* body_for(MatmulKernel k);
+bool hooks_epilogue(const MatmulConfig& c);
 
 // (name, source) of a set of configurations that reaches every branch of every matmul
 // kernel: for the nvcc check.

@@ -57,7 +57,9 @@ bool tma_reads(bool unit_inner, int64_t ld, int align, int batch) {
   return unit_inner && ld > 0 && divides(8, ld) && align >= 8 && batch;
 }
 
-MatmulConfig wgmma_config(const MatmulShape& s, int width, bool pingpong = false) {
+}  // namespace
+
+MatmulConfig wgmma_config(const MatmulShape& s, int width, bool pingpong) {
   MatmulConfig c;
   c.kernel = MatmulKernel::Wgmma;
   c.bm = 128;
@@ -72,6 +74,8 @@ MatmulConfig wgmma_config(const MatmulShape& s, int width, bool pingpong = false
   c.pack_b = !bn && !bk;
   return c;
 }
+
+namespace {
 
 // Where wgmma beats mma: 128 x 128 tiles cover a third of the SMs (measured on an H200,
 // 2026-11-26: 1024^3 and 1000^3 bfloat16, 64 tiles, ran 1.5x faster with wgmma than with
