@@ -3,6 +3,7 @@ fuzzer over random programs, laziness (errors at the call, values on demand), va
 under in-place writes, long loops, threads, and empty / 0-d tensors."""
 
 import gc
+import math
 import threading
 import time
 
@@ -201,6 +202,29 @@ def test_matmul_epilogue_shapes(device, rng, shape_a, shape_b):
     want = np.tanh((to_f64(a) @ to_f64(b)) * 0.5 + r.T)
     assert out.dtype == tl.float64
     np.testing.assert_allclose(np.asarray(out), want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [tl.float16, tl.bfloat16])
+@pytest.mark.parametrize("operands_first", [False, True])
+def test_matmul_epilogue_reads_held_lazy_casts(device, rng, dtype, operands_first):
+    """A bias and a residual that variables hold as pending casts are stored by steps planned
+    after the matmul: its epilogue runs after them (it once read their unwritten buffers)."""
+    x, w, b, r = (_rand(rng, s, low=-1, high=1) for s in ((33, 40), (40, 20), (20,), (33, 20)))
+    x, w, b, r = (_t(a, device) for a in (x, w, b, r))
+    with tl.profiler.profile() as p:  # entering it computes every pending tensor
+        tx, tw, tb, tr = (a.astype(dtype) for a in (x, w, b, r))
+        if operands_first:
+            tl.eval(tx, tw)
+        out = tl.gelu(tx @ tw + tb) + tr
+        tl.eval(out)
+    _assert_counts(device, p, matmul=1, total=5)
+    if device == "cpu":
+        assert "matmul with epilogue" in tl.profiler.last_plan()
+    x, w, b, r = (to_f64(np.asarray(t.astype(tl.float32))) for t in (tx, tw, tb, tr))
+    y = x @ w + b
+    want = 0.5 * y * (1 + np.vectorize(math.erf)(y / math.sqrt(2))) + r
+    tol = {tl.float16: 1e-2, tl.bfloat16: 5e-2}[dtype]
+    np.testing.assert_allclose(to_f64(np.asarray(out.astype(tl.float32))), want, rtol=tol, atol=tol)
 
 
 def test_matmul_product_held_or_shared_is_not_an_epilogue(device, rng):

@@ -330,7 +330,8 @@ int slot_of(const PlanStep& st, const Node* node) {
 }
 
 // Moves into each matmul step the elementwise kernel that is the only reader of its product
-// and reads it element for element (bias, activation, residual, scale, cast).
+// and reads it element for element (bias, activation, residual, scale, cast); the folded
+// step takes the reader's place in the plan.
 void fold_epilogues(Plan& plan, const std::unordered_set<Node*>& roots) {
   for (size_t i = 0; i < plan.steps.size(); ++i) {
     PlanStep& mm = plan.steps[i];
@@ -363,8 +364,11 @@ void fold_epilogues(Plan& plan, const std::unordered_set<Node*>& roots) {
     mm.out = std::move(ep.node);
     mm.acc_slot = slot;
     mm.label = label(*mm.out);
-    plan.steps.erase(plan.steps.begin() + long(reader));
+    // The folded step runs in the reader's place, not the matmul's: its epilogue may read
+    // nodes that the steps in between store (a held lazy cast as bias or residual).
+    ep = std::move(mm);
   }
+  std::erase_if(plan.steps, [](const PlanStep& st) { return !st.node; });  // moved-from matmuls
 }
 
 }  // namespace
