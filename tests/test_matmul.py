@@ -488,6 +488,32 @@ def test_kernel_wgmma_then_its_epilogue(device, rng, dtype, mnk):
         assert "_wgmma_" in names[-1], names
 
 
+@pytest.mark.parametrize("force", ["wgmma128", "wgmma256"])
+def test_kernel_wgmma_then_its_epilogue_batched(device, rng, force, monkeypatch):
+    """Both cooperative tile widths, then their epilogue over batches: a bias per batch and a
+    transposed residual, each output indexed by its (batch, m, n)."""
+    if device == "cpu":
+        pytest.skip("large shapes are for the GPU kernels")
+    monkeypatch.setenv("TENSORLOGIC_MATMUL_FORCE", force)
+    dtype = tl.bfloat16
+    x = rng.uniform(-1, 1, (3, 700, 640)).astype(NP[dtype])
+    y = rng.uniform(-1, 1, (3, 640, 520)).astype(NP[dtype])
+    bias = rng.uniform(-1, 1, (3, 1, 520)).astype(NP[dtype])
+    res = rng.uniform(-1, 1, (3, 520, 700)).astype(NP[dtype])
+    tx, ty, tbias, tres = (tl.asarray(v, device=device) for v in (x, y, bias, res))
+    with tl.profiler.profile() as prof:
+        got = tl.silu(tx @ ty + tbias) + tres.transpose(0, 2, 1)
+        tl.eval(got)
+    assert prof.by_kind["matmul"] == 1 and "_epilogue" in prof.events[-1]["name"], prof.summary()
+    if device.startswith("cuda") and "sm_90" in tl._core.device_name(device):
+        assert "_wgmma_128x" + force[5:] in prof.events[-1]["name"], prof.summary()
+    q = np.matmul(to_f64(x), to_f64(y))
+    prod_err = np.matmul(np.abs(to_f64(x)), np.abs(to_f64(y))) * (2 * 640 * EPS[tl.float32]) + np.abs(q) * EPS[dtype] * 2
+    z = q + to_f64(bias)
+    want = z / (1 + np.exp(-z)) + np.swapaxes(to_f64(res), 1, 2)
+    _check_epilogue(got, want, prod_err, np.abs(q) + 1 + np.abs(want), dtype)
+
+
 @pytest.mark.parametrize("dtype", HALVES)
 def test_kernel_wgmma_pingpong(device, rng, dtype, monkeypatch):
     """The ping-pong wgmma kernel (each consumer warpgroup every other tile, whole), forced:

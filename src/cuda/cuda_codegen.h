@@ -32,7 +32,11 @@ std::string reduction_kernel_source(const ir::Kernel& k, int rank_kept, int rank
 // which runs `k` on one element: the product `acc` (rounded to the product's dtype, as the
 // matmul would store it) stands for the load of `acc_slot`, the other memory operands are
 // read and written at bo[j] + r * e.sm[j] + c * e.sn[j] (bo: the batch's offsets, from
-// e.off and e.st unravelled over the `batch_rank` dims of e.shape).
+// e.off and e.st unravelled over the `batch_rank` dims of e.shape). And
+//   template <int W, class V> tl_ep_run_cols(const TlEpArgs& e, const int64_t (&bo)[TL_EP_MEM],
+//                                            int64_t r, int64_t c, int n, const V (&acc)[W])
+// which runs it on columns c .. c + n - 1 (n <= W) of row r in one pass: the pointers do not
+// alias there, so the elements' loads and arithmetic interleave.
 std::string matmul_epilogue_source(const ir::Kernel& k, int acc_slot, int batch_rank);
 
 }  // namespace tl::cuda

@@ -48,14 +48,13 @@ template <class T> __device__ inline bool isfinite(T x) { return x - x == T(0); 
 template <class T> __device__ inline bool isinf(T x) { return x == x && !isfinite(x); }
 }  // namespace tl_math
 // Storage types of float16 / bfloat16: converted to float on load, rounded to nearest even
-// on store (NaN kept quiet, as src/core/half.h does on the CPU).
+// on store in one instruction (bfloat16 before sm_80: by hand). A NaN stays a quiet NaN, the
+// canonical one (as PyTorch's CUDA conversions give; the CPU keeps the payload's top bits):
+// keeping the bits would take 4 more instructions a rounding, a third of a fused bias + gelu.
 struct tl_f16 {
   unsigned short bits;
   tl_f16() = default;
-  __device__ explicit tl_f16(float f) {
-    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(bits) : "f"(f));
-    if (f != f) bits = (unsigned short)(((__float_as_uint(f) >> 16) & 0x8000u) | 0x7e00u);
-  }
+  __device__ explicit tl_f16(float f) { asm("cvt.rn.f16.f32 %0, %1;" : "=h"(bits) : "f"(f)); }
   __device__ operator float() const {
     float f;
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(bits));
@@ -66,9 +65,13 @@ struct tl_bf16 {
   unsigned short bits;
   tl_bf16() = default;
   __device__ explicit tl_bf16(float f) {
-    unsigned u = __float_as_uint(f);
+#if __CUDA_ARCH__ >= 800
+    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(bits) : "f"(f));
+#else
+    const unsigned u = __float_as_uint(f);
     bits = (u & 0x7fffffffu) > 0x7f800000u ? (unsigned short)((u >> 16) | 0x40u)
                                            : (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+#endif
   }
   __device__ operator float() const { return __uint_as_float(unsigned(bits) << 16); }
 };

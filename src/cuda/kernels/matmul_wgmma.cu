@@ -172,20 +172,57 @@ __device__ __forceinline__ void tl_wg_sync(int consumer) {
   asm volatile("bar.sync %0, 128;\n" ::"r"(consumer + 1) : "memory");
 }
 
+// Byte offset of 16-byte chunk ch of row r in a staging area of 128-byte rows, the chunks of
+// row r XOR-swizzled by r % 8: neither the fragment writes nor the row reads conflict on banks.
+__device__ __forceinline__ int tl_wg_at(int r, int ch) { return r * 128 + ((ch ^ (r & 7)) << 4); }
+
+// Columns 64q.. of a consumer's accumulators, rounded once to the storage type, into the
+// staging area `stg` (64 rows x 64 columns). Accumulator layout (PTX ISA, wgmma f32 D
+// fragments): warp w of the warpgroup holds rows 16w + lane/4 and that + 8; for each 8-column
+// chunk j, d[4j + 2h + e] is row + 8h, column 8j + 2(lane%4) + e.
+__device__ __forceinline__ void tl_wg_stage(const float (&d)[TL_ACC], int q, unsigned char* stg) {
+  const int t = int(threadIdx.x) % 128, warp = t / 32, lane = t % 32;
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int r = 16 * warp + lane / 4 + 8 * h;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      const int i = 4 * (8 * q + j) + 2 * h;
+      unsigned two;
+      asm("cvt.rn." TL_WG_T "x2.f32 %0, %1, %2;\n" : "=r"(two) : "f"(tl_wg_value(d[i + 1])), "f"(tl_wg_value(d[i])));
+      *reinterpret_cast<unsigned*>(stg + tl_wg_at(r, j) + 4 * (lane % 4)) = two;
+    }
+  }
+}
+
+#if TL_EPILOGUE
+// The epilogue of staged rows r and r + 1: rows m0 + r.. and columns c0.. of the output, 4
+// columns a lane of the calling warp (4 elements whose arithmetic interleaves: one warp's
+// latency, more than its instruction count, bounds an epilogue; H200, gelu(x @ w + b)
+// bfloat16 4096 with the epilogue in the kernel: 263 us a column pair a lane, 251 us so).
+__device__ __forceinline__ void tl_wg_epilogue_rows(const MatmulArgs& p, const TlOut& o, const unsigned char* stg,
+                                                    int r, int m0, int c0) {
+  const int lane = int(threadIdx.x) % 32, c = c0 + 4 * (lane % 16);
+  r += lane / 16;
+  if (m0 + r >= int(p.M) || c >= int(p.N)) return;
+  const uint2 four = *reinterpret_cast<const uint2*>(stg + tl_wg_at(r, lane % 16 / 2) + 8 * (lane % 2));
+  TL_S e[4];
+  e[0].bits = uint16_t(four.x), e[1].bits = uint16_t(four.x >> 16);
+  e[2].bits = uint16_t(four.y), e[3].bits = uint16_t(four.y >> 16);
+  tl_ep_run_cols<4>(p.ep, o.eo, m0 + r, c, min(4, int(p.N) - c), e);
+}
+#endif
+
 // The store of one consumer warpgroup's 64 x TL_BN results, rows m0.. and columns n0.. of
-// batch `batch`. 64 columns at a time, the accumulators are rounded once to the storage type
-// into the warpgroup's staging area `stg` (shared memory: 64 rows of 128 bytes, the 16-byte
-// chunks of row r XOR-swizzled by r % 8, so that neither the fragment writes nor the row
-// reads conflict on banks), then read back a whole 16-byte row chunk a thread: coalesced
-// 16-byte stores (2.3x faster than each thread storing its fragments' column pairs where
-// the store dominates: 64 x (512 x 64 @ 64 x 512), H200); with a fused epilogue (ping-pong
-// only), a column pair a lane, a row a warp, through TL_EPILOGUE_STORE. (In the cooperative
-// kernel, whose 8 consumer warps an SM would run it while the tensor cores wait, it measured
-// no faster than the epilogue's own kernel: gelu(x @ w + b) bfloat16 4096 262.8 against
-// 265.8 us, 1024 20.1 against 17.9 us, H200.)
-// Accumulator layout (PTX ISA, wgmma f32 D fragments): warp w of the warpgroup holds rows
-// 16w + lane/4 and that + 8; for each 8-column chunk j, d[4j + 2h + e] is row + 8h, column
-// 8j + 2(lane%4) + e.
+// batch `batch`, 64 columns at a time through its 8 KiB staging area `stg`: whole 16-byte row
+// chunks a thread, coalesced 16-byte stores (2.3x faster than each thread storing its
+// fragments' column pairs where the store dominates: 64 x (512 x 64 @ 64 x 512), H200); with
+// a fused epilogue (ping-pong only), through tl_wg_epilogue_rows.
+// (The cooperative kernel runs an epilogue as a kernel of its own: its 8 consumer warps an SM
+// are too few to hide the epilogue's latency, in the store or spread over the next tile's
+// stages. H200, gelu(x @ w + b) bfloat16 4096: 208.8 us with the epilogue's own kernel,
+// 231.1 us with the epilogue run by each warp in slices while the next tile's products ran,
+// 246.3 us by the producer warpgroup's 3 idle warps from a staged tile, eager 242.)
 __device__ __forceinline__ void tl_wg_store_tile(const MatmulArgs& p, int64_t batch, int m0, int n0,
                                                  const float (&d)[TL_ACC], unsigned char* stg, int consumer) {
   int64_t off[3];
@@ -193,49 +230,27 @@ __device__ __forceinline__ void tl_wg_store_tile(const MatmulArgs& p, int64_t ba
   TL_S* const C = reinterpret_cast<TL_S*>(p.c) + off[2];
 #if TL_EPILOGUE
   const TlOut o = tl_out(p, batch, off);
-#endif
-  const int M = int(p.M), N = int(p.N);
-  const int t = int(threadIdx.x) % 128, warp = t / 32, lane = t % 32;
-  // Byte offset of the 16-byte chunk ch of staged row r.
-  const auto at = [](int r, int ch) { return r * 128 + ((ch ^ (r & 7)) << 4); };
-#if !TL_EPILOGUE
+#else
   const bool vec = p.cn == 1 && ((reinterpret_cast<uint64_t>(C) | uint64_t(p.cm) * 2) & 15) == 0;
 #endif
+  const int M = int(p.M), N = int(p.N), t = int(threadIdx.x) % 128;
 #pragma unroll
   for (int q = 0; q < TL_BN / 64; ++q) {
     tl_wg_sync(consumer);  // the last chunk's reads are done
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int r = 16 * warp + lane / 4 + 8 * h;
-#pragma unroll
-      for (int j = 0; j < 8; ++j) {
-        const int i = 4 * (8 * q + j) + 2 * h;
-        unsigned two;
-        asm("cvt.rn." TL_WG_T "x2.f32 %0, %1, %2;\n" : "=r"(two) : "f"(tl_wg_value(d[i + 1])), "f"(tl_wg_value(d[i])));
-        *reinterpret_cast<unsigned*>(stg + at(r, j) + 4 * (lane % 4)) = two;
-      }
-    }
+    tl_wg_stage(d, q, stg);
     tl_wg_sync(consumer);
     const int c0 = n0 + 64 * q;
 #if TL_EPILOGUE
-    // Warp w: rows w, w + 4, ...; lane l: columns 2l and 2l + 1 of the chunk.
-    const int c = c0 + 2 * lane;
-#pragma unroll 4
-    for (int r = warp; r < 64; r += 4) {
-      if (m0 + r >= M || c >= N) continue;
-      const unsigned two = *reinterpret_cast<const unsigned*>(stg + at(r, lane / 4) + 4 * (lane % 4));
-      TL_S e[2];
-      e[0].bits = uint16_t(two), e[1].bits = uint16_t(two >> 16);
-      TL_EPILOGUE_STORE(p, o, m0 + r, c, float(e[0]));
-      if (c + 1 < N) TL_EPILOGUE_STORE(p, o, m0 + r, c + 1, float(e[1]));
-    }
+    // Warp w: rows 2w, 2w + 1, 2w + 8, ...
+#pragma unroll 2
+    for (int r = 2 * (t / 32); r < 64; r += 8) tl_wg_epilogue_rows(p, o, stg, r, m0, c0);
 #else
     // Thread t: chunk t % 8 (8 columns) of rows t / 8, t / 8 + 16, ...
     const int ch = t % 8, c = c0 + 8 * ch;
 #pragma unroll
     for (int r = t / 8; r < 64; r += 16) {
       if (m0 + r >= M || c >= N) continue;
-      const uint4 v = *reinterpret_cast<const uint4*>(stg + at(r, ch));
+      const uint4 v = *reinterpret_cast<const uint4*>(stg + tl_wg_at(r, ch));
       TL_S* row = C + int64_t(m0 + r) * p.cm;
       if (vec && c + 8 <= N) {
         *reinterpret_cast<uint4*>(row + c) = v;
