@@ -25,6 +25,7 @@ Defines defines_for(const MatmulConfig& c, DType t, int rank) {
                          {"TL_BN", n(c.bn)}, {"TL_WARPS_M", n(c.warps_m)}, {"TL_WARPS_N", n(c.warps_n)},
                          {"TL_STAGES", n(c.stages)}, {"TL_MIN_BLOCKS", n(c.min_blocks)}, {"TL_A_KMAJOR", n(c.a_kmajor)}, {"TL_B_KMAJOR", n(c.b_kmajor)},
                          {"TL_A_ASYNC", n(c.a_vec)}, {"TL_B_ASYNC", n(c.b_vec)}, {"TL_SPLIT", n(c.splits > 1)}});
+      if (c.bk) d.push_back({"TL_BK", n(c.bk)});
       break;
     case MatmulKernel::Simt:
       d.insert(d.end(), {{"TL_TM", n(c.tm)}, {"TL_MIN_BLOCKS", n(c.min_blocks)}, {"TL_A_KMAJOR", n(c.a_kmajor)}, {"TL_B_KMAJOR", n(c.b_kmajor)},
@@ -104,6 +105,7 @@ std::vector<std::pair<std::string, std::string>> matmul_kernel_sources() {
     c.bm = small_n ? 128 : 16, c.bn = small_n ? 16 : 128, c.warps_m = small_n ? 8 : 1, c.warps_n = small_n ? 1 : 8;
     c.stages = 4, c.min_blocks = av && bv ? 3 : 2, c.splits = 8;
     c.a_kmajor = ak, c.a_vec = av, c.b_kmajor = bk, c.b_vec = bv;
+    if (small_n ? ak : bk) c.bk = 64, c.stages = 2;
     return c;
   };
   const auto simt = [](int tm, int ak, int av, int bk, int bv, int cv) {

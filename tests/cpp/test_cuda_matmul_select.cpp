@@ -165,13 +165,16 @@ TEST(CudaMatmulSelect, SmallSideIsGemv) {
 }
 
 TEST(CudaMatmulSelect, SmallSideInHalvesIsTensorCoresSplitAlongK) {
-  // 16-wide tiles on the small side, 128 on the other; 64 tiles x 6 splits of 1376 k (whole
-  // steps of 32): one wave of three blocks an SM.
+  // 16-wide tiles on the small side, 128 on the other; 64 tiles x 6 splits of 1408 k (whole
+  // steps of 64: the large operand a is k-contiguous, 2 stages): one wave of three blocks an SM.
   const MatmulConfig n16 = select_matmul(contiguous(8192, 16, 8192, DType::BFloat16));
-  EXPECT_EQ(n16.name(), "mma_128x16_s4_akv_bnv_ks6");
-  EXPECT_EQ(n16.kslice, 1376);
+  EXPECT_EQ(n16.name(), "mma_128x16_s2_k64_akv_bnv_ks6");
+  EXPECT_EQ(n16.kslice, 1408);
   EXPECT_EQ(n16.min_blocks, 3);
+  // The large operand b n-contiguous: steps of 32, 4 stages.
   EXPECT_EQ(select_matmul(contiguous(16, 8192, 8192, DType::BFloat16)).name(), "mma_16x128_s4_akv_bnv_ks6");
+  EXPECT_EQ(select_matmul(contiguous(4096, 1, 4096, DType::Float16)).name(), "mma_128x16_s2_k64_akv_bkv_ks11");
+  // (sm_80: steps of 32, 4 stages)
   EXPECT_EQ(select_matmul(ampere(contiguous(4096, 1, 4096, DType::Float16))).name(), "mma_128x16_s4_akv_bkv_ks12");
   // Short k: no split.
   EXPECT_EQ(select_matmul(contiguous(3, 4099, 7, DType::BFloat16)).name(), "mma_16x128_s4_aks_bns");

@@ -8,6 +8,7 @@
 //   TL_S           tl_f16 or tl_bf16;  TL_MMA_T  "f16" or "bf16" (the mma operand type)
 //   TL_BM, TL_BN   block tile;  TL_WARPS_M x TL_WARPS_N warps, each a (BM/WARPS_M) x
 //                  (BN/WARPS_N) tile;  TL_STAGES  shared-memory stages (>= 2)
+//   TL_BK          k a stage (default 32)
 //   TL_MIN_BLOCKS  blocks an SM must fit (caps registers at 64K / (threads * blocks))
 //   TL_SPLIT       1: k split over grid y (MmaArgs), the splits' sums added by the last block
 //   TL_A_KMAJOR    1: a's k stride is 1 (tile kept [m][k]); 0: a's m stride is 1 ([k][m])
@@ -19,7 +20,9 @@
 //                  elements); 0: element loads through registers, any strides, issued before
 //                  a stage's math and stored after it.
 
+#ifndef TL_BK
 #define TL_BK 32
+#endif
 #define TL_THREADS (TL_WARPS_M * TL_WARPS_N * 32)
 #define TL_WM (TL_BM / TL_WARPS_M)
 #define TL_WN (TL_BN / TL_WARPS_N)
