@@ -81,8 +81,14 @@ namespace {
 // 2026-11-26: 1024^3 and 1000^3 bfloat16, 64 tiles, ran 1.5x faster with wgmma than with
 // mma's 64 x 64 tiles) and k covers a stage; an operand that must be packed first (a pass
 // over it) only for problems of 2^33 multiply-adds or more.
-// 128 x 256 tiles (two consumer warpgroups of 64 x 256) once they fill every SM, else 128 x 128.
-int wgmma_width(const MatmulShape& s) { return cdiv(s.M, 128) * cdiv(s.N, 256) * s.batches >= s.sms ? 256 : 128; }
+// 128 x 256 tiles (two consumer warpgroups of 64 x 256) unless 128 x 128 ones take fewer
+// rounds over the SMs than twice theirs (a 128 x 128 tile takes a little over half the time):
+// 2048^3 bfloat16 (128 tiles of 256 on 132 SMs) ran at 0.97x cuBLAS with 128 x 256, 0.88x
+// with 128 x 128 (H100, 2026-11-26).
+int wgmma_width(const MatmulShape& s) {
+  const int64_t rows = cdiv(s.M, 128) * s.batches;
+  return 2 * cdiv(rows * cdiv(s.N, 256), s.sms) <= cdiv(rows * cdiv(s.N, 128), s.sms) ? 256 : 128;
+}
 
 bool wgmma_pays(const MatmulShape& s, const MatmulConfig& c) {
   if (cdiv(s.M, 128) * cdiv(s.N, 128) * s.batches * 3 < s.sms || s.K < 64) return false;

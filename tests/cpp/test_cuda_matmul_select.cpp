@@ -62,7 +62,7 @@ TEST(CudaMatmulSelect, UnalignedOrStridedOperandsLoadElements) {
 }
 
 TEST(CudaMatmulSelect, HopperHalvesTakeWgmmaWhereItPays) {
-  // 128 x 256 tiles once they fill the 132 SMs, b read in place n-contiguous (x @ w).
+  // 128 x 256 tiles, b read in place n-contiguous (x @ w).
   const MatmulConfig big = select_matmul(contiguous(4096, 4096, 4096, DType::BFloat16));
   EXPECT_EQ(big.name(), "wgmma_128x256_s4_bn");
   EXPECT_EQ(select_matmul(contiguous(8192, 8192, 8192, DType::Float16)).name(), "wgmma_128x256_s4_bn");
@@ -70,13 +70,15 @@ TEST(CudaMatmulSelect, HopperHalvesTakeWgmmaWhereItPays) {
   MatmulShape t = contiguous(4096, 4096, 4096, DType::BFloat16);
   t.bk = 1, t.bn = 4096;
   EXPECT_EQ(select_matmul(t).name(), "wgmma_128x256_s4_bk");
-  // 16 x 8 tiles of 128 x 256 leave SMs idle: 128 x 128 (16 x 16), 6 stages.
-  EXPECT_EQ(select_matmul(contiguous(2048, 2048, 1024, DType::Float16)).name(), "wgmma_128x128_s6_bn");
-  // Down to a third of the SMs (1024^3: 64 tiles): wgmma's 128 x 128 tiles still beat mma.
+  // 16 x 8 tiles of 128 x 256 take one round over the 132 SMs, 16 x 16 of 128 x 128 two.
+  EXPECT_EQ(select_matmul(contiguous(2048, 2048, 1024, DType::Float16)).name(), "wgmma_128x256_s4_bn");
+  // 1024^3: 64 tiles of 128 x 128, one round (and wgmma's still beat mma's 64 x 64 ones).
   EXPECT_EQ(select_matmul(contiguous(1024, 1024, 1024, DType::BFloat16)).name(), "wgmma_128x128_s6_bn");
   EXPECT_EQ(select_matmul(contiguous(1000, 1000, 1000, DType::BFloat16)).name(), "wgmma_128x128_s6_bn");
-  // Batches count towards filling the SMs.
-  EXPECT_EQ(select_matmul(contiguous(1000, 1000, 1000, DType::BFloat16, 3)).name(), "wgmma_128x128_s6_bn");
+  // Batches count in the rounds: 3 x 64 tiles of 128 x 128 take two, 3 x 32 of 128 x 256 one.
+  EXPECT_EQ(select_matmul(contiguous(1000, 1000, 1000, DType::BFloat16, 3)).name(), "wgmma_128x256_s4_bn");
+  // 3000^2: 24 x 24 tiles of 128 x 128 take 5 rounds, 24 x 12 of 128 x 256 3 (as 6 of 128).
+  EXPECT_EQ(select_matmul(contiguous(3000, 3000, 3000, DType::BFloat16)).name(), "wgmma_128x128_s6_bn");
   EXPECT_EQ(select_matmul(contiguous(512, 512, 64, DType::BFloat16, 64)).name(), "wgmma_128x256_s4_bn");
 }
 
