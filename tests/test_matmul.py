@@ -6,21 +6,7 @@ import pytest
 
 import tensorlogic as tl
 from helpers import FLOATS, NP, to_f64
-
-EPS = {tl.float16: 2**-10, tl.bfloat16: 2**-7, tl.float32: 2**-23, tl.float64: 2**-52}
-
-
-def check(got, a, b, dtype):
-    want = np.matmul(to_f64(a), to_f64(b))
-    k = np.shape(a)[-1]
-    # f16/bf16 accumulate in f32, rounded once on output.
-    acc_eps = EPS[tl.float32] if dtype in (tl.float16, tl.bfloat16) else EPS[dtype]
-    scale = np.matmul(np.abs(to_f64(a)), np.abs(to_f64(b)))
-    tol = scale * (2 * k * acc_eps) + np.abs(want) * EPS[dtype] * 2 + 1e-30
-    got = to_f64(got)
-    assert got.shape == want.shape
-    assert np.all(np.abs(got - want) <= tol), float(np.max(np.abs(got - want) - tol))
-
+from matmul_checks import EPS, check, check_epilogue, gelu64, on_device, operands
 
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("mnk", [(1, 1, 1), (7, 7, 7), (33, 33, 33), (1, 65, 127), (127, 1, 33),
@@ -115,17 +101,6 @@ def test_matrix_vector_layouts(device, rng, dtype):
 HALVES_AND_F32 = [tl.float16, tl.bfloat16, tl.float32]
 
 
-def _operands(rng, dtype, m, n, k, a_t=False, b_t=False):
-    """a (m x k) and b (k x n) as NumPy arrays, stored transposed when asked (then viewed back)."""
-    a = rng.uniform(-1, 1, (k, m) if a_t else (m, k)).astype(NP[dtype])
-    b = rng.uniform(-1, 1, (n, k) if b_t else (k, n)).astype(NP[dtype])
-    return a, b
-
-
-def _on(device, x, t):
-    return tl.asarray(x, device=device).T if t else tl.asarray(x, device=device)
-
-
 @pytest.mark.parametrize("dtype", HALVES_AND_F32)
 @pytest.mark.parametrize("mnk", [(17, 17, 1), (64, 64, 64), (65, 63, 7), (128, 128, 32), (129, 127, 33),
                                  (31, 200, 127), (200, 40, 1000), (72, 136, 40), (1537, 1600, 72)])
@@ -138,8 +113,8 @@ def test_kernel_tiles_and_layouts(device, rng, dtype, mnk, layout):
     if m * n * k > 30_000_000 and device == "cpu" and layout != "nn":
         pytest.skip("one layout of the largest shape is enough on the CPU")
     a_t, b_t = layout[0] == "t", layout[1] == "t"
-    a, b = _operands(rng, dtype, m, n, k, a_t, b_t)
-    got = _on(device, a, a_t) @ _on(device, b, b_t)
+    a, b = operands(rng, dtype, m, n, k, a_t, b_t)
+    got = on_device(device, a, a_t) @ on_device(device, b, b_t)
     check(got, a.T if a_t else a, b.T if b_t else b, dtype)
 
 
@@ -187,8 +162,8 @@ def test_kernel_gemv(device, rng, dtype, mnk, layout):
     1 to 16 accumulated columns."""
     m, n, k = mnk
     a_t, b_t = layout[0] == "t", layout[1] == "t"
-    a, b = _operands(rng, dtype, m, n, k, a_t, b_t)
-    got = _on(device, a, a_t) @ _on(device, b, b_t)
+    a, b = operands(rng, dtype, m, n, k, a_t, b_t)
+    got = on_device(device, a, a_t) @ on_device(device, b, b_t)
     check(got, a.T if a_t else a, b.T if b_t else b, dtype)
 
 
@@ -210,7 +185,7 @@ def test_kernel_gemv_k_split(device, rng, dtype, m, n, k):
     """M <= 16 with b row-major (the lane form on CUDA): k split across blocks once k >= 512
     and the rows leave SMs idle (partials added by a second kernel), k not a multiple of the
     split, the staged chunk or the vector; N = 7 and 1 take the other form or a single row."""
-    a, b = _operands(rng, dtype, m, n, k)
+    a, b = operands(rng, dtype, m, n, k)
     ta, tb = tl.asarray(a, device=device), tl.asarray(b, device=device)
     got = ta @ tb
     check(got, a, b, dtype)
@@ -263,11 +238,6 @@ EPILOGUE_KINDS = {  # name: (dtype, (m, n, k)) reaching that kernel on CUDA
 }
 
 
-def _gelu64(x):
-    from math import erf, sqrt
-    return 0.5 * x * (1 + np.vectorize(erf)(x / sqrt(2)))
-
-
 def _epilogue_case(name, mm, ex, dtype):
     """(the tensor expression over the product mm(), its float64 reference over the product
     q); ex: the extra operands as tensors (and "np": as NumPy arrays)."""
@@ -278,13 +248,13 @@ def _epilogue_case(name, mm, ex, dtype):
         "bias_row": (lambda: mm() + ex["row"], lambda q: q + row),
         "bias_col": (lambda: mm() + ex["col"], lambda q: q + col),
         "relu": (lambda: tl.relu(mm() + ex["row"]), lambda q: np.maximum(q + row, 0)),
-        "gelu": (lambda: tl.gelu(mm() + ex["row"]), lambda q: _gelu64(q + row)),
+        "gelu": (lambda: tl.gelu(mm() + ex["row"]), lambda q: gelu64(q + row)),
         "silu": (lambda: tl.silu(mm()), lambda q: q / (1 + np.exp(-q))),
         "residual": (lambda: mm() + ex["res"], lambda q: q + res),
         "residual_transposed": (lambda: mm() + ex["res_t"].T, lambda q: q + res_t.T),
         "cast": (lambda: mm().astype(out_cast), lambda q: q),
         "chain": (lambda: (tl.gelu(mm() * 0.5 + ex["row"]) + ex["res"]).astype(out_cast),
-                  lambda q: _gelu64(q * 0.5 + row) + res),
+                  lambda q: gelu64(q * 0.5 + row) + res),
     }
     return cases[name]
 
@@ -293,22 +263,11 @@ EPILOGUES = ["scale", "bias_row", "bias_col", "relu", "gelu", "silu", "residual"
              "chain"]
 
 
-def _check_epilogue(got, want, prod_err, mag, dtype):
-    """|got - want| within the product's error (times 1.2: no epilogue op more than
-    doubles... gelu's slope is at most 1.13) plus a few roundings of the values involved."""
-    eps = max(EPS[dtype], EPS[got.dtype] if got.dtype in EPS else 0)
-    tol = 1.2 * prod_err + 6 * eps * mag + 1e-30
-    got = to_f64(got)
-    assert got.shape == want.shape
-    err = np.abs(got - want)
-    assert np.all(err <= tol), float(np.max(err - tol))
-
-
 @pytest.mark.parametrize("epilogue", EPILOGUES)
 @pytest.mark.parametrize("kind", list(EPILOGUE_KINDS))
 def test_epilogue_on_each_kernel(device, rng, kind, epilogue):
     dtype, (m, n, k) = EPILOGUE_KINDS[kind]
-    a, b = _operands(rng, dtype, m, n, k)
+    a, b = operands(rng, dtype, m, n, k)
     ex_np = {"row": rng.uniform(-1, 1, n).astype(NP[dtype]), "col": rng.uniform(-1, 1, (m, 1)).astype(NP[dtype]),
              "res": rng.uniform(-1, 1, (m, n)).astype(NP[dtype]), "res_t": rng.uniform(-1, 1, (n, m)).astype(NP[dtype])}
     ex = {key: tl.asarray(v, device=device) for key, v in ex_np.items()}
@@ -328,7 +287,7 @@ def test_epilogue_on_each_kernel(device, rng, kind, epilogue):
     acc_eps = EPS[tl.float32] if dtype in (tl.float16, tl.bfloat16) else EPS[dtype]
     prod_err = np.matmul(np.abs(to_f64(a)), np.abs(to_f64(b))) * (2 * k * acc_eps) + np.abs(q) * EPS[dtype] * 2
     mag = np.abs(q) + 1 + np.abs(ref(q))
-    _check_epilogue(got, ref(q), prod_err, mag, dtype)
+    check_epilogue(got, ref(q), prod_err, mag, dtype)
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
@@ -350,7 +309,7 @@ def test_epilogue_batched_transposed_and_strided(device, rng, dtype):
     want = z / (1 + np.exp(-z)) - to_f64(res)[:, ::2, 1::2]
     prod_err = np.matmul(np.abs(to_f64(a)).transpose(0, 2, 1), np.abs(to_f64(b)).T) * 80 * EPS[tl.float32] + \
         np.abs(q) * EPS[dtype] * 2
-    _check_epilogue(got, want, prod_err, np.abs(z) + np.abs(want) + 1, dtype)
+    check_epilogue(got, want, prod_err, np.abs(z) + np.abs(want) + 1, dtype)
     # Small sides in batches (the GEMV kernel on CUDA, both forms), with a per-batch column bias.
     for shape_a, shape_b in (((4, 5, 300), (4, 300, 200)), ((4, 200, 300), (300, 3))):
         x = rng.uniform(-1, 1, shape_a).astype(NP[dtype])
@@ -360,7 +319,7 @@ def test_epilogue_batched_transposed_and_strided(device, rng, dtype):
         q = np.matmul(to_f64(x), to_f64(w))
         want = np.maximum(q * 2 + to_f64(col), 0)
         prod_err = np.matmul(np.abs(to_f64(x)), np.abs(to_f64(w))) * 600 * EPS[tl.float32] + np.abs(q) * EPS[dtype] * 2
-        _check_epilogue(got, want, 2 * prod_err, np.abs(q) * 2 + 2, dtype)
+        check_epilogue(got, want, 2 * prod_err, np.abs(q) * 2 + 2, dtype)
 
 
 def test_epilogue_profiler_shows_one_matmul_kernel(device, rng):
@@ -380,158 +339,3 @@ def test_epilogue_profiler_shows_one_matmul_kernel(device, rng):
     assert names[0].startswith("MM_64x48x96_b1_float32_"), names
     assert names[0].endswith("_epilogue_add_gelu"), names
     assert "matmul with epilogue" in tl.profiler.last_plan()
-
-
-# The Hopper kernel (CUDA sm_90: wgmma fed by TMA, src/cuda/kernels/matmul_wgmma.cu) takes
-# float16 / bfloat16 problems whose 128 x 128 tiles cover a third of the SMs: 128 x 256 tiles
-# unless 128 x 128 ones take fewer rounds over the SMs than twice theirs; b n-contiguous (x @ w) or k-contiguous (x @ w.T) read in place; operands TMA
-# cannot read in place (leading dims not multiples of 8, unaligned, a transposed, several
-# batch dims) packed first when the problem is large (2^33 multiply-adds), else the mma
-# kernel. Partial tiles along m, n and k; batches walked by the persistent blocks.
-HALVES = [tl.float16, tl.bfloat16]
-
-
-@pytest.mark.parametrize("dtype", HALVES)
-@pytest.mark.parametrize("mnk,b_t", [((1536, 1536, 256), False),   # 128 x 256 tiles, k one stage x 4
-                                     ((2048, 2048, 1000), False),  # k past the last stage's edge
-                                     ((2100, 4104, 520), False),   # 128 x 128, partial m, n and k tiles
-                                     ((2100, 4104, 520), True),    # x @ w.T: b k-contiguous
-                                     ((1536, 1664, 72), True)])
-def test_kernel_wgmma_shapes(device, rng, dtype, mnk, b_t):
-    m, n, k = mnk
-    if device == "cpu" and m * n * k > 1e9:
-        pytest.skip("large shapes are for the GPU kernels")
-    a, b = _operands(rng, dtype, m, n, k, False, b_t)
-    got = tl.asarray(a, device=device) @ _on(device, b, b_t)
-    check(got, a, b.T if b_t else b, dtype)
-
-
-@pytest.mark.parametrize("dtype", HALVES)
-def test_kernel_wgmma_batched(device, rng, dtype):
-    """Batches (1000^3 x 3 fills the SMs with 128 x 128 tiles), b broadcast (a batch extent
-    of 1 in its tensor map), a broadcast, x @ w.T batched, and many small batches."""
-    if device == "cpu":
-        pytest.skip("large shapes are for the GPU kernels")
-    a = rng.uniform(-1, 1, (3, 1000, 1000)).astype(NP[dtype])
-    b = rng.uniform(-1, 1, (3, 1000, 1000)).astype(NP[dtype])
-    ta, tb = tl.asarray(a, device=device), tl.asarray(b, device=device)
-    check(ta @ tb, a, b, dtype)
-    check(ta @ tb[1], a, b[1], dtype)                                           # b broadcast
-    check(ta[2] @ tb, a[2], b, dtype)                                           # a broadcast
-    check(ta @ tb.transpose(0, 2, 1), a, b.transpose(0, 2, 1), dtype)           # b^T stored
-    x = rng.uniform(-1, 1, (64, 512, 64)).astype(NP[dtype])
-    y = rng.uniform(-1, 1, (64, 64, 512)).astype(NP[dtype])
-    check(tl.asarray(x, device=device) @ tl.asarray(y, device=device), x, y, dtype)
-
-
-@pytest.mark.parametrize("dtype", [tl.bfloat16])
-def test_kernel_wgmma_odd_shape_packs_operands(device, rng, dtype):
-    """4097 x 4095 x 4093: leading dims no TMA can stride, both operands packed first."""
-    if device == "cpu":
-        pytest.skip("large shapes are for the GPU kernels")
-    a, b = _operands(rng, dtype, 4097, 4095, 4093)
-    check(tl.asarray(a, device=device) @ tl.asarray(b, device=device), a, b, dtype)
-
-
-@pytest.mark.parametrize("dtype", HALVES)
-def test_kernel_wgmma_fallbacks(device, rng, dtype):
-    """Shapes that would take wgmma but for an operand TMA cannot read in place, too small to
-    pay for packing: the mma kernel (unaligned offset, a transposed, several batch dims); a
-    leading dim past k (read in place, zeros past k); a transposed at 4096 (packed)."""
-    if device == "cpu":
-        pytest.skip("large shapes are for the GPU kernels")
-    a = rng.uniform(-1, 1, (2049, 1032)).astype(NP[dtype])
-    b = rng.uniform(-1, 1, (1032, 2048)).astype(NP[dtype])
-    ta, tb = tl.asarray(a, device=device), tl.asarray(b, device=device)
-    check(ta[1:, 1:1025] @ tb[1:1025], a[1:, 1:1025], b[1:1025], dtype)       # a offset 1
-    check(ta[:, :1020] @ tb[:1020], a[:, :1020], b[:1020], dtype)             # ld 1032, k 1020: in place
-    check(ta[:1032].T[:, :1024] @ tb[:1024], a[:1032].T[:, :1024], b[:1024], dtype)  # a^T stored
-    c = rng.uniform(-1, 1, (3, 4, 512, 128)).astype(NP[dtype])
-    d = rng.uniform(-1, 1, (4, 128, 512)).astype(NP[dtype])
-    check(tl.asarray(c, device=device) @ tl.asarray(d, device=device), c, d, dtype)  # 2 batch dims
-    big = rng.uniform(-1, 1, (4096, 4096)).astype(NP[dtype])
-    tbig = tl.asarray(big, device=device)
-    check(tbig.T @ tbig, big.T, big, dtype)                                    # a^T: packed
-
-
-def _gelu_bias_profiled(device, rng, dtype, m, n, k):
-    """gelu(x @ w + b) on random operands, checked against float64 on a sample of rows (the
-    float64 gelu is slow); the profile of its evaluation."""
-    a, b = _operands(rng, dtype, m, n, k)
-    bias = rng.uniform(-1, 1, n).astype(NP[dtype])
-    ta, tb, tbias = (tl.asarray(v, device=device) for v in (a, b, bias))
-    tl.eval(ta, tb, tbias)
-    with tl.profiler.profile() as prof:
-        got = tl.gelu(ta @ tb + tbias)
-        tl.eval(got)
-    rows = np.unique(np.concatenate([rng.choice(m, 40), [0, m - 1]]))
-    q = np.matmul(to_f64(a[rows]), to_f64(b))
-    prod_err = np.matmul(np.abs(to_f64(a[rows])), np.abs(to_f64(b))) * (2 * k * EPS[tl.float32]) + np.abs(q) * EPS[dtype] * 2
-    want = _gelu64(q + to_f64(bias))
-    _check_epilogue(np.asarray(got)[rows], want, prod_err, np.abs(q) + 1 + np.abs(want), dtype)
-    return prof
-
-
-@pytest.mark.parametrize("dtype", HALVES)
-@pytest.mark.parametrize("mnk", [(1100, 1304, 200),    # 128 x 128 tiles, partial m and n tiles
-                                 (1700, 2296, 136)])   # 128 x 256 tiles, partial m and n tiles
-def test_kernel_wgmma_then_its_epilogue(device, rng, dtype, mnk):
-    """The cooperative wgmma kernel takes no epilogue (its own kernel is no slower): gelu(x @ w
-    + b) runs the matmul, then the epilogue as a kernel of its own (the profiler shows one
-    matmul)."""
-    if device == "cpu":
-        pytest.skip("large shapes are for the GPU kernels")
-    prof = _gelu_bias_profiled(device, rng, dtype, *mnk)
-    names = [e["name"] for e in prof.events]
-    assert prof.by_kind["matmul"] == 1 and names[-1].endswith("_epilogue_add_gelu"), names
-    if device.startswith("cuda") and "sm_90" in tl._core.device_name(device):
-        assert "_wgmma_" in names[-1], names
-
-
-@pytest.mark.parametrize("force", ["wgmma128", "wgmma256"])
-def test_kernel_wgmma_then_its_epilogue_batched(device, rng, force, monkeypatch):
-    """Both cooperative tile widths, then their epilogue over batches: a bias per batch and a
-    transposed residual, each output indexed by its (batch, m, n)."""
-    if device == "cpu":
-        pytest.skip("large shapes are for the GPU kernels")
-    monkeypatch.setenv("TENSORLOGIC_MATMUL_FORCE", force)
-    dtype = tl.bfloat16
-    x = rng.uniform(-1, 1, (3, 700, 640)).astype(NP[dtype])
-    y = rng.uniform(-1, 1, (3, 640, 520)).astype(NP[dtype])
-    bias = rng.uniform(-1, 1, (3, 1, 520)).astype(NP[dtype])
-    res = rng.uniform(-1, 1, (3, 520, 700)).astype(NP[dtype])
-    tx, ty, tbias, tres = (tl.asarray(v, device=device) for v in (x, y, bias, res))
-    with tl.profiler.profile() as prof:
-        got = tl.silu(tx @ ty + tbias) + tres.transpose(0, 2, 1)
-        tl.eval(got)
-    assert prof.by_kind["matmul"] == 1 and "_epilogue" in prof.events[-1]["name"], prof.summary()
-    if device.startswith("cuda") and "sm_90" in tl._core.device_name(device):
-        assert "_wgmma_128x" + force[5:] in prof.events[-1]["name"], prof.summary()
-    q = np.matmul(to_f64(x), to_f64(y))
-    prod_err = np.matmul(np.abs(to_f64(x)), np.abs(to_f64(y))) * (2 * 640 * EPS[tl.float32]) + np.abs(q) * EPS[dtype] * 2
-    z = q + to_f64(bias)
-    want = z / (1 + np.exp(-z)) + np.swapaxes(to_f64(res), 1, 2)
-    _check_epilogue(got, want, prod_err, np.abs(q) + 1 + np.abs(want), dtype)
-
-
-@pytest.mark.parametrize("dtype", HALVES)
-def test_kernel_wgmma_pingpong(device, rng, dtype, monkeypatch):
-    """The ping-pong wgmma kernel (each consumer warpgroup every other tile, whole), forced:
-    partial tiles, k past the last stage, b k-contiguous, odd tile counts per block, batches,
-    and an epilogue fused into it (bias, gelu)."""
-    if device == "cpu":
-        pytest.skip("large shapes are for the GPU kernels")
-    monkeypatch.setenv("TENSORLOGIC_MATMUL_FORCE", "wgmma_pp")
-    for (m, n, k), b_t in [((2100, 4104, 520), False), ((1536, 1664, 72), True), ((1000, 1000, 1000), False)]:
-        a, b = _operands(rng, dtype, m, n, k, False, b_t)
-        with tl.profiler.profile() as prof:
-            got = tl.asarray(a, device=device) @ _on(device, b, b_t)
-            tl.eval(got)
-        if "sm_90" in tl._core.device_name(device):
-            assert "_pp" in prof.events[-1]["name"], prof.summary()
-        check(got, a, b.T if b_t else b, dtype)
-    x = rng.uniform(-1, 1, (3, 700, 640)).astype(NP[dtype])
-    y = rng.uniform(-1, 1, (3, 640, 520)).astype(NP[dtype])
-    check(tl.asarray(x, device=device) @ tl.asarray(y, device=device), x, y, dtype)
-    prof = _gelu_bias_profiled(device, rng, dtype, 1100, 1304, 200)
-    assert prof.kernels == 1 and prof.events[-1]["name"].endswith("_epilogue_add_gelu"), prof.summary()

@@ -1,5 +1,6 @@
 // The CUDA matmul selector (a pure function): which kernel and configuration each kind of
-// problem gets. The kernels themselves are tested on the GPU by tests/test_matmul.py.
+// problem gets. The kernels themselves are tested on the GPU by tests/test_matmul.py and
+// tests/test_matmul_wgmma.py.
 #include <gtest/gtest.h>
 
 #include <string>
