@@ -140,8 +140,13 @@ std::string block_function(const ir::Kernel& k, const std::vector<int>& instrs, 
         if (in.op == ir::Op::Load) {
           body += "    const " + C + " " + v(n) + " = " + C + "(" + p + at + ");\n";
         } else {
-          const std::string src = ctype(k.instrs[size_t(in.args[0])].repr);
-          body += "    " + p + at + " = tl_from<" + T + ", " + src + ">(" + v(in.args[0]) + ");\n";
+          // A store of a cast to the stored dtype converts the cast's input: the same value
+          // (rounding twice to one dtype rounds once), one conversion instead of three.
+          int a = in.args[0];
+          const ir::Instr& c = k.instrs[size_t(a)];
+          if (c.op == ir::Op::Cast && c.dtype == in.dtype && here[size_t(a)]) a = c.args[0];
+          const std::string src = ctype(k.instrs[size_t(a)].repr);
+          body += "    " + p + at + " = tl_from<" + T + ", " + src + ">(" + v(a) + ");\n";
         }
         break;
       }
