@@ -221,8 +221,9 @@ __device__ __forceinline__ void tl_wg_epilogue_rows(const MatmulArgs& p, const T
 // (The cooperative kernel runs an epilogue as a kernel of its own: its 8 consumer warps an SM
 // are too few to hide the epilogue's latency, in the store or spread over the next tile's
 // stages. H200, gelu(x @ w + b) bfloat16 4096: 208.8 us with the epilogue's own kernel,
-// 231.1 us with the epilogue run by each warp in slices while the next tile's products ran,
-// 246.3 us by the producer warpgroup's 3 idle warps from a staged tile, eager 242.)
+// 231.1 us with the epilogue run by each warp in slices while the next tile's products ran
+// (eager 242); 352.4 us by the producer warpgroup's 3 idle warps from a staged tile (eager
+// 241, an earlier call, before float16/bfloat16 rounding took one instruction).)
 __device__ __forceinline__ void tl_wg_store_tile(const MatmulArgs& p, int64_t batch, int m0, int n0,
                                                  const float (&d)[TL_ACC], unsigned char* stg, int consumer) {
   int64_t off[3];
