@@ -356,7 +356,6 @@ std::string matmul_epilogue_source(const ir::Kernel& k, int acc_slot, int batch_
          "];\n  int64_t shape[" + R + "];\n  int64_t sm[" + M + "];\n  int64_t sn[" + M + "];\n  double cf[" + P +
          "];\n  int64_t ci[" + P + "];\n};\n";
   const std::string q = "static __device__ __forceinline__";
-  src += codegen::block_function(k, printed_instrs(k), -1, "tl_ep_block", q);
   src += codegen::block_function(k, printed_instrs(k), int(k.domain.size()) - 1, "tl_ep_cols", q);
   // The product lives in a local the epilogue's load reads: inlined, it stays in registers.
   std::string base = "  char* base[" + S + "] = {";
@@ -367,12 +366,13 @@ std::string matmul_epilogue_source(const ir::Kernel& k, int acc_slot, int batch_
   if (acc_mem >= 0) base += "  off[" + n(acc_mem) + "] = 0, inc[" + n(acc_mem) + "] = 1;\n";
   const std::string args = "(const TlEpArgs& e, const int64_t (&bo)[" + M + "], int64_t r, int64_t c";
   const std::string rest = "e.cf, e.ci, nullptr, nullptr, nullptr, nullptr);\n";
-  src += "template <class V>\n" + q + " void tl_ep_run" + args + ", V v) {\n  " + A + " acc[1] = {tl_from<" + A +
-         ", V>(v)};\n" + base + "  tl_ep_block(base, off, inc, 1, " + rest + "}\n";
   src += "template <int W, class V>\n" + q + " void tl_ep_run_cols" + args + ", int n, const V (&v)[W]) {\n  " + A +
          " acc[W];\n#pragma unroll\n  for (int i = 0; i < W; ++i) acc[i] = tl_from<" + A + ", V>(v[i]);\n" + base +
          "  if (n == W)  // (a constant count: unrolled)\n    tl_ep_cols(base, off, inc, W, " + rest +
          "  else\n    tl_ep_cols(base, off, inc, n, " + rest + "}\n";
+  // One element: the same function over one column.
+  src += "template <class V>\n" + q + " void tl_ep_run" + args + ", V v) {\n  const V one[1] = {v};\n"
+         "  tl_ep_run_cols<1>(e, bo, r, c, 1, one);\n}\n";
   return src;
 }
 

@@ -229,13 +229,14 @@ __device__ __forceinline__ void tl_wg_store_tile(const MatmulArgs& p, int64_t ba
                                                  const float (&d)[TL_ACC], unsigned char* stg, int consumer) {
   int64_t off[3];
   tl_mm_offsets(p, batch, off);
-  TL_S* const C = reinterpret_cast<TL_S*>(p.c) + off[2];
 #if TL_EPILOGUE
   const TlOut o = tl_out(p, batch, off);
 #else
+  TL_S* const C = reinterpret_cast<TL_S*>(p.c) + off[2];
   const bool vec = p.cn == 1 && ((reinterpret_cast<uint64_t>(C) | uint64_t(p.cm) * 2) & 15) == 0;
+  const int M = int(p.M), N = int(p.N);
 #endif
-  const int M = int(p.M), N = int(p.N), t = int(threadIdx.x) % 128;
+  const int t = int(threadIdx.x) % 128;
 #pragma unroll
   for (int q = 0; q < TL_BN / 64; ++q) {
     tl_wg_sync(consumer);  // the last chunk's reads are done
