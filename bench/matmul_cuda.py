@@ -14,18 +14,18 @@ import time
 import numpy as np
 import tensorlogic as tl
 
-CASES = [  # (name, batch, M, N, K, dtypes)
-    ("square 1024", 1, 1024, 1024, 1024, ("float32", "float16", "bfloat16")),
-    ("square 4096", 1, 4096, 4096, 4096, ("float32", "float16", "bfloat16")),
-    ("square 8192", 1, 8192, 8192, 8192, ("float16", "bfloat16")),
+CASES = [  # (name, batch, M, N, K, dtypes); tf32: float32 tensors at precision "high" (cuBLAS: allow_tf32)
+    ("square 1024", 1, 1024, 1024, 1024, ("float32", "tf32", "float16", "bfloat16")),
+    ("square 4096", 1, 4096, 4096, 4096, ("float32", "tf32", "float16", "bfloat16")),
+    ("square 8192", 1, 8192, 8192, 8192, ("tf32", "float16", "bfloat16")),
     ("odd 4097x4095x4093", 1, 4097, 4095, 4093, ("bfloat16",)),
     ("1000^3", 1, 1000, 1000, 1000, ("float32", "bfloat16")),
     ("skinny 16x8192x8192", 1, 16, 8192, 8192, ("bfloat16",)),
     ("skinny 8192x16x8192", 1, 8192, 16, 8192, ("bfloat16",)),
     ("8192x1024x8192", 1, 8192, 1024, 8192, ("bfloat16",)),
     ("batched 64x(512x64 @ 64x512)", 64, 512, 512, 64, ("bfloat16",)),
-    ("square 2048", 1, 2048, 2048, 2048, ("bfloat16",)),
-    ("x @ w.T 4096", 1, 4096, 4096, 4096, ("bfloat16",)),  # b stored (n, k): k-contiguous
+    ("square 2048", 1, 2048, 2048, 2048, ("tf32", "bfloat16")),
+    ("x @ w.T 4096", 1, 4096, 4096, 4096, ("tf32", "bfloat16")),  # b stored (n, k): k-contiguous
 ]
 
 
@@ -68,8 +68,11 @@ def main():
         a32 = rng.standard_normal(shape_a).astype(np.float32)
         b32 = rng.standard_normal(shape_b[::-1] if b_t else shape_b).astype(np.float32)
         for dt in dtypes:
-            ta, tb = (tl.asarray(x, device="cuda").astype(dt) for x in (a32, b32))
-            pa, pb = (torch.from_numpy(x).cuda().to(getattr(torch, dt)) for x in (a32, b32))
+            store = "float32" if dt == "tf32" else dt
+            tl.set_float32_matmul_precision("high" if dt == "tf32" else "highest")
+            torch.backends.cuda.matmul.allow_tf32 = dt == "tf32"
+            ta, tb = (tl.asarray(x, device="cuda").astype(store) for x in (a32, b32))
+            pa, pb = (torch.from_numpy(x).cuda().to(getattr(torch, store)) for x in (a32, b32))
             tl.eval(ta, tb)
             if b_t:
                 tb, pb = tb.T, pb.T
@@ -81,6 +84,8 @@ def main():
                        ratio=ref / ours)
             rows.append(row)
             print(f"{name:32s} {dt:9s} {row['ours_tflops']:8.1f} {row['cublas_tflops']:9.1f} {row['ratio']:6.2f}")
+    tl.set_float32_matmul_precision("highest")
+    torch.backends.cuda.matmul.allow_tf32 = False
     # gelu(x @ w + b) in bfloat16 as plain Python code: ours (the bias and gelu fused into the
     # matmul's store) against PyTorch eager and torch.compile of the same function.
     print(f"\n{'gelu(x @ w + b) bf16':32s} {'ours us':>8s} {'eager us':>9s} {'compile us':>10s} "

@@ -17,7 +17,7 @@ _NATIVE = [
     # creation
     "asarray", "empty", "full", "arange", "linspace", "eye", "from_dlpack",
     # linear algebra
-    "matmul",
+    "matmul", "set_float32_matmul_precision", "get_float32_matmul_precision",
     # reductions
     "sum", "prod", "max", "min", "any", "all", "mean", "var", "std", "logsumexp", "argmax",
     "argmin", "cumsum", "cumprod", "softmax", "log_softmax",

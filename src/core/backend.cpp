@@ -67,7 +67,8 @@ void Backend::scan(ScanOp op, const Tensor& in, int axis, const Tensor& out) {
   }, [&] { scan_impl(op, in, axis, out); });
 }
 
-void Backend::matmul(const Tensor& a, const Tensor& b, const Tensor& out, const Epilogue* epilogue) {
+void Backend::matmul(const Tensor& a, const Tensor& b, const Tensor& out, const Epilogue* epilogue,
+                     MatmulPrecision precision) {
   prepare({&a, &b}, out);
   launch(*this, Kind::Matmul, out.device(), [&] {
     const int n = out.ndim();
@@ -77,7 +78,7 @@ void Backend::matmul(const Tensor& a, const Tensor& b, const Tensor& out, const 
                        "_" + dtype_name(out.dtype());
     if (const std::string k = last_matmul_kernel(); !k.empty()) name += "_" + k;
     return epilogue ? name + "_epilogue" + epilogue->kernel.op_names() : name;
-  }, [&] { matmul_impl(a, b, out, epilogue); });
+  }, [&] { matmul_impl(a, b, out, epilogue, precision); });
 }
 
 void Backend::gather(const Tensor& src, int split, const Tensor& offsets, const Tensor& out) {

@@ -24,6 +24,11 @@ struct Epilogue {
   int acc_slot;
 };
 
+// How float32 matmuls may multiply (tl.set_float32_matmul_precision): Highest in float32;
+// High with the operands rounded to tf32 (10 mantissa bits, float32 sums) where the backend
+// has tensor cores for it, else as Highest. Other dtypes ignore it.
+enum class MatmulPrecision : uint8_t { Highest, High };
+
 enum class ReduceOp : uint8_t { Sum, Prod, Max, Min, Any, All, ArgMax, ArgMin };
 enum class ScanOp : uint8_t { CumSum, CumProd };
 enum class RandomDist : uint8_t { Uniform, Normal, Bits };
@@ -71,7 +76,8 @@ class Backend {
   void scan(ScanOp op, const Tensor& in, int axis, const Tensor& out);
   // out[..., m, n] = sum_k a[..., m, k] * b[..., k, n]; batch dims already broadcast. With
   // an epilogue (only where matmul_takes_epilogue()), runs it on each finished block of out.
-  void matmul(const Tensor& a, const Tensor& b, const Tensor& out, const Epilogue* epilogue = nullptr);
+  void matmul(const Tensor& a, const Tensor& b, const Tensor& out, const Epilogue* epilogue = nullptr,
+              MatmulPrecision precision = MatmulPrecision::Highest);
   virtual bool matmul_takes_epilogue() const { return false; }
   // Which of its matmul kernels the calling thread's last matmul ran, for the profiler ("" for
   // a backend with one).
@@ -96,7 +102,7 @@ class Backend {
                            const Tensor& out) = 0;
   virtual void scan_impl(ScanOp op, const Tensor& in, int axis, const Tensor& out) = 0;
   virtual void matmul_impl(const Tensor& a, const Tensor& b, const Tensor& out,
-                           const Epilogue* epilogue) = 0;
+                           const Epilogue* epilogue, MatmulPrecision precision) = 0;
   virtual void gather_impl(const Tensor& src, int split, const Tensor& offsets,
                            const Tensor& out) = 0;
   virtual void scatter_impl(const Tensor& dst, int split, const Tensor& offsets,

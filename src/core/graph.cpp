@@ -37,13 +37,13 @@ void run_step(PlanStep& st) {
     case PlanStep::Kind::Matmul: {
       if (out.numel() == 0) break;
       if (!st.out) {
-        be.matmul(tensor_of(n.inputs[0]), tensor_of(n.inputs[1]), out);
+        be.matmul(tensor_of(n.inputs[0]), tensor_of(n.inputs[1]), out, nullptr, n.precision);
         break;
       }
       std::vector<BufferPtr> buffers;
       for (const Source& b : st.bindings) buffers.push_back(b.buffer ? b.buffer : b.node->result);
       const Epilogue ep{st.kernel, buffers, st.acc_slot};
-      be.matmul(tensor_of(n.inputs[0]), tensor_of(n.inputs[1]), out, &ep);
+      be.matmul(tensor_of(n.inputs[0]), tensor_of(n.inputs[1]), out, &ep, n.precision);
       break;
     }
     case PlanStep::Kind::Reduce:

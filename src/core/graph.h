@@ -27,6 +27,7 @@ struct Node {
   DType compute{};             // Elementwise: the type it computes in
   ReduceOp rop{};              // Reduce: over `axes` of inputs[0] (sorted; no keepdims)
   std::vector<int> axes;
+  MatmulPrecision precision{};  // Matmul: float32 products' precision when it was recorded
   Scalar value{};              // Const
   std::vector<Source> inputs;  // each read with the node's own shape (Reduce: the input's)
   BufferPtr result;            // set once computed

@@ -60,6 +60,10 @@ Tensor log_softmax(const Tensor& x, int64_t axis);
 
 // ---- linear algebra (ops_linalg.cpp) ----
 Tensor matmul(const Tensor& a, const Tensor& b);
+// The precision float32 matmuls recorded from now on may run at (process-wide, like
+// PyTorch's torch.set_float32_matmul_precision); Highest at start.
+void set_float32_matmul_precision(MatmulPrecision p);
+MatmulPrecision float32_matmul_precision();
 
 // ---- shape ops: views where possible (ops_shape.cpp) ----
 Tensor reshape(const Tensor& x, const std::vector<int64_t>& shape);  // one -1 allowed; copies

@@ -1,9 +1,17 @@
 // Matrix multiplication with NumPy's rules: vectors, N-d batch broadcasting.
+#include <atomic>
+
 #include "core/error.h"
 #include "core/graph.h"
 #include "core/ops.h"
 
 namespace tl {
+namespace {
+std::atomic<MatmulPrecision> f32_precision{MatmulPrecision::Highest};
+}  // namespace
+
+void set_float32_matmul_precision(MatmulPrecision p) { f32_precision.store(p); }
+MatmulPrecision float32_matmul_precision() { return f32_precision.load(); }
 
 Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   if (a_in.ndim() == 0 || b_in.ndim() == 0)
@@ -48,6 +56,7 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   node->shape = out_shape;
   node->dtype = compute;
   node->device = a.device();
+  if (compute == DType::Float32) node->precision = float32_matmul_precision();
   node->inputs = {expand(a, M, K).source(), expand(b, K, N).source()};
   Tensor out = graph::record(std::move(node));
   Shape final_shape = batch;

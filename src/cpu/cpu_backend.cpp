@@ -73,8 +73,9 @@ class CpuBackend final : public Backend {
     cpu::scan(op, in, axis, out);
   }
   bool matmul_takes_epilogue() const override { return true; }
-  void matmul_impl(const Tensor& a, const Tensor& b, const Tensor& out,
-                   const Epilogue* epilogue) override {
+  // (float32 products in float32 at every precision: the CPU has no tf32 arithmetic)
+  void matmul_impl(const Tensor& a, const Tensor& b, const Tensor& out, const Epilogue* epilogue,
+                   MatmulPrecision) override {
     cpu::matmul(a, b, out, epilogue);
   }
   void gather_impl(const Tensor& src, int split, const Tensor& offsets, const Tensor& out) override {

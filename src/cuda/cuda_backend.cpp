@@ -192,8 +192,9 @@ class CudaBackend final : public Backend {
   void scan_impl(ScanOp op, const Tensor& in, int axis, const Tensor& out) override {
     cuda::scan(target(in.device().index), op, in, axis, out);
   }
-  void matmul_impl(const Tensor& a, const Tensor& b, const Tensor& out, const Epilogue* epilogue) override {
-    cuda::matmul(target(out.device().index), a, b, out, epilogue);
+  void matmul_impl(const Tensor& a, const Tensor& b, const Tensor& out, const Epilogue* epilogue,
+                   MatmulPrecision precision) override {
+    cuda::matmul(target(out.device().index), a, b, out, epilogue, precision == MatmulPrecision::High);
   }
   void gather_impl(const Tensor& src, int split, const Tensor& offsets, const Tensor& out) override {
     cuda::gather(target(src.device().index), src, split, offsets, out, false);

@@ -95,6 +95,7 @@ void matmul_wgmma(const Target& t, const MatmulConfig& c, const MatmulShape& s, 
                   const Tensor& out, const MergedDims& batch, const Defines& defines, const std::string& headers,
                   const EpiloguePlan* ep) {
   const char* body = body_for(c.kernel);
+  const int64_t es = int64_t(itemsize(s.dtype));  // bytes an element: 2, or 4 (tf32)
   // An operand as its tensor map sees it: rows of `inner` elements, `ld` apart, the batch
   // `bstride` apart (0: broadcast), from `base`; `keep` holds a packed copy.
   struct View {
@@ -108,7 +109,7 @@ void matmul_wgmma(const Target& t, const MatmulConfig& c, const MatmulShape& s, 
     return int64_t(0);
   };
   const auto direct = [&](const Tensor& x, size_t j, int64_t rows, int64_t inner, int64_t ld) {
-    return View{static_cast<const char*>(x.buffer()->data()) + x.offset() * 2, uint64_t(inner), uint64_t(rows),
+    return View{static_cast<const char*>(x.buffer()->data()) + x.offset() * es, uint64_t(inner), uint64_t(rows),
                 uint64_t(ld), uint64_t(moves(j)), {}};
   };
   // dst[batch][r][i] = x[batch offsets + r * sr + i * si], rows a multiple of 8 elements apart
@@ -116,7 +117,7 @@ void matmul_wgmma(const Target& t, const MatmulConfig& c, const MatmulShape& s, 
   const auto pack = [&](const Tensor& x, size_t j, int64_t rows, int64_t inner, int64_t sr, int64_t si) {
     const int64_t nb = moves(j) ? s.batches : 1, ld = cdiv(inner, 8) * 8;
     View v{nullptr, uint64_t(inner), uint64_t(rows), uint64_t(ld), nb > 1 ? uint64_t(rows * ld) : 0,
-           t.scratch(size_t(nb * rows * ld) * 2)};
+           t.scratch(size_t(nb * rows * ld * es))};
     v.base = static_cast<const char*>(v.keep->data());
     MergedDims one;  // operand j's batch dims alone
     one.shape = batch.shape;
@@ -127,23 +128,24 @@ void matmul_wgmma(const Target& t, const MatmulConfig& c, const MatmulShape& s, 
     args.put(x.offset());
     args.dims(one, 1);
     for (int64_t w : {rows, inner, sr, si, ld, nb}) args.put(w);
-    const int64_t work = nb * rows * cdiv(inner, 8);
+    const int64_t tiles = nb * cdiv(rows, 32) * cdiv(inner, 32);  // 32 x 32 tiles
     // (without the epilogue's key: one pack kernel serves every epilogue)
     args.launch(t, static_kernel(t, "tl_matmul_wgmma_pack", defines_for(c, s.dtype, int(batch.shape.size())), body, "", true),
-                unsigned(std::clamp<int64_t>(cdiv(work, 256), 1, int64_t(t.sms) * 16)), 1, 1, 256);
+                unsigned(std::clamp<int64_t>(tiles, 1, int64_t(t.sms) * 16)), 1, 1, 256);
     return v;
   };
   const View va = c.pack_a ? pack(a, 0, s.M, s.K, s.am, s.ak) : direct(a, 0, s.M, s.K, s.am);
   const View vb = c.b_kmajor ? (c.pack_b ? pack(b, 1, s.N, s.K, s.bn, s.bk) : direct(b, 1, s.N, s.K, s.bn))
                              : (c.pack_b ? pack(b, 1, s.K, s.N, s.bk, s.bn) : direct(b, 1, s.K, s.N, s.bk));
-  // Boxes of 64 inner elements (128 bytes: the swizzle span) by box_rows rows; out-of-bounds
+  // Boxes of 128 bytes of inner elements (the swizzle span) by box_rows rows; out-of-bounds
   // elements read as zeros.
   const auto encode = [&](const View& v, unsigned box_rows) {
     CUtensorMap m{};
     const uint64_t dims[3] = {v.inner, v.rows, v.bstride ? uint64_t(s.batches) : 1};
-    const uint64_t strides[2] = {v.ld * 2, (v.bstride ? v.bstride : v.rows * v.ld) * 2};
-    const unsigned box[3] = {64, box_rows, 1}, steps[3] = {1, 1, 1};
-    check(api().cuTensorMapEncodeTiled(&m, CU_TENSOR_MAP_DATA_TYPE_UINT16, 3, const_cast<char*>(v.base), dims, strides,
+    const uint64_t strides[2] = {v.ld * es, (v.bstride ? v.bstride : v.rows * v.ld) * es};
+    const unsigned box[3] = {unsigned(128 / es), box_rows, 1}, steps[3] = {1, 1, 1};
+    const auto type = es == 4 ? CU_TENSOR_MAP_DATA_TYPE_UINT32 : CU_TENSOR_MAP_DATA_TYPE_UINT16;
+    check(api().cuTensorMapEncodeTiled(&m, type, 3, const_cast<char*>(v.base), dims, strides,
                                        box, steps, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
                                        CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
           "cuTensorMapEncodeTiled");
@@ -275,7 +277,7 @@ void run_matmul(const Target& t, const MatmulConfig& c, MatmulShape s, MergedDim
 
 std::string last_matmul_kernel() { return last_config.name(); }
 
-void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out, const Epilogue* epilogue) {
+void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out, const Epilogue* epilogue, bool tf32) {
   const int nd = out.ndim();
   const int64_t M = out.shape()[size_t(nd - 2)], N = out.shape()[size_t(nd - 1)], K = a.shape()[size_t(nd - 1)];
   if (out.numel() == 0) return;
@@ -296,6 +298,7 @@ void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out
   s.sm = t.cc_major * 10 + t.cc_minor, s.sms = t.sms;
   s.a_batch = tma_batch(batch, 0), s.b_batch = tma_batch(batch, 1);
   s.tensor_maps = api().cuTensorMapEncodeTiled && api().cuFuncSetAttribute;
+  s.tf32 = tf32 && s.dtype == DType::Float32;
   MatmulConfig c = forced_matmul(s, select_matmul(s));
   // Measured selection, while tl.autotune is on: each problem's candidates timed once, or the
   // winner kept on disk by an earlier process. (Off, nothing is looked up: no cost per call.)

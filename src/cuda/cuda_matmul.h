@@ -7,7 +7,8 @@
 //         k across blocks when its rows alone cannot occupy every SM)
 //   plain the simple tiled kernel, for float64 (and integers, which matmul runs in float64)
 //   wgmma Hopper tensor cores (sm_90 only: wgmma + TMA, warp-specialized, persistent),
-//         float16 / bfloat16 problems whose 128 x 128 tiles cover a third of the SMs or more
+//         float16 / bfloat16 problems whose 128 x 128 tiles cover a third of the SMs or more,
+//         and float32 ones as tf32 where the matmul allows it (tl.set_float32_matmul_precision)
 // The selector and its configurations are in cuda_matmul_select.cpp; a configuration as
 // kernel source in cuda_matmul_sources.cpp; launching the kernels in cuda_matmul.cpp.
 #include <cstdint>
@@ -37,10 +38,11 @@ struct MatmulShape {
   // a_batch, b_batch: the operand's batch offset is batch index x a non-negative stride (one
   // merged batch dim, or broadcast: every batch stride 0), as a TMA tensor map can walk it.
   int a_batch = 1, b_batch = 1;
+  bool tf32 = false;  // float32 operands may be rounded to tf32 (MatmulPrecision::High)
 };
 
 // plain, simt, mma, gemv: see the top of this file; wgmma: Hopper tensor cores (sm_90a
-// wgmma fed by TMA, warp-specialized, persistent), float16 / bfloat16.
+// wgmma fed by TMA, warp-specialized, persistent), float16 / bfloat16, float32 as tf32.
 enum class MatmulKernel { Plain, Simt, Mma, Gemv, Wgmma };
 
 // A kernel and its configuration (each field means something for some kernels only; the
@@ -89,8 +91,9 @@ MatmulConfig forced_matmul(const MatmulShape& s, const MatmulConfig& c);
 // "wgmma_128x256_s4_bn"): what the profiler shows.
 std::string last_matmul_kernel();
 
+// tf32: float32 products may run on tf32 tensor cores (where the selector finds them).
 void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out,
-            const Epilogue* epilogue = nullptr);
+            const Epilogue* epilogue = nullptr, bool tf32 = false);
 
 // A configuration as source (cuda_matmul_sources.cpp): the #defines of c for storage type t
 // and `rank` merged batch dims, its kernel's entry point and body (matmul_common.cu, then the

@@ -57,6 +57,9 @@ bool tma_reads(bool unit_inner, int64_t ld, int align, int batch) {
   return unit_inner && ld > 0 && divides(8, ld) && align >= 8 && batch;
 }
 
+// float32 through wgmma: tf32 products, both operands K-major (the only layout tf32 wgmma reads).
+bool wgmma_tf32(const MatmulShape& s) { return s.dtype == DType::Float32; }
+
 }  // namespace
 
 MatmulConfig wgmma_config(const MatmulShape& s, int width, bool pingpong) {
@@ -68,9 +71,9 @@ MatmulConfig wgmma_config(const MatmulShape& s, int width, bool pingpong) {
   c.stages = c.bn == 256 ? 4 : 6;
   c.a_kmajor = 1;
   c.pack_a = !tma_reads(unit(s.ak, s.K), s.am, s.a_align, s.a_batch);
-  const bool bn = tma_reads(unit(s.bn, s.N), s.bk, s.b_align, s.b_batch);
+  const bool bn = !wgmma_tf32(s) && tma_reads(unit(s.bn, s.N), s.bk, s.b_align, s.b_batch);
   const bool bk = tma_reads(unit(s.bk, s.K), s.bn, s.b_align, s.b_batch);
-  c.b_kmajor = bn ? 0 : bk ? 1 : unit(s.bn, s.N) ? 0 : 1;  // packed: the layout nearer the source's
+  c.b_kmajor = bn ? 0 : bk || wgmma_tf32(s) ? 1 : unit(s.bn, s.N) ? 0 : 1;  // packed: the layout nearer the source's
   c.pack_b = !bn && !bk;
   return c;
 }
@@ -90,9 +93,17 @@ int wgmma_width(const MatmulShape& s) {
   return 2 * cdiv(rows * cdiv(s.N, 256), s.sms) <= cdiv(rows * cdiv(s.N, 128), s.sms) ? 256 : 128;
 }
 
+// (tf32: a pack always pays, against float32 SIMT products at a sixth of the rate.)
 bool wgmma_pays(const MatmulShape& s, const MatmulConfig& c) {
   if (cdiv(s.M, 128) * cdiv(s.N, 128) * s.batches * 3 < s.sms || s.K < 64) return false;
-  return !(c.pack_a || c.pack_b) || double(s.M) * double(s.N) * double(s.K) * double(s.batches) >= 8589934592.0;
+  return !(c.pack_a || c.pack_b) || wgmma_tf32(s) ||
+         double(s.M) * double(s.N) * double(s.K) * double(s.batches) >= 8589934592.0;
+}
+
+// The problems wgmma can run: sm_90 (wgmma and setmaxnreg are sm_90a: not in later
+// architectures) with tensor maps, 16-bit floats, or float32 whose matmul allows tf32.
+bool wgmma_runs(const MatmulShape& s) {
+  return s.sm == 90 && s.tensor_maps && (is_half(s.dtype) || (s.dtype == DType::Float32 && s.tf32));
 }
 
 // 8 x 8 outputs a thread (tm 8) need 159 registers (one block an SM; at 128 they spill);
@@ -206,8 +217,7 @@ MatmulConfig select_matmul(const MatmulShape& s) {
   // The tiled kernels index within a matrix in 32 bits; the plain one in 64. Float64 is rare
   // on GPUs (and slow there): the plain kernel too.
   if (std::max({s.M, s.N, s.K}) >= int64_t(1) << 31 || s.dtype == DType::Float64) return MatmulConfig{};
-  // wgmma and setmaxnreg are sm_90a: Hopper only (not in later architectures).
-  if (is_half(s.dtype) && s.sm == 90 && s.tensor_maps)
+  if (wgmma_runs(s))
     if (const MatmulConfig c = wgmma_config(s, wgmma_width(s)); wgmma_pays(s, c)) return c;
   if (is_half(s.dtype) && s.sm >= 80) return mma_config(s, fills_sms(s, 128));  // mma.sync bf16, cp.async: sm_80
   return simt_config(s, fills_sms(s, 128) ? 8 : 4);
@@ -227,7 +237,11 @@ std::vector<MatmulConfig> matmul_candidates(const MatmulShape& s) {
       add(wgmma_config(s, 128));
       add(wgmma_config(s, 128, true));
     }
-  } else if (out[0].kernel == MatmulKernel::Simt) {
+  } else if (wgmma_runs(s) && s.K >= 64) {  // tf32
+    add(wgmma_config(s, 256));
+    add(wgmma_config(s, 128));
+  }
+  if (out[0].kernel == MatmulKernel::Simt) {
     add(simt_config(s, 8));
     add(simt_config(s, 4));
   }
@@ -238,7 +252,7 @@ std::string matmul_key(const MatmulShape& s) {
   std::string k = "matmul";
   for (int64_t v : {s.M, s.N, s.K, s.batches, int64_t(s.dtype), s.am, s.ak, s.bk, s.bn, s.cm, s.cn,
                     int64_t(s.a_align), int64_t(s.b_align), int64_t(s.c_align), int64_t(s.sm), int64_t(s.sms),
-                    int64_t(s.tensor_maps), int64_t(s.a_batch), int64_t(s.b_batch)})
+                    int64_t(s.tensor_maps), int64_t(s.a_batch), int64_t(s.b_batch), int64_t(s.tf32)})
     k += " " + std::to_string(v);
   return k;
 }
@@ -246,13 +260,13 @@ std::string matmul_key(const MatmulShape& s) {
 // A tuning aid for measuring one tensor-core kernel against the other (bench/matmul_cuda.py
 // --force): TENSORLOGIC_MATMUL_FORCE=mma, wgmma128, wgmma256 or wgmma_pp (ping-pong 128 x 128)
 // takes that kernel for the float16 / bfloat16 problems it can run (wgmma: on sm_90, 64 or
-// more k); unset: c.
+// more k; wgmma128 and wgmma256 also tf32 ones); unset: c.
 MatmulConfig forced_matmul(const MatmulShape& s, const MatmulConfig& c) {
   const char* f = std::getenv("TENSORLOGIC_MATMUL_FORCE");
-  if (!f || !*f || !is_half(s.dtype) || std::min(s.M, s.N) <= 16 || s.sm < 80) return c;
+  if (!f || !*f || std::min(s.M, s.N) <= 16 || s.sm < 80) return c;
   const std::string k = f;
-  if (k == "mma") return mma_config(s, fills_sms(s, 128));
-  if ((k == "wgmma128" || k == "wgmma256" || k == "wgmma_pp") && s.sm == 90 && s.tensor_maps && s.K >= 64) {
+  if (k == "mma" && is_half(s.dtype)) return mma_config(s, fills_sms(s, 128));
+  if ((k == "wgmma128" || k == "wgmma256" || (k == "wgmma_pp" && is_half(s.dtype))) && wgmma_runs(s) && s.K >= 64) {
     return wgmma_config(s, k == "wgmma256" ? 256 : 128, k == "wgmma_pp");
   }
   return c;

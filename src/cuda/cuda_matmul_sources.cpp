@@ -36,8 +36,9 @@ Defines defines_for(const MatmulConfig& c, DType t, int rank) {
                          {"TL_SN", n(c.sn)}, {"TL_V", n(c.v)}, {"TL_YV", n(c.yv)}});
       break;
     case MatmulKernel::Wgmma:
-      d.insert(d.end(), {{"TL_WG_T", t == DType::BFloat16 ? "\"bf16\"" : "\"f16\""}, {"TL_BN", n(c.bn)},
-                         {"TL_STAGES", n(c.stages)}, {"TL_B_KMAJOR", n(c.b_kmajor)}, {"TL_PINGPONG", n(c.pingpong)}});
+      d.insert(d.end(), {{"TL_WG_T", t == DType::BFloat16 ? "\"bf16\"" : t == DType::Float32 ? "\"tf32\"" : "\"f16\""},
+                         {"TL_TF32", n(t == DType::Float32)}, {"TL_BN", n(c.bn)}, {"TL_STAGES", n(c.stages)},
+                         {"TL_B_KMAJOR", n(c.b_kmajor)}, {"TL_PINGPONG", n(c.pingpong)}});
       break;
     case MatmulKernel::Plain:
       d.push_back({"TL_C", t == DType::Float64 ? "double" : "float"});
@@ -143,6 +144,7 @@ std::vector<std::pair<std::string, std::string>> matmul_kernel_sources() {
       {wgmma(256, 0), DType::BFloat16}, {wgmma(256, 1), DType::Float16},
       {wgmma(128, 0), DType::Float16},  {wgmma(128, 1), DType::BFloat16},
       {wgmma(128, 0, 1), DType::BFloat16}, {wgmma(128, 1, 1), DType::Float16},
+      {wgmma(256, 1), DType::Float32}, {wgmma(128, 1), DType::Float32},  // tf32
   };
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& [c, t] : configs)

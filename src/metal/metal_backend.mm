@@ -91,7 +91,9 @@ class MetalBackend final : public Backend {
       return on_host(in, [&](Backend& cpu) { cpu.scan(op, host_view(in), axis, host_view(out)); });
     metal::scan(dev_of(in), op, in, axis, out);
   }
-  void matmul_impl(const Tensor& a, const Tensor& b, const Tensor& out, const Epilogue* ep) override {
+  // (float32 products in float32 at every precision)
+  void matmul_impl(const Tensor& a, const Tensor& b, const Tensor& out, const Epilogue* ep,
+                   MatmulPrecision) override {
     if (any_f64({a.dtype(), b.dtype(), out.dtype()}))
       return on_host(out, [&](Backend& cpu) {
         if (!ep) return cpu.matmul(host_view(a), host_view(b), host_view(out));

@@ -128,6 +128,17 @@ void bind_creation(py::module_& m) {
     return nogil([&] { return tl::matmul(ta, tb); });
   },
         py::arg("x1"), py::arg("x2"));
+  m.def("set_float32_matmul_precision", [](const std::string& p) {
+    if (p != "highest" && p != "high")
+      throw py::value_error("set_float32_matmul_precision: expected 'highest' or 'high', got '" + p + "'");
+    tl::set_float32_matmul_precision(p == "high" ? tl::MatmulPrecision::High : tl::MatmulPrecision::Highest);
+  }, py::arg("precision"),
+        "How float32 matmuls recorded from now on may multiply: 'highest' (float32 products, the\n"
+        "default) or 'high' (operands rounded to tf32, 10 mantissa bits, with float32 sums, on\n"
+        "tensor cores where the device has them: CUDA on Hopper; elsewhere as 'highest').");
+  m.def("get_float32_matmul_precision", [] {
+    return tl::float32_matmul_precision() == tl::MatmulPrecision::High ? "high" : "highest";
+  });
 }
 
 void bind_random(py::module_& m) {

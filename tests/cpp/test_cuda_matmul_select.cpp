@@ -137,6 +137,32 @@ TEST(CudaMatmulSelect, Float32IsSimtFloat64IsPlain) {
   EXPECT_EQ(select_matmul(old).kernel, MatmulKernel::Simt);
 }
 
+// float32 whose matmul allows tf32 (MatmulPrecision::High): wgmma on Hopper, both operands
+// K-major (b packed transposed when n-contiguous, whatever the problem's size: the pack costs
+// less than float32 SIMT products); elsewhere and when small, the SIMT kernel.
+TEST(CudaMatmulSelect, Tf32TakesWgmmaOnHopperWithBothOperandsKMajor) {
+  MatmulShape s = contiguous(4096, 4096, 4096, DType::Float32);
+  s.tf32 = true;
+  EXPECT_EQ(select_matmul(s).name(), "wgmma_128x256_s4_bk_pb");
+  MatmulShape wt = s;  // x @ w.T: b k-contiguous, read in place
+  std::swap(wt.bk, wt.bn);
+  EXPECT_EQ(select_matmul(wt).name(), "wgmma_128x256_s4_bk");
+  MatmulShape small = contiguous(1024, 768, 256, DType::Float32);
+  small.tf32 = true;
+  EXPECT_EQ(select_matmul(small).name(), "wgmma_128x128_s6_bk_pb");
+  EXPECT_EQ(select_matmul(ampere(s)).kernel, MatmulKernel::Simt);
+  MatmulShape tiny = contiguous(256, 256, 256, DType::Float32);  // 4 tiles: too few for wgmma
+  tiny.tf32 = true;
+  EXPECT_EQ(select_matmul(tiny).kernel, MatmulKernel::Simt);
+  MatmulShape half = contiguous(4096, 4096, 4096, DType::BFloat16);
+  half.tf32 = true;  // (no meaning for 16-bit floats)
+  EXPECT_EQ(select_matmul(half).name(), select_matmul(contiguous(4096, 4096, 4096, DType::BFloat16)).name());
+  // The autotuner measures both widths.
+  const std::vector<MatmulConfig> c = matmul_candidates(s);
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c[1].name(), "wgmma_128x128_s6_bk_pb");
+}
+
 // A GPU before sm_80 (no mma.sync bf16): where 16-bit floats take the CUDA-core forms.
 MatmulShape turing(MatmulShape s) {
   s.sm = 75;
@@ -227,6 +253,7 @@ TEST(CudaMatmulSelect, AutotuneKeySeesEveryField) {
   EXPECT_TRUE(differs([](MatmulShape& t) { t.b_align = 2; }));
   EXPECT_TRUE(differs([](MatmulShape& t) { t.sms = 114; }));
   EXPECT_TRUE(differs([](MatmulShape& t) { t.tensor_maps = false; }));
+  EXPECT_TRUE(differs([](MatmulShape& t) { t.tf32 = true; }));
   EXPECT_EQ(k.find('\n'), std::string::npos);  // one line (the cache file's first)
 }
 

@@ -1,20 +1,23 @@
-// Tensor-core matmul for float16 and bfloat16 on Hopper (sm_90a only): warpgroup wgmma
-// (m64nNk16, float32 accumulators) fed by TMA bulk tensor copies into a TL_STAGES-deep ring
-// of 128-byte-swizzled shared-memory stages, each completed on an mbarrier.
+// Tensor-core matmul for float16, bfloat16 and float32 as tf32 on Hopper (sm_90a only):
+// warpgroup wgmma (m64nNk16, tf32 m64nNk8; float32 accumulators) fed by TMA bulk tensor copies
+// into a TL_STAGES-deep ring of 128-byte-swizzled shared-memory stages, each completed on an
+// mbarrier. A stage holds 128 bytes of k a row: 64 k of a 16-bit type, 32 of float32.
 //   - One producer warpgroup (one thread of it issues the copies; setmaxnreg gives its
 //     registers away) and two consumer warpgroups, each computing 64 rows x TL_BN columns of
-//     the 128 x TL_BN block tile, one K step of 64 per stage.
+//     the 128 x TL_BN block tile, one K step of TL_BK per stage.
 //   - Persistent: min(tiles, SMs) blocks walk the (batch, tile) sequence, so the producer
 //     loads the next tile's stages while the consumers store the last one.
 //   - a is read k-contiguous ([m][k] tiles, wgmma K-major); b either k-contiguous ([n][k],
-//     K-major) or n-contiguous ([k][n] in 64-column slabs, wgmma MN-major, transposed).
+//     K-major) or n-contiguous ([k][n] in 64-column slabs, wgmma MN-major, transposed; 16-bit
+//     types only: tf32 wgmma reads both operands K-major, so the host packs such a b).
 //   - Tensor maps (host: cuTensorMapEncodeTiled) are 3-d: (k or n, rows, batch); an operand
 //     broadcast over the batch has a batch extent of 1 and is read at batch 0. Loads past
 //     any edge are zero-filled by the copy engine; the store is predicated on M and N.
 // Operands TMA cannot address (unaligned, strided, several batch dims) are packed first by
 // tl_matmul_wgmma_pack into an aligned scratch copy (the host decides).
 // Configured by the host (after matmul_common.cu):
-//   TL_S           tl_f16 or tl_bf16;  TL_WG_T  "f16" or "bf16" (the wgmma operand type)
+//   TL_S           tl_f16, tl_bf16 or float;  TL_WG_T  "f16", "bf16" or "tf32" (wgmma's type)
+//   TL_TF32        1: float32 operands as tf32 (TL_S float)
 //   TL_BN          128 or 256: the block tile's columns;  TL_STAGES  shared-memory stages
 //   TL_B_KMAJOR    1: b's tile is [n][k] (k stride 1); 0: [k][n] (n stride 1)
 //   TL_PINGPONG    1: each consumer takes every other tile whole (and may take an epilogue);
@@ -23,16 +26,30 @@
 #ifndef TL_PINGPONG
 #define TL_PINGPONG 0
 #endif
+#ifndef TL_TF32
+#define TL_TF32 0
+#endif
 #if TL_EPILOGUE && !TL_PINGPONG
 #error "the cooperative wgmma kernel takes no epilogue: the host runs it as a kernel of its own"
 #endif
+#if TL_TF32
+#if !TL_B_KMAJOR || TL_PINGPONG
+#error "tf32 wgmma reads b K-major, in the cooperative kernel"
+#endif
+#define TL_ES 4       // bytes an element
+#define TL_WG_K "k8"  // k a wgmma
+#else
+#define TL_ES 2
+#define TL_WG_K "k16"
+#endif
 #define TL_HALVES (TL_PINGPONG ? 2 : 1)  // 64-row accumulators a consumer holds
 #define TL_BM 128
-#define TL_BK 64
-#define TL_A_BYTES (TL_BM * TL_BK * 2)
-#define TL_B_BYTES (TL_BN * TL_BK * 2)
+#define TL_BK (128 / TL_ES)  // k a stage: 128 bytes of each row
+#define TL_A_BYTES (TL_BM * 128)
+#define TL_B_BYTES (TL_BN * 128)
 #define TL_STAGE_BYTES (TL_A_BYTES + TL_B_BYTES)
-#define TL_OUT_BYTES (64 * 64 * 2)  // a consumer's output staging: 64 rows x 64 columns
+#define TL_OUT_COLS (128 / TL_ES)  // a consumer's output staging: 64 rows of 128 bytes
+#define TL_OUT_BYTES (64 * 128)
 #define TL_GROUP_M 16  // tile rows walked together (so blocks running at once share a and b in L2)
 #define TL_ACC (TL_BN / 2)  // accumulators a consumer thread holds (64 x TL_BN over 128 threads)
 #if TL_B_KMAJOR
@@ -123,25 +140,34 @@ __device__ __forceinline__ void tl_wg_fence_acc(float (&d)[TL_ACC]) {
 #define TL_WG_D64(b) TL_WG_D8(b), TL_WG_D8(b + 8), TL_WG_D8(b + 16), TL_WG_D8(b + 24), TL_WG_D8(b + 32),   \
       TL_WG_D8(b + 40), TL_WG_D8(b + 48), TL_WG_D8(b + 56)
 #if TL_BN == 256
-#define TL_WG_SHAPE "m64n256k16"
+#define TL_WG_SHAPE "m64n256" TL_WG_K
 #define TL_WG_REGS TL_WG_REGS_LO ", " TL_WG_REGS_HI
 #define TL_WG_D TL_WG_D64(0), TL_WG_D64(64)
 #define TL_WG_AB "%128, %129"
 #define TL_WG_SCALE "%130"
 #else
-#define TL_WG_SHAPE "m64n128k16"
+#define TL_WG_SHAPE "m64n128" TL_WG_K
 #define TL_WG_REGS TL_WG_REGS_LO
 #define TL_WG_D TL_WG_D64(0)
 #define TL_WG_AB "%64, %65"
 #define TL_WG_SCALE "%66"
 #endif
 
-// d (+)= a (64 x 16, descriptor da) b (16 x TL_BN, descriptor db); scale_d 0: d = a b.
+// The operands after the descriptors: scale-d, scale-a, scale-b, then (16-bit types only)
+// transpose-a, transpose-b.
+#if TL_TF32
+#define TL_WG_TAIL ", p, 1, 1"
+#else
+#define TL_WG_TAIL ", p, 1, 1, 0, " TL_WG_TNSPB
+#endif
+
+// d (+)= a (64 x k, descriptor da) b (k x TL_BN, descriptor db), k 16 (tf32: 8); scale_d 0:
+// d = a b.
 __device__ __forceinline__ void tl_wgmma(float (&d)[TL_ACC], uint64_t da, uint64_t db, int scale_d) {
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, " TL_WG_SCALE ", 0;\n"
       "wgmma.mma_async.sync.aligned." TL_WG_SHAPE ".f32." TL_WG_T "." TL_WG_T " "
-      "{" TL_WG_REGS "}, " TL_WG_AB ", p, 1, 1, 0, " TL_WG_TNSPB ";\n}\n"
+      "{" TL_WG_REGS "}, " TL_WG_AB TL_WG_TAIL ";\n}\n"
       : TL_WG_D
       : "l"(da), "l"(db), "r"(scale_d));
 }
@@ -176,21 +202,26 @@ __device__ __forceinline__ void tl_wg_sync(int consumer) {
 // row r XOR-swizzled by r % 8: neither the fragment writes nor the row reads conflict on banks.
 __device__ __forceinline__ int tl_wg_at(int r, int ch) { return r * 128 + ((ch ^ (r & 7)) << 4); }
 
-// Columns 64q.. of a consumer's accumulators, rounded once to the storage type, into the
-// staging area `stg` (64 rows x 64 columns). Accumulator layout (PTX ISA, wgmma f32 D
-// fragments): warp w of the warpgroup holds rows 16w + lane/4 and that + 8; for each 8-column
-// chunk j, d[4j + 2h + e] is row + 8h, column 8j + 2(lane%4) + e.
+// Columns TL_OUT_COLS q.. of a consumer's accumulators, rounded once to the storage type,
+// into the staging area `stg` (64 rows x TL_OUT_COLS columns). Accumulator layout (PTX ISA,
+// wgmma f32 D fragments): warp w of the warpgroup holds rows 16w + lane/4 and that + 8; for
+// each 8-column chunk j, d[4j + 2h + e] is row + 8h, column 8j + 2(lane%4) + e.
 __device__ __forceinline__ void tl_wg_stage(const float (&d)[TL_ACC], int q, unsigned char* stg) {
   const int t = int(threadIdx.x) % 128, warp = t / 32, lane = t % 32;
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
     const int r = 16 * warp + lane / 4 + 8 * h;
 #pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      const int i = 4 * (8 * q + j) + 2 * h;
+    for (int j = 0; j < TL_OUT_COLS / 8; ++j) {
+      const int i = 4 * (TL_OUT_COLS / 8 * q + j) + 2 * h, byte = (8 * j + 2 * (lane % 4)) * TL_ES;
+      unsigned char* at = stg + tl_wg_at(r, byte / 16) + byte % 16;
+#if TL_TF32
+      *reinterpret_cast<float2*>(at) = make_float2(tl_wg_value(d[i]), tl_wg_value(d[i + 1]));
+#else
       unsigned two;
       asm("cvt.rn." TL_WG_T "x2.f32 %0, %1, %2;\n" : "=r"(two) : "f"(tl_wg_value(d[i + 1])), "f"(tl_wg_value(d[i])));
-      *reinterpret_cast<unsigned*>(stg + tl_wg_at(r, j) + 4 * (lane % 4)) = two;
+      *reinterpret_cast<unsigned*>(at) = two;
+#endif
     }
   }
 }
@@ -215,7 +246,7 @@ __device__ __forceinline__ void tl_wg_epilogue_rows(const MatmulArgs& p, const T
 #endif
 
 // The store of one consumer warpgroup's 64 x TL_BN results, rows m0.. and columns n0.. of
-// batch `batch`, 64 columns at a time through its 8 KiB staging area `stg`: whole 16-byte row
+// batch `batch`, TL_OUT_COLS columns at a time through its 8 KiB staging area `stg`: whole 16-byte row
 // chunks a thread, coalesced 16-byte stores (2.3x faster than each thread storing its
 // fragments' column pairs where the store dominates: 64 x (512 x 64 @ 64 x 512), H200); with
 // a fused epilogue (ping-pong only), through tl_wg_epilogue_rows.
@@ -233,38 +264,43 @@ __device__ __forceinline__ void tl_wg_store_tile(const MatmulArgs& p, int64_t ba
   const TlOut o = tl_out(p, batch, off);
 #else
   TL_S* const C = reinterpret_cast<TL_S*>(p.c) + off[2];
-  const bool vec = p.cn == 1 && ((reinterpret_cast<uint64_t>(C) | uint64_t(p.cm) * 2) & 15) == 0;
+  const bool vec = p.cn == 1 && ((reinterpret_cast<uint64_t>(C) | uint64_t(p.cm) * TL_ES) & 15) == 0;
   const int M = int(p.M), N = int(p.N);
 #endif
   const int t = int(threadIdx.x) % 128;
 #pragma unroll
-  for (int q = 0; q < TL_BN / 64; ++q) {
+  for (int q = 0; q < TL_BN / TL_OUT_COLS; ++q) {
     tl_wg_sync(consumer);  // the last chunk's reads are done
     tl_wg_stage(d, q, stg);
     tl_wg_sync(consumer);
-    const int c0 = n0 + 64 * q;
+    const int c0 = n0 + TL_OUT_COLS * q;
 #if TL_EPILOGUE
     // Warp w: rows 2w, 2w + 1, 2w + 8, ...
 #pragma unroll 2
     for (int r = 2 * (t / 32); r < 64; r += 8) tl_wg_epilogue_rows(p, o, stg, r, m0, c0);
 #else
-    // Thread t: chunk t % 8 (8 columns) of rows t / 8, t / 8 + 16, ...
-    const int ch = t % 8, c = c0 + 8 * ch;
+    // Thread t: chunk t % 8 (16 bytes of columns) of rows t / 8, t / 8 + 16, ...
+    constexpr int per = 16 / TL_ES;  // elements a chunk
+    const int ch = t % 8, c = c0 + per * ch;
 #pragma unroll
     for (int r = t / 8; r < 64; r += 16) {
       if (m0 + r >= M || c >= N) continue;
       const uint4 v = *reinterpret_cast<const uint4*>(stg + tl_wg_at(r, ch));
       TL_S* row = C + int64_t(m0 + r) * p.cm;
-      if (vec && c + 8 <= N) {
+      if (vec && c + per <= N) {
         *reinterpret_cast<uint4*>(row + c) = v;
         continue;
       }
       const unsigned w4[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
-      for (int k = 0; k < 8; ++k) {  // (unrolled: w4 stays in registers)
+      for (int k = 0; k < per; ++k) {  // (unrolled: w4 stays in registers)
+#if TL_TF32
+        if (c + k < N) row[int64_t(c + k) * p.cn] = __uint_as_float(w4[k]);
+#else
         TL_S e;
         e.bits = uint16_t(w4[k / 2] >> (16 * (k % 2)));
         if (c + k < N) row[int64_t(c + k) * p.cn] = e;
+#endif
       }
     }
 #endif
@@ -360,7 +396,7 @@ extern "C" __global__ void __launch_bounds__(384, 1) tl_matmul_wgmma(const __gri
         for (int h = 0; h < TL_HALVES; ++h) tl_wg_fence_acc(d[h]);
         asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
 #pragma unroll
-        for (int kk = 0; kk < TL_BK / 16; ++kk) {
+        for (int kk = 0; kk < 4; ++kk) {  // 32 bytes of k a wgmma
 #if TL_B_KMAJOR
           const uint64_t db = tl_wg_desc(sb + kk * 32, 16, 1024);
 #else
@@ -370,8 +406,8 @@ extern "C" __global__ void __launch_bounds__(384, 1) tl_matmul_wgmma(const __gri
 #endif
 #pragma unroll
           for (int h = 0; h < TL_HALVES; ++h) {
-            // a: K-major, rows of 128 bytes, 8-row groups 1024 bytes apart; a k16 step is 32
-            // bytes; rows 64 x (this consumer's half) on.
+            // a: K-major, rows of 128 bytes, 8-row groups 1024 bytes apart; a wgmma's k step is
+            // 32 bytes; rows 64 x (this consumer's half) on.
             const uint64_t da = tl_wg_desc(sa + (TL_PINGPONG ? h : c) * (64 * 128) + kk * 32, 16, 1024);
             tl_wgmma(d[h], da, db, (kt | kk) != 0);
           }
@@ -397,10 +433,11 @@ extern "C" __global__ void __launch_bounds__(384, 1) tl_matmul_wgmma(const __gri
   }
 }
 
-// An operand TMA cannot address, copied to scratch: dst[b][r][c] (row pitch ld, a multiple
-// of 8; batch pitch rows * ld) = src[off + batch offset of b + r * sr + c * sc] for
-// b < batches, each thread 8 consecutive c (one 16-byte store; c past cols left unset, never
-// read: the tensor map's extent is cols).
+// An operand TMA cannot address, copied to scratch: dst[b][r][c] (row pitch ld elements, a
+// multiple of 8; batch pitch rows * ld) = src[off + batch offset of b + r * sr + c * sc] for
+// b < batches (c past cols left unset, never read: the tensor map's extent is cols). 32 x 32
+// tiles through shared memory: read along r where src is contiguous along r (a transposing
+// pack: tf32's b from [k][n] to [n][k]), else along c; written along c.
 struct WgmmaPackArgs {
   const char* src;
   char* dst;
@@ -410,19 +447,32 @@ struct WgmmaPackArgs {
   int64_t rows, cols, sr, sc, ld, batches;
 };
 
+#if TL_ES == 4
+typedef unsigned TlPackWord;
+#else
+typedef uint16_t TlPackWord;
+#endif
+
 extern "C" __global__ void __launch_bounds__(256) tl_matmul_wgmma_pack(const WgmmaPackArgs a) {
-  const int64_t chunks = (a.cols + 7) / 8, per = a.rows * chunks, total = per * a.batches;
-  const uint16_t* src = reinterpret_cast<const uint16_t*>(a.src);
-  uint16_t* dst = reinterpret_cast<uint16_t*>(a.dst);
-  for (int64_t i = int64_t(blockIdx.x) * 256 + threadIdx.x; i < total; i += int64_t(gridDim.x) * 256) {
-    const int64_t b = i / per, rem = i - b * per, r = rem / chunks, c0 = (rem - r * chunks) * 8;
+  __shared__ TlPackWord tile[32][33];  // (33: the transposed accesses spread over the banks)
+  const TlPackWord* src = reinterpret_cast<const TlPackWord*>(a.src);
+  TlPackWord* dst = reinterpret_cast<TlPackWord*>(a.dst);
+  const int64_t tr = (a.rows + 31) / 32, tc = (a.cols + 31) / 32, per = tr * tc;
+  const bool along_r = a.sr == 1 && a.sc != 1;
+  const int x = int(threadIdx.x) % 32, y = int(threadIdx.x) / 32;
+  for (int64_t t = blockIdx.x; t < per * a.batches; t += gridDim.x) {
+    const int64_t b = t / per, r0 = (t - b * per) / tc * 32, c0 = (t - b * per) % tc * 32;
     int64_t off[1] = {a.off};
     tl_unravel<TL_RANK, 1>(b, a.shape, a.st, off);
-    const uint16_t* s = src + off[0] + r * a.sr + c0 * a.sc;
-    unsigned v[4] = {0, 0, 0, 0};
 #pragma unroll
-    for (int j = 0; j < 8; ++j)
-      if (c0 + j < a.cols) v[j / 2] |= unsigned(s[j * a.sc]) << (16 * (j % 2));
-    *reinterpret_cast<uint4*>(dst + (b * a.rows + r) * a.ld + c0) = make_uint4(v[0], v[1], v[2], v[3]);
+    for (int i = y; i < 32; i += 8) {
+      const int r = along_r ? x : i, c = along_r ? i : x;
+      if (r0 + r < a.rows && c0 + c < a.cols) tile[r][c] = src[off[0] + (r0 + r) * a.sr + (c0 + c) * a.sc];
+    }
+    __syncthreads();
+#pragma unroll
+    for (int i = y; i < 32; i += 8)
+      if (r0 + i < a.rows && c0 + x < a.cols) dst[(b * a.rows + r0 + i) * a.ld + c0 + x] = tile[i][x];
+    __syncthreads();
   }
 }
