@@ -64,7 +64,8 @@ const char* body_for(MatmulKernel k) {
   static const std::string simt = std::string(sources::kMatmulCommon) + sources::kMatmulSimt;
   static const std::string gemv = std::string(sources::kMatmulCommon) + sources::kMatmulGemv;
   static const std::string plain = std::string(sources::kMatmulCommon) + sources::kMatmul;
-  static const std::string wgmma = std::string(sources::kMatmulCommon) + sources::kMatmulWgmma;
+  static const std::string wgmma =
+      std::string(sources::kMatmulCommon) + sources::kMatmulWgmma + sources::kMatmulWgmmaPack;
   switch (k) {
     case MatmulKernel::Mma: return mma.c_str();
     case MatmulKernel::Simt: return simt.c_str();
