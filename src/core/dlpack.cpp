@@ -2,6 +2,7 @@
 
 #include "core/backend.h"
 #include "core/error.h"
+#include "core/graph.h"
 
 namespace tl {
 namespace {
@@ -89,8 +90,11 @@ Tensor from_dlpack(TlDLManagedTensor* m) {
     Strides strides = t.strides ? Strides(t.strides, t.strides + t.ndim) : contiguous_strides(shape);
     if (t.byte_offset % uint64_t(itemsize(dtype)))
       throw_value("DLPack: byte_offset is not a multiple of the element size");
+    // (The producer's deleter may take Python's GIL: never under the graph's lock.)
     auto buf = std::make_shared<Buffer>(t.data, 0, dev, [m] {
-      if (m->deleter) m->deleter(m);
+      graph::after_unlock([m] {
+        if (m->deleter) m->deleter(m);
+      });
     });
     return Tensor(std::move(buf), shape, strides, int64_t(t.byte_offset) / itemsize(dtype), dtype);
   } catch (...) {

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 
 #include "core/plan_cache.h"
 #include "core/profiler.h"
@@ -95,14 +96,37 @@ void run_plan(std::span<const NodePtr> roots) {
 
 }  // namespace
 
-std::recursive_mutex& mutex() { return state().mu; }
+namespace {
+thread_local int lock_depth = 0;                           // Locks this thread holds
+thread_local std::vector<std::function<void()>> deferred;  // after_unlock's, in order
+}  // namespace
+
+Lock::Lock() {
+  state().mu.lock();
+  ++lock_depth;
+}
+
+Lock::~Lock() {
+  state().mu.unlock();
+  if (--lock_depth > 0) return;
+  while (!deferred.empty()) {
+    std::vector<std::function<void()>> run;
+    run.swap(deferred);
+    for (auto& f : run) f();
+  }
+}
+
+void after_unlock(std::function<void()> f) {
+  if (lock_depth == 0) return f();
+  deferred.push_back(std::move(f));
+}
 
 bool fusion_enabled() { return state().fusion.load(std::memory_order_relaxed); }
 void set_fusion(bool on) { state().fusion = on; }
 
 Tensor record(NodePtr node) {
   State& s = state();
-  std::lock_guard lock(s.mu);
+  Lock lock;
   int64_t pending = 1;
   for (Source& in : node->inputs) {
     if (in.node && in.node->result) {  // computed since: read its buffer
@@ -140,14 +164,14 @@ Tensor constant(const Scalar& value, DType dtype, Device device) {
 }
 
 void compute(const NodePtr& node) {
-  std::lock_guard lock(state().mu);
+  Lock lock;
   if (node->result) return;
   const NodePtr roots[1] = {node};
   run_plan(roots);
 }
 
 void evaluate(std::span<const Tensor> tensors) {
-  std::lock_guard lock(state().mu);
+  Lock lock;
   std::vector<NodePtr> roots;
   for (const Tensor& t : tensors) {
     Source s = t.source();
@@ -159,7 +183,7 @@ void evaluate(std::span<const Tensor> tensors) {
 
 void flush() {
   State& s = state();
-  std::lock_guard lock(s.mu);
+  Lock lock;
   std::vector<NodePtr> roots;
   for (const std::weak_ptr<Node>& w : s.live)
     if (NodePtr n = w.lock(); n && !n->result && n->handles.load() > 0) roots.push_back(std::move(n));
@@ -172,12 +196,12 @@ void before_write(const Buffer& buffer) {
 }
 
 std::string last_plan() {
-  std::lock_guard lock(state().mu);
+  Lock lock;
   return state().last.str();
 }
 
 std::vector<ir::Kernel> last_kernels() {
-  std::lock_guard lock(state().mu);
+  Lock lock;
   std::vector<ir::Kernel> out;
   for (const PlanStep& st : state().last.steps)
     if (!st.kernel.instrs.empty()) out.push_back(st.kernel);
@@ -185,7 +209,7 @@ std::vector<ir::Kernel> last_kernels() {
 }
 
 std::vector<std::pair<ir::Kernel, int>> last_epilogues() {
-  std::lock_guard lock(state().mu);
+  Lock lock;
   std::vector<std::pair<ir::Kernel, int>> out;
   for (const PlanStep& st : state().last.steps)
     if (st.kind == PlanStep::Kind::Matmul && st.acc_slot >= 0) out.emplace_back(st.kernel, st.acc_slot);
@@ -195,7 +219,7 @@ std::vector<std::pair<ir::Kernel, int>> last_epilogues() {
 }  // namespace graph
 
 void Node::release_inputs() {
-  std::lock_guard lock(graph::mutex());
+  graph::Lock lock;
   for (Source& s : inputs) {
     if (s.buffer) s.buffer->pending_readers.fetch_sub(1);
     if (s.node) {
@@ -206,6 +230,10 @@ void Node::release_inputs() {
   inputs.clear();
 }
 
-Node::~Node() { release_inputs(); }
+// (A computed node has no inputs left: its last handle, often dropped by Python with the GIL
+// held, need not wait for the graph's lock.)
+Node::~Node() {
+  if (!inputs.empty()) release_inputs();
+}
 
 }  // namespace tl

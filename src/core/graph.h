@@ -4,7 +4,7 @@
 // a value is needed: a buffer is read, tl.eval, a write into memory that a pending node reads,
 // or a graph past its size bound. Computed nodes drop their inputs, so the graph is released.
 #include <atomic>
-#include <mutex>
+#include <functional>
 #include <span>
 #include <string>
 #include <utility>
@@ -44,7 +44,19 @@ namespace graph {
 // Largest pending graph an op may leave behind before it is evaluated.
 constexpr int64_t kMaxPending = 512;
 
-std::recursive_mutex& mutex();
+// Holds the graph's (recursive) lock. When a thread's outermost Lock lets go, it runs what
+// after_unlock deferred.
+class Lock {
+ public:
+  Lock();
+  ~Lock();
+  Lock(const Lock&) = delete;
+  Lock& operator=(const Lock&) = delete;
+};
+// Runs f now where the calling thread holds no Lock, else once its outermost Lock lets go: for
+// work that must not wait under the graph's lock. A foreign DLPack deleter (NumPy's, CuPy's)
+// takes Python's GIL, which a thread waiting for the graph's lock may hold.
+void after_unlock(std::function<void()> f);
 
 // A pending tensor for a new node (contiguous view of its output). Evaluates at once when
 // fusion is off or the graph is past its bound.

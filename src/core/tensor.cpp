@@ -1,6 +1,5 @@
 #include "core/tensor.h"
 
-#include <mutex>
 
 #include "core/graph.h"
 
@@ -28,7 +27,7 @@ Tensor::Tensor(NodePtr node, Shape shape, Strides strides, int64_t offset, DType
                                    offset, dtype, device)) {}
 
 void Tensor::materialize() const {
-  std::lock_guard lock(graph::mutex());
+  graph::Lock lock;
   if (impl_->ready.load(std::memory_order_relaxed)) return;
   graph::compute(impl_->node);
   impl_->buffer = impl_->node->result;
@@ -39,7 +38,7 @@ void Tensor::materialize() const {
 
 Source Tensor::source() const {
   if (!pending()) return {impl_->buffer, nullptr, shape(), strides(), offset(), dtype()};
-  std::lock_guard lock(graph::mutex());
+  graph::Lock lock;
   if (!pending()) return {impl_->buffer, nullptr, shape(), strides(), offset(), dtype()};
   return {nullptr, impl_->node, shape(), strides(), offset(), dtype()};
 }

@@ -184,7 +184,9 @@ Tensor asarray(py::handle obj, py::handle dtype_h, py::handle device_h, py::hand
   if (!ndt.is(numpy_dtype(src))) arr = arr.attr("astype")(numpy_dtype(src));
   py::array c = np.attr("require")(arr, py::arg("requirements") = "C");  // keeps 0-d
   std::vector<int64_t> shape(c.shape(), c.shape() + c.ndim());
-  t = tl::from_host(c.data(), shape, src, dev);
+  // (c keeps the data alive; the copy may wait on the device: not holding the GIL)
+  const void* data = c.data();
+  t = nogil([&] { return tl::from_host(data, shape, src, dev); });
   if (dtype && *dtype != src) t = tl::astype(t, *dtype);
   return t;
 }
@@ -206,7 +208,8 @@ py::array to_numpy(const Tensor& x) {
     return py::array(dt, shape, strides, data, owner);
   }
   py::array out(dt, shape);
-  tl::to_host(x, out.mutable_data());
+  void* dst = out.mutable_data();
+  nogil([&] { tl::to_host(x, dst); });
   return out;
 }
 
