@@ -36,17 +36,23 @@ void bind_reduce_ops(py::module_& m) {
           py::arg("dtype") = py::none(), py::arg("out") = py::none());
   }
   auto mean = [](py::handle x, py::handle axis, bool keepdims, py::handle dtype, py::handle out) {
-    return tl::mean(numpy_style_input(x, dtype, out), to_axes(axis), keepdims);
+    Tensor t = numpy_style_input(x, dtype, out);
+    tl::Axes ax = to_axes(axis);
+    return nogil([&] { return tl::mean(t, ax, keepdims); });
   };
   m.def("mean", mean, py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdims") = false,
         py::kw_only(), py::arg("dtype") = py::none(), py::arg("out") = py::none());
   t.def("mean", mean, py::arg("axis") = py::none(), py::arg("keepdims") = false, py::kw_only(),
         py::arg("dtype") = py::none(), py::arg("out") = py::none());
   auto var = [](py::handle x, py::handle axis, double correction, bool keepdims) {
-    return tl::var(to_tensor(x), to_axes(axis), correction, keepdims);
+    Tensor t = to_tensor(x);
+    tl::Axes ax = to_axes(axis);
+    return nogil([&] { return tl::var(t, ax, correction, keepdims); });
   };
   auto std_ = [](py::handle x, py::handle axis, double correction, bool keepdims) {
-    return tl::std_(to_tensor(x), to_axes(axis), correction, keepdims);
+    Tensor t = to_tensor(x);
+    tl::Axes ax = to_axes(axis);
+    return nogil([&] { return tl::std_(t, ax, correction, keepdims); });
   };
   for (auto [name, f] : {std::pair{"var", +var}, std::pair{"std", +std_}}) {
     m.def(name, f, py::arg("x"), py::arg("axis") = py::none(), py::arg("correction") = 0.0,
@@ -55,23 +61,35 @@ void bind_reduce_ops(py::module_& m) {
           py::arg("keepdims") = false);
   }
   m.def("logsumexp", [](py::handle x, py::handle axis, bool keepdims) {
-    return tl::logsumexp(to_tensor(x), to_axes(axis), keepdims);
+    Tensor t = to_tensor(x);
+    tl::Axes ax = to_axes(axis);
+    return nogil([&] { return tl::logsumexp(t, ax, keepdims); });
   }, py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdims") = false);
   for (auto [name, op] : {std::pair{"argmax", ReduceOp::ArgMax}, std::pair{"argmin", ReduceOp::ArgMin}}) {
     auto f = [op = op](py::handle x, std::optional<int64_t> axis, bool keepdims) {
-      return tl::argreduce(op, to_tensor(x), axis, keepdims);
+      Tensor t = to_tensor(x);
+      return nogil([&] { return tl::argreduce(op, t, axis, keepdims); });
     };
     m.def(name, f, py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdims") = false);
     t.def(name, f, py::arg("axis") = py::none(), py::arg("keepdims") = false);
   }
   for (auto [name, op] : {std::pair{"cumsum", tl::ScanOp::CumSum}, std::pair{"cumprod", tl::ScanOp::CumProd}}) {
-    auto f = [op = op](py::handle x, std::optional<int64_t> axis) { return tl::scan(op, to_tensor(x), axis); };
+    auto f = [op = op](py::handle x, std::optional<int64_t> axis) {
+      Tensor t = to_tensor(x);
+      return nogil([&] { return tl::scan(op, t, axis); });
+    };
     m.def(name, f, py::arg("x"), py::arg("axis") = py::none());
     t.def(name, f, py::arg("axis") = py::none());
   }
-  m.def("softmax", [](py::handle x, int64_t axis) { return tl::softmax(to_tensor(x), axis); },
+  m.def("softmax", [](py::handle x, int64_t axis) {
+    Tensor t = to_tensor(x);
+    return nogil([&] { return tl::softmax(t, axis); });
+  },
         py::arg("x"), py::arg("axis") = -1);
-  m.def("log_softmax", [](py::handle x, int64_t axis) { return tl::log_softmax(to_tensor(x), axis); },
+  m.def("log_softmax", [](py::handle x, int64_t axis) {
+    Tensor t = to_tensor(x);
+    return nogil([&] { return tl::log_softmax(t, axis); });
+  },
         py::arg("x"), py::arg("axis") = -1);
 }
 

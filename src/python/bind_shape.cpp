@@ -115,7 +115,10 @@ void bind_shape_ops(py::module_& m) {
   m.def("take", [](py::handle x, py::handle idx, std::optional<int64_t> axis) {
     return tl::take(to_tensor(x), to_tensor(idx), axis);
   }, py::arg("x"), py::arg("indices"), py::arg("axis") = py::none());
-  m.def("nonzero_flat", [](py::handle x) { return tl::nonzero_flat(to_tensor(x)); }, py::arg("x"));
+  m.def("nonzero_flat", [](py::handle x) {  // (reads x: may wait on the device)
+    Tensor t = to_tensor(x);
+    return nogil([&] { return tl::nonzero_flat(t); });
+  }, py::arg("x"));
 }
 
 }  // namespace tlpy
