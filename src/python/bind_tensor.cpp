@@ -91,7 +91,8 @@ auto binary_op(OpCode op) {
 auto inplace_op(OpCode op) {
   return [op](const Tensor& self, py::handle other) -> py::object {
     if (!is_operand(other)) return not_implemented();
-    tl::binary_inplace(op, self, to_operand(other, self.device()));
+    tl::Operand o = to_operand(other, self.device());
+    nogil([&] { tl::binary_inplace(op, self, o); });  // (may evaluate what reads self first)
     return py::cast(self);
   };
 }
@@ -133,11 +134,14 @@ void bind_tensor(py::module_& m) {
       })
       .def("astype", [](const Tensor& x, py::handle dtype, bool copy) {
              DType d = to_dtype(dtype);
-             return (!copy && d == x.dtype()) ? x : tl::astype(x, d);
+             return (!copy && d == x.dtype()) ? x : nogil([&] { return tl::astype(x, d); });
            }, py::arg("dtype"), py::arg("copy") = true)
-      .def("to", [](const Tensor& x, py::handle device) { return tl::to_device(x, to_device(device)); })
-      .def("copy", &tl::copy)
-      .def("contiguous", &tl::contiguous)
+      .def("to", [](const Tensor& x, py::handle device) {
+        tl::Device d = to_device(device);
+        return nogil([&] { return tl::to_device(x, d); });
+      })
+      .def("copy", [](const Tensor& x) { return nogil([&] { return tl::copy(x); }); })
+      .def("contiguous", [](const Tensor& x) { return nogil([&] { return tl::contiguous(x); }); })
       .def("__len__", [](const Tensor& x) {
         if (x.ndim() == 0) throw tl::Error(tl::ErrorKind::Type, "len() of a 0-d tensor");
         return x.dim(0);
@@ -167,9 +171,14 @@ void bind_tensor(py::module_& m) {
                           "only integer tensors with one element can be converted to an index");
         return py::int_(item(x));
       })
-      .def("__getitem__", [](const Tensor& x, py::handle key) { return tl::index(x, to_index_key(key)); })
+      .def("__getitem__", [](const Tensor& x, py::handle key) {
+        auto k = to_index_key(key);
+        return nogil([&] { return tl::index(x, k); });
+      })
       .def("__setitem__", [](const Tensor& x, py::handle key, py::handle value) {
-        tl::index_put(x, to_index_key(key), to_operand(value, x.device()));
+        auto k = to_index_key(key);
+        tl::Operand v = to_operand(value, x.device());
+        nogil([&] { tl::index_put(x, k, v); });  // (may evaluate what reads x first)
       })
       .def("__dlpack__", [](const Tensor& x, py::handle stream, py::handle max_version,
                             py::handle dl_device, py::handle copy) {
@@ -230,10 +239,11 @@ void bind_tensor(py::module_& m) {
     if (!is_operand(b)) return not_implemented();
     return py::cast(tl::matmul(to_tensor(b), a));
   }, py::is_operator());
-  t.def("__neg__", [](const Tensor& x) { return tl::unary(OpCode::negative, x); });
-  t.def("__pos__", [](const Tensor& x) { return tl::copy(x); });
-  t.def("__abs__", [](const Tensor& x) { return tl::unary(OpCode::abs, x); });
-  t.def("__invert__", [](const Tensor& x) { return tl::unary(OpCode::bitwise_invert, x); });
+  // (A record may evaluate the graph past its bound: without the GIL, as every op here.)
+  t.def("__neg__", [](const Tensor& x) { return nogil([&] { return tl::unary(OpCode::negative, x); }); });
+  t.def("__pos__", [](const Tensor& x) { return nogil([&] { return tl::copy(x); }); });
+  t.def("__abs__", [](const Tensor& x) { return nogil([&] { return tl::unary(OpCode::abs, x); }); });
+  t.def("__invert__", [](const Tensor& x) { return nogil([&] { return tl::unary(OpCode::bitwise_invert, x); }); });
 }
 
 }  // namespace tlpy
