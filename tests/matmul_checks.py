@@ -10,13 +10,14 @@ from helpers import NP, to_f64
 EPS = {tl.float16: 2**-10, tl.bfloat16: 2**-7, tl.float32: 2**-23, tl.float64: 2**-52}
 
 
-def check(got, a, b, dtype):
+def check(got, a, b, dtype, operand_eps=0.0):
+    """operand_eps: each operand's relative rounding before the products (tf32's 2^-10)."""
     want = np.matmul(to_f64(a), to_f64(b))
     k = np.shape(a)[-1]
     # f16/bf16 accumulate in f32, rounded once on output.
     acc_eps = EPS[tl.float32] if dtype in (tl.float16, tl.bfloat16) else EPS[dtype]
     scale = np.matmul(np.abs(to_f64(a)), np.abs(to_f64(b)))
-    tol = scale * (2 * k * acc_eps) + np.abs(want) * EPS[dtype] * 2 + 1e-30
+    tol = scale * (2 * operand_eps + 2 * k * acc_eps) + np.abs(want) * EPS[dtype] * 2 + 1e-30
     got = to_f64(got)
     assert got.shape == want.shape
     assert np.all(np.abs(got - want) <= tol), float(np.max(np.abs(got - want) - tol))

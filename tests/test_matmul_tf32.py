@@ -9,7 +9,7 @@ import pytest
 
 import tensorlogic as tl
 from helpers import to_f64
-from matmul_checks import EPS, check_epilogue, gelu64
+from matmul_checks import EPS, check, check_epilogue, gelu64
 
 TF32 = 2**-10  # an operand's relative error: tf32 keeps 10 of float32's 23 mantissa bits
 
@@ -26,12 +26,7 @@ def _hopper(device):
 
 
 def _check(got, a, b):
-    want = np.matmul(to_f64(a), to_f64(b))
-    scale = np.matmul(np.abs(to_f64(a)), np.abs(to_f64(b)))
-    tol = scale * (2 * TF32 + 2 * a.shape[-1] * EPS[tl.float32]) + np.abs(want) * 2 * EPS[tl.float32] + 1e-30
-    got = to_f64(got)
-    assert got.shape == want.shape
-    assert np.all(np.abs(got - want) <= tol), float(np.max(np.abs(got - want) - tol))
+    check(got, a, b, tl.float32, operand_eps=TF32)
 
 
 def _profiled(fn):

@@ -128,7 +128,7 @@ void matmul_wgmma(const Target& t, const MatmulConfig& c, const MatmulShape& s, 
     args.put(x.offset());
     args.dims(one, 1);
     for (int64_t w : {rows, inner, sr, si, ld, nb}) args.put(w);
-    // (matmul_wgmma.cu: 64 x 64 tiles where it transposes, else 16 bytes a thread)
+    // (matmul_wgmma_pack.cu: 64 x 64 tiles where it transposes, else 16 bytes a thread)
     const int64_t work = sr == 1 && si != 1 ? nb * cdiv(rows, 64) * cdiv(inner, 64) : cdiv(nb * rows * cdiv(inner * es, 16), 256);
     // (without the epilogue's key: one pack kernel serves every epilogue)
     args.launch(t, static_kernel(t, "tl_matmul_wgmma_pack", defines_for(c, s.dtype, int(batch.shape.size())), body, "", true),

@@ -103,7 +103,7 @@ bool wgmma_pays(const MatmulShape& s, const MatmulConfig& c) {
 // The problems wgmma can run: sm_90 (wgmma and setmaxnreg are sm_90a: not in later
 // architectures) with tensor maps, 16-bit floats, or float32 whose matmul allows tf32.
 bool wgmma_runs(const MatmulShape& s) {
-  return s.sm == 90 && s.tensor_maps && (is_half(s.dtype) || (s.dtype == DType::Float32 && s.tf32));
+  return s.sm == 90 && s.tensor_maps && (is_half(s.dtype) || (wgmma_tf32(s) && s.tf32));
 }
 
 // 8 x 8 outputs a thread (tm 8) need 159 registers (one block an SM; at 128 they spill);
@@ -232,14 +232,11 @@ std::vector<MatmulConfig> matmul_candidates(const MatmulShape& s) {
   if (is_half(s.dtype) && s.sm >= 80) {
     add(mma_config(s, true));
     add(mma_config(s, false));
-    if (s.sm == 90 && s.tensor_maps && s.K >= 64) {
-      add(wgmma_config(s, 256));
-      add(wgmma_config(s, 128));
-      add(wgmma_config(s, 128, true));
-    }
-  } else if (wgmma_runs(s) && s.K >= 64) {  // tf32
+  }
+  if (wgmma_runs(s) && s.K >= 64) {  // (16-bit floats, and tf32: no ping-pong form)
     add(wgmma_config(s, 256));
     add(wgmma_config(s, 128));
+    if (is_half(s.dtype)) add(wgmma_config(s, 128, true));
   }
   if (out[0].kernel == MatmulKernel::Simt) {
     add(simt_config(s, 8));

@@ -237,7 +237,8 @@ void bind_tensor(py::module_& m) {
   }, py::is_operator());
   t.def("__rmatmul__", [](const Tensor& a, py::handle b) -> py::object {
     if (!is_operand(b)) return not_implemented();
-    return py::cast(tl::matmul(to_tensor(b), a));
+    Tensor ta = to_tensor(b);
+    return py::cast(nogil([&] { return tl::matmul(ta, a); }));
   }, py::is_operator());
   // (A record may evaluate the graph past its bound: without the GIL, as every op here.)
   t.def("__neg__", [](const Tensor& x) { return nogil([&] { return tl::unary(OpCode::negative, x); }); });
