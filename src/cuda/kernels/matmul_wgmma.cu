@@ -18,6 +18,9 @@
 // Configured by the host (after matmul_common.cu):
 //   TL_S           tl_f16, tl_bf16 or float;  TL_WG_T  "f16", "bf16" or "tf32" (wgmma's type)
 //   TL_TF32        1: float32 operands as tf32 (TL_S float)
+//   TL_RS          1 (tf32): a's tile is MN-major ([k][m], m stride 1) and goes to wgmma from
+//                  registers; the host passes c^T = b^T a^T so that an n-contiguous b is this a
+//                  (tf32 wgmma reads shared memory K-major only), and c's store is transposed
 //   TL_BN          128 or 256: the block tile's columns;  TL_STAGES  shared-memory stages
 //   TL_B_KMAJOR    1: b's tile is [n][k] (k stride 1); 0: [k][n] (n stride 1)
 //   TL_PINGPONG    1: each consumer takes every other tile whole (and may take an epilogue);
@@ -29,8 +32,14 @@
 #ifndef TL_TF32
 #define TL_TF32 0
 #endif
+#ifndef TL_RS
+#define TL_RS 0
+#endif
 #if TL_EPILOGUE && !TL_PINGPONG
 #error "the cooperative wgmma kernel takes no epilogue: the host runs it as a kernel of its own"
+#endif
+#if TL_RS && !TL_TF32
+#error "a from registers is tf32's"
 #endif
 #if TL_TF32
 #if !TL_B_KMAJOR || TL_PINGPONG
@@ -43,6 +52,7 @@
 #define TL_WG_K "k16"
 #endif
 #define TL_HALVES (TL_PINGPONG ? 2 : 1)  // 64-row accumulators a consumer holds
+#define TL_WG_INFLIGHT (TL_RS ? 0 : 1)    // stages of wgmma a consumer leaves running
 #define TL_BM 128
 #define TL_BK (128 / TL_ES)  // k a stage: 128 bytes of each row
 #define TL_A_BYTES (TL_BM * 128)
@@ -145,12 +155,16 @@ __device__ __forceinline__ void tl_wg_fence_acc(float (&d)[TL_ACC]) {
 #define TL_WG_D TL_WG_D64(0), TL_WG_D64(64)
 #define TL_WG_AB "%128, %129"
 #define TL_WG_SCALE "%130"
+#define TL_WG_RS_AB "{%128, %129, %130, %131}, %132"  // a's 4 registers, b's descriptor
+#define TL_WG_RS_SCALE "%133"
 #else
 #define TL_WG_SHAPE "m64n128" TL_WG_K
 #define TL_WG_REGS TL_WG_REGS_LO
 #define TL_WG_D TL_WG_D64(0)
 #define TL_WG_AB "%64, %65"
 #define TL_WG_SCALE "%66"
+#define TL_WG_RS_AB "{%64, %65, %66, %67}, %68"
+#define TL_WG_RS_SCALE "%69"
 #endif
 
 // The operands after the descriptors: scale-d, scale-a, scale-b, then (16-bit types only)
@@ -171,6 +185,33 @@ __device__ __forceinline__ void tl_wgmma(float (&d)[TL_ACC], uint64_t da, uint64
       : TL_WG_D
       : "l"(da), "l"(db), "r"(scale_d));
 }
+
+#if TL_RS
+// The same with a (64 x 8, tf32) from registers: fragment `a` as tl_wg_afrag loads it.
+__device__ __forceinline__ void tl_wgmma_rs(float (&d)[TL_ACC], const unsigned (&a)[4], uint64_t db, int scale_d) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, " TL_WG_RS_SCALE ", 0;\n"
+      "wgmma.mma_async.sync.aligned." TL_WG_SHAPE ".f32.tf32.tf32 {" TL_WG_REGS "}, " TL_WG_RS_AB ", p, 1, 1;\n}\n"
+      : TL_WG_D
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(scale_d));
+}
+
+// Consumer c's fragment of a for k step kk (8 k) from a's MN-major stage `st`: 32-row slabs of
+// 4 KiB, each 32 k-rows of 128 bytes, 16-byte chunks swizzled by k % 8 (as TMA's 128-byte
+// swizzle stores them). Fragment layout (PTX ISA, wgmma tf32 A in registers): warp w of the
+// warpgroup holds rows 16w + lane/4 (+8: a[1], a[3]) and k lane%4 (+4: a[2], a[3]).
+__device__ __forceinline__ void tl_wg_afrag(const unsigned char* st, int c, int kk, unsigned (&a)[4]) {
+  const int lane = int(threadIdx.x) % 32, warp = int(threadIdx.x) % 128 / 32;
+#pragma unroll
+  for (int e = 0; e < 2; ++e)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int i = 64 * c + 16 * warp + lane / 4 + 8 * h, k = 8 * kk + lane % 4 + 4 * e;
+      a[h + 2 * e] = *reinterpret_cast<const unsigned*>(st + (i / 32) * 4096 + k * 128 +
+                                                         (((i % 32 / 4) ^ (k & 7)) << 4) + (i % 4) * 4);
+    }
+}
+#endif
 
 // Tile t of the (batch, tile) sequence as its batch and first row and column: batch-major,
 // then groups of TL_GROUP_M tile rows walked column by column.
@@ -256,6 +297,51 @@ __device__ __forceinline__ void tl_wg_epilogue_rows(const MatmulArgs& p, const T
 // 231.1 us with the epilogue run by each warp in slices while the next tile's products ran
 // (eager 242); 352.4 us by the producer warpgroup's 3 idle warps from a staged tile (eager
 // 241, an earlier call, before float16/bfloat16 rounding took one instruction).)
+#if TL_RS
+// The store where c's rows are contiguous (its m stride 1: the host's c^T): columns 32q.. of
+// the accumulators staged transposed, stg[j][i] (32 rows of 64 floats, 256 bytes, 16-byte
+// chunk ch at ch ^ (j % 8): the fragment writes spread over the banks), then each thread 16
+// bytes along i, coalesced.
+__device__ __forceinline__ void tl_wg_store_tile(const MatmulArgs& p, int64_t batch, int m0, int n0,
+                                                 const float (&d)[TL_ACC], unsigned char* stg, int consumer) {
+  int64_t off[3];
+  tl_mm_offsets(p, batch, off);
+  float* const C = reinterpret_cast<float*>(p.c) + off[2];
+  const bool vec = p.cm == 1 && ((reinterpret_cast<uint64_t>(C) | uint64_t(p.cn) * 4) & 15) == 0;
+  const int M = int(p.M), N = int(p.N), t = int(threadIdx.x) % 128, warp = t / 32, lane = t % 32;
+  const auto at = [](int j, int ch) { return j * 256 + ((ch ^ (j & 7)) << 4); };
+#pragma unroll
+  for (int q = 0; q < TL_BN / 32; ++q) {
+    tl_wg_sync(consumer);  // the last chunk's reads are done
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+      for (int jj = 0; jj < 4; ++jj)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const int i = 16 * warp + lane / 4 + 8 * h, j = 8 * jj + 2 * (lane % 4) + e;
+          *reinterpret_cast<float*>(stg + at(j, i / 4) + (i % 4) * 4) = tl_wg_value(d[4 * (4 * q + jj) + 2 * h + e]);
+        }
+    tl_wg_sync(consumer);
+    const int ch = t % 16, i = m0 + 4 * ch;
+#pragma unroll
+    for (int j = t / 16; j < 32; j += 8) {
+      const int col = n0 + 32 * q + j;
+      if (col >= N || i >= M) continue;
+      const float4 v = *reinterpret_cast<const float4*>(stg + at(j, ch));
+      float* const dst = C + int64_t(col) * p.cn + i;
+      if (vec && i + 4 <= M) {
+        *reinterpret_cast<float4*>(dst) = v;
+        continue;
+      }
+      const float f[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+      for (int k = 0; k < 4; ++k)
+        if (i + k < M) C[int64_t(col) * p.cn + int64_t(i + k) * p.cm] = f[k];
+    }
+  }
+}
+#else
 __device__ __forceinline__ void tl_wg_store_tile(const MatmulArgs& p, int64_t batch, int m0, int n0,
                                                  const float (&d)[TL_ACC], unsigned char* stg, int consumer) {
   int64_t off[3];
@@ -306,6 +392,7 @@ __device__ __forceinline__ void tl_wg_store_tile(const MatmulArgs& p, int64_t ba
 #endif
   }
 }
+#endif
 
 extern "C" __global__ void __launch_bounds__(384, 1) tl_matmul_wgmma(const __grid_constant__ WgmmaArgs w) {
   // TL_STAGES stages (a's 128 x 64 tile, then b's), on 1024-byte boundaries (the swizzle
@@ -351,7 +438,12 @@ extern "C" __global__ void __launch_bounds__(384, 1) tl_matmul_wgmma(const __gri
           tl_bar_wait(empty + 8 * s, ((it / TL_STAGES) & 1) ^ 1);  // round 0 passes at once
           tl_bar_expect(full + 8 * s, TL_STAGE_BYTES);
           const unsigned sa = base + s * TL_STAGE_BYTES, sb = sa + TL_A_BYTES;
+#if TL_RS
+#pragma unroll
+          for (int j = 0; j < TL_BM / 32; ++j) tl_tma_load(sa + j * 4096, &w.ta, full + 8 * s, m0 + 32 * j, kt * TL_BK, za);
+#else
           tl_tma_load(sa, &w.ta, full + 8 * s, kt * TL_BK, m0, za);
+#endif
 #if TL_B_KMAJOR
           tl_tma_load(sb, &w.tb, full + 8 * s, kt * TL_BK, n0, zb);
 #else
@@ -392,6 +484,11 @@ extern "C" __global__ void __launch_bounds__(384, 1) tl_matmul_wgmma(const __gri
         const int s = it % TL_STAGES;
         tl_bar_wait(full + 8 * s, (it / TL_STAGES) & 1);
         const unsigned sa = base + s * TL_STAGE_BYTES, sb = sa + TL_A_BYTES;
+#if TL_RS
+        unsigned af[4][4];  // (written before the fence below, as wgmma asks of its registers)
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk) tl_wg_afrag(tl_wg_dyn + (sa - tl_wg_smem(tl_wg_dyn)), c, kk, af[kk]);
+#endif
 #pragma unroll
         for (int h = 0; h < TL_HALVES; ++h) tl_wg_fence_acc(d[h]);
         asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
@@ -404,6 +501,9 @@ extern "C" __global__ void __launch_bounds__(384, 1) tl_matmul_wgmma(const __gri
           // apart (stride); a k16 step is 16 rows of 128 bytes.
           const uint64_t db = tl_wg_desc(sb + kk * 2048, 8192, 1024);
 #endif
+#if TL_RS
+          tl_wgmma_rs(d[0], af[kk], db, (kt | kk) != 0);
+#else
 #pragma unroll
           for (int h = 0; h < TL_HALVES; ++h) {
             // a: K-major, rows of 128 bytes, 8-row groups 1024 bytes apart; a wgmma's k step is
@@ -411,18 +511,20 @@ extern "C" __global__ void __launch_bounds__(384, 1) tl_matmul_wgmma(const __gri
             const uint64_t da = tl_wg_desc(sa + (TL_PINGPONG ? h : c) * (64 * 128) + kk * 32, 16, 1024);
             tl_wgmma(d[h], da, db, (kt | kk) != 0);
           }
+#endif
         }
         asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-        // The previous stage's products are done: its slot goes back to the producer.
-        asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
+        // The previous stage's products are done: its slot goes back to the producer. (a
+        // from registers: this stage's too, before the next stage's fragments overwrite them.)
+        asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(TL_WG_INFLIGHT) : "memory");
 #pragma unroll
         for (int h = 0; h < TL_HALVES; ++h) tl_wg_fence_acc(d[h]);
-        if (kt > 0 && lane == 0) tl_bar_arrive(empty + 8 * ((it - 1) % TL_STAGES));
+        if (kt >= TL_WG_INFLIGHT && lane == 0) tl_bar_arrive(empty + 8 * ((it - TL_WG_INFLIGHT) % TL_STAGES));
       }
       asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
 #pragma unroll
       for (int h = 0; h < TL_HALVES; ++h) tl_wg_fence_acc(d[h]);
-      if (kts > 0 && lane == 0) tl_bar_arrive(empty + 8 * ((it - 1) % TL_STAGES));
+      if (TL_WG_INFLIGHT && kts > 0 && lane == 0) tl_bar_arrive(empty + 8 * ((it - 1) % TL_STAGES));
 #if TL_PINGPONG
       if (lane == 0) tl_bar_arrive(turn + 8 * (1 - c));  // the other consumer's turn
 #endif
