@@ -65,7 +65,7 @@ const char* body_for(MatmulKernel k) {
   static const std::string gemv = std::string(sources::kMatmulCommon) + sources::kMatmulGemv;
   static const std::string plain = std::string(sources::kMatmulCommon) + sources::kMatmul;
   static const std::string wgmma =
-      std::string(sources::kMatmulCommon) + sources::kMatmulWgmma + sources::kMatmulWgmmaPack;
+      std::string(sources::kMatmulCommon) + sources::kMatmulWgmma + sources::kMatmulWgmmaStore + sources::kMatmulWgmmaPack;
   switch (k) {
     case MatmulKernel::Mma: return mma.c_str();
     case MatmulKernel::Simt: return simt.c_str();
