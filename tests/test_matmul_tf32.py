@@ -1,6 +1,7 @@
 """float32 matmul at precision "high" (tl.set_float32_matmul_precision): tf32 tensor cores
-where the device has them (CUDA sm_90: the wgmma kernel, both operands K-major, b packed
-transposed when it is n-contiguous), float32 products elsewhere; against NumPy float64 with
+where the device has them (CUDA sm_90: the wgmma kernel; b k-contiguous read in place, b
+n-contiguous given to wgmma from registers as c^T = b^T a^T ("_rs"), packed transposed where
+TMA cannot read it), float32 products elsewhere; against NumPy float64 with
 tf32's tolerance, over tile widths, partial tiles, packed and in-place operands, batches and
 an epilogue after the kernel."""
 
@@ -83,11 +84,11 @@ def test_precision_is_the_one_set_when_the_matmul_was_recorded(device, rng):
     assert np.max(np.abs(to_f64(exact) - want)) < 512 * 256 * 2**-23
 
 
-@pytest.mark.parametrize("mnk,b_t", [((1100, 1304, 200), False),  # b packed transposed, 128 x 128
+@pytest.mark.parametrize("mnk,b_t", [((1100, 1304, 200), False),  # a from registers (c^T), partial tiles
                                      ((1100, 1304, 200), True),   # x @ w.T: b read in place
                                      ((1700, 2296, 136), True),   # 128 x 256 tiles, partial tiles
                                      ((2100, 4104, 520), False),  # k past the last stage's edge
-                                     ((1001, 777, 333), False)])  # leading dims TMA cannot stride
+                                     ((1001, 777, 333), False)])  # leading dims TMA cannot stride: packed
 def test_tf32_shapes(device, rng, mnk, b_t):
     m, n, k = mnk
     if device == "cpu" and m * n * k > 1e9:
@@ -98,7 +99,8 @@ def test_tf32_shapes(device, rng, mnk, b_t):
     got, names = _profiled(lambda: tl.asarray(a, device=device) @ (tb.T if b_t else tb))
     if _hopper(device):
         assert "_wgmma_" in names[-1], names
-        assert ("_pb" in names[-1]) == (not b_t), names
+        assert ("_rs" in names[-1]) == (not b_t and n % 8 == 0), names
+        assert ("_pb" in names[-1]) == (not b_t and n % 8 != 0), names
     _check(got, a, b.T if b_t else b)
 
 
@@ -120,6 +122,12 @@ def test_tf32_strided_and_batched(device, rng):
     if _hopper(device):
         assert "_wgmma_" in names[-1] and "_pa" in names[-1], names
     _check(got, at.T, bb[1:])
+    # b a view 1301 wide of rows 1304 apart: read in place (a from registers), c's rows 1301
+    # apart (the transposed store element by element, a partial last vector).
+    got, names = _profiled(lambda: tl.asarray(at[:, :1100], device=device) @ tbb[:1100, :1301].T.T)
+    if _hopper(device):
+        assert "_rs" in names[-1], names
+    _check(got, at[:, :1100], bb[:1100, :1301])
 
 
 def test_tf32_then_its_epilogue(device, rng):

@@ -135,9 +135,12 @@ void matmul_wgmma(const Target& t, const MatmulConfig& c, const MatmulShape& s, 
                 unsigned(std::clamp<int64_t>(work, 1, int64_t(t.sms) * 16)), 1, 1, 256);
     return v;
   };
-  const View va = c.pack_a ? pack(a, 0, s.M, s.K, s.am, s.ak) : direct(a, 0, s.M, s.K, s.am);
-  const View vb = c.b_kmajor ? (c.pack_b ? pack(b, 1, s.N, s.K, s.bn, s.bk) : direct(b, 1, s.N, s.K, s.bn))
-                             : (c.pack_b ? pack(b, 1, s.K, s.N, s.bk, s.bn) : direct(b, 1, s.K, s.N, s.bk));
+  const View pa = c.pack_a ? pack(a, 0, s.M, s.K, s.am, s.ak) : direct(a, 0, s.M, s.K, s.am);
+  // rs: the kernel runs c^T = b^T a^T, its a b's [k][n] rows (MN-major), its b a (K-major).
+  const View va = c.rs ? direct(b, 1, s.K, s.N, s.bk) : pa;
+  const View vb = c.rs         ? pa
+                  : c.b_kmajor ? (c.pack_b ? pack(b, 1, s.N, s.K, s.bn, s.bk) : direct(b, 1, s.N, s.K, s.bn))
+                               : (c.pack_b ? pack(b, 1, s.K, s.N, s.bk, s.bn) : direct(b, 1, s.K, s.N, s.bk));
   // Boxes of 128 bytes of inner elements (the swizzle span) by box_rows rows; out-of-bounds
   // elements read as zeros.
   const auto encode = [&](const View& v, unsigned box_rows) {
@@ -152,7 +155,8 @@ void matmul_wgmma(const Target& t, const MatmulConfig& c, const MatmulShape& s, 
           "cuTensorMapEncodeTiled");
     return m;
   };
-  const CUtensorMap ma = encode(va, unsigned(c.bm)), mb = encode(vb, c.b_kmajor ? unsigned(c.bn) : 64u);
+  // (rs: a's boxes are 32 k-rows of 32 m, 4 KiB slabs; else 128-byte rows of k, bm of them)
+  const CUtensorMap ma = encode(va, c.rs ? 32u : unsigned(c.bm)), mb = encode(vb, c.b_kmajor ? unsigned(c.bn) : 64u);
   const CUfunction fn = static_kernel(t, "tl_matmul_wgmma", defines, body, headers, true);
   // (matmul_wgmma.cu: the stages, their mbarriers and the two turn barriers, two 8 KiB output
   // staging areas, alignment)
@@ -172,9 +176,10 @@ void matmul_wgmma(const Target& t, const MatmulConfig& c, const MatmulShape& s, 
   args.put(int64_t(vb.bstride != 0));
   args.tensors({&a, &b, &out});
   args.dims(batch, 3);
-  for (int64_t v : {s.M, s.N, s.K, s.am, s.ak, s.bk, s.bn, s.cm, s.cn, s.batches}) args.put(v);
+  const MatmulShape k = c.rs ? MatmulShape{s.N, s.M, s.K, s.batches, s.dtype, s.bn, s.bk, s.ak, s.am, s.cn, s.cm} : s;
+  for (int64_t v : {k.M, k.N, k.K, k.am, k.ak, k.bk, k.bn, k.cm, k.cn, k.batches}) args.put(v);
   if (ep) ep->put(args, false);  // (MatmulArgs ends WgmmaArgs, TlEpArgs ends MatmulArgs)
-  const int64_t tiles = cdiv(s.M, c.bm) * cdiv(s.N, c.bn) * s.batches;
+  const int64_t tiles = cdiv(k.M, c.bm) * cdiv(k.N, c.bn) * s.batches;
   args.launch(t, fn, unsigned(std::min<int64_t>(tiles, t.sms)), 1, 1, 384, 1, smem);
 }
 

@@ -66,7 +66,9 @@ struct MatmulConfig {
   // copied to aligned scratch (a k-contiguous, b in its b_kmajor layout) where TMA cannot
   // read it in place; pingpong: each consumer warpgroup takes every other tile whole (its
   // store and epilogue overlapping the other's products) instead of half of each.
-  int pack_a = 0, pack_b = 0, pingpong = 0;
+  // rs (tf32): b is n-contiguous, so the kernel runs c^T = b^T a^T with b^T's tile (MN-major)
+  // given to wgmma from registers, instead of b packed transposed.
+  int pack_a = 0, pack_b = 0, pingpong = 0, rs = 0;
 
   std::string name() const;  // e.g. "mma_128x128_s3_ka_kb_async_ab": what tests and logs show
   bool operator==(const MatmulConfig&) const = default;

@@ -57,8 +57,16 @@ bool tma_reads(bool unit_inner, int64_t ld, int align, int batch) {
   return unit_inner && ld > 0 && divides(8, ld) && align >= 8 && batch;
 }
 
-// float32 through wgmma: tf32 products, both operands K-major (the only layout tf32 wgmma reads).
+// float32 through wgmma: tf32 products, both operands K-major (the only layout tf32 wgmma reads
+// from shared memory).
 bool wgmma_tf32(const MatmulShape& s) { return s.dtype == DType::Float32; }
+
+// tf32 with b n-contiguous (x @ w) and readable in place: c^T = b^T a^T, b^T's tiles to wgmma
+// from registers (no pass over b to transpose it; the kernel's rows are then n).
+bool wgmma_rs(const MatmulShape& s) {
+  return wgmma_tf32(s) && !tma_reads(unit(s.bk, s.K), s.bn, s.b_align, s.b_batch) &&
+         tma_reads(unit(s.bn, s.N), s.bk, s.b_align, s.b_batch);
+}
 
 }  // namespace
 
@@ -71,6 +79,10 @@ MatmulConfig wgmma_config(const MatmulShape& s, int width, bool pingpong) {
   c.stages = c.bn == 256 ? 4 : 6;
   c.a_kmajor = 1;
   c.pack_a = !tma_reads(unit(s.ak, s.K), s.am, s.a_align, s.a_batch);
+  if (wgmma_rs(s)) {  // the kernel's b is a (K-major, packed where TMA cannot read it)
+    c.rs = 1, c.b_kmajor = 1;
+    return c;
+  }
   const bool bn = !wgmma_tf32(s) && tma_reads(unit(s.bn, s.N), s.bk, s.b_align, s.b_batch);
   const bool bk = tma_reads(unit(s.bk, s.K), s.bn, s.b_align, s.b_batch);
   c.b_kmajor = bn ? 0 : bk || wgmma_tf32(s) ? 1 : unit(s.bn, s.N) ? 0 : 1;  // packed: the layout nearer the source's
@@ -89,8 +101,9 @@ namespace {
 // 2048^3 bfloat16 (128 tiles of 256 on 132 SMs) ran at 0.97x cuBLAS with 128 x 256, 0.88x
 // with 128 x 128 (H100, 2026-11-26).
 int wgmma_width(const MatmulShape& s) {
-  const int64_t rows = cdiv(s.M, 128) * s.batches;
-  return 2 * cdiv(rows * cdiv(s.N, 256), s.sms) <= cdiv(rows * cdiv(s.N, 128), s.sms) ? 256 : 128;
+  const int64_t M = wgmma_rs(s) ? s.N : s.M, N = wgmma_rs(s) ? s.M : s.N;  // (rs: c^T's tiles)
+  const int64_t rows = cdiv(M, 128) * s.batches;
+  return 2 * cdiv(rows * cdiv(N, 256), s.sms) <= cdiv(rows * cdiv(N, 128), s.sms) ? 256 : 128;
 }
 
 // (tf32: a pack always pays, against float32 SIMT products at a sixth of the rate.)
@@ -204,7 +217,7 @@ std::string MatmulConfig::name() const {
              (splits > 1 ? "_ks" + std::to_string(splits) : "") + (swap ? "_t" : "");
     case MatmulKernel::Wgmma:
       return "wgmma_" + n(bm) + "x" + n(bn) + "_s" + n(stages) + "_b" + (b_kmajor ? "k" : "n") +
-             (pack_a ? "_pa" : "") + (pack_b ? "_pb" : "") + (pingpong ? "_pp" : "");
+             (pack_a ? "_pa" : "") + (pack_b ? "_pb" : "") + (pingpong ? "_pp" : "") + (rs ? "_rs" : "");
     case MatmulKernel::Plain: break;
   }
   return "plain";

@@ -38,7 +38,7 @@ Defines defines_for(const MatmulConfig& c, DType t, int rank) {
     case MatmulKernel::Wgmma:
       d.insert(d.end(), {{"TL_WG_T", t == DType::BFloat16 ? "\"bf16\"" : t == DType::Float32 ? "\"tf32\"" : "\"f16\""},
                          {"TL_TF32", n(t == DType::Float32)}, {"TL_BN", n(c.bn)}, {"TL_STAGES", n(c.stages)},
-                         {"TL_B_KMAJOR", n(c.b_kmajor)}, {"TL_PINGPONG", n(c.pingpong)}});
+                         {"TL_B_KMAJOR", n(c.b_kmajor)}, {"TL_PINGPONG", n(c.pingpong)}, {"TL_RS", n(c.rs)}});
       break;
     case MatmulKernel::Plain:
       d.push_back({"TL_C", t == DType::Float64 ? "double" : "float"});
@@ -65,7 +65,7 @@ const char* body_for(MatmulKernel k) {
   static const std::string gemv = std::string(sources::kMatmulCommon) + sources::kMatmulGemv;
   static const std::string plain = std::string(sources::kMatmulCommon) + sources::kMatmul;
   static const std::string wgmma =
-      std::string(sources::kMatmulCommon) + sources::kMatmulWgmma + sources::kMatmulWgmmaPack;
+      std::string(sources::kMatmulCommon) + sources::kMatmulWgmma + sources::kMatmulWgmmaStore + sources::kMatmulWgmmaPack;
   switch (k) {
     case MatmulKernel::Mma: return mma.c_str();
     case MatmulKernel::Simt: return simt.c_str();
@@ -122,10 +122,10 @@ std::vector<std::pair<std::string, std::string>> matmul_kernel_sources() {
     c.dot = dot, c.sn = sn, c.v = v, c.yv = yv;
     return c;
   };
-  const auto wgmma = [](int bn, int bk, int pp = 0) {  // (sm_90a only: wgmma_* sources are compiled for it)
+  const auto wgmma = [](int bn, int bk, int pp = 0, int rs = 0) {  // (sm_90a only: wgmma_* sources are compiled for it)
     MatmulConfig c;
     c.kernel = MatmulKernel::Wgmma;
-    c.bm = 128, c.bn = bn, c.stages = bn == 256 ? 4 : 6, c.a_kmajor = 1, c.b_kmajor = bk, c.pingpong = pp;
+    c.bm = 128, c.bn = bn, c.stages = bn == 256 ? 4 : 6, c.a_kmajor = 1, c.b_kmajor = bk, c.pingpong = pp, c.rs = rs;
     return c;
   };
   const std::vector<std::pair<MatmulConfig, DType>> configs{
@@ -146,6 +146,7 @@ std::vector<std::pair<std::string, std::string>> matmul_kernel_sources() {
       {wgmma(128, 0), DType::Float16},  {wgmma(128, 1), DType::BFloat16},
       {wgmma(128, 0, 1), DType::BFloat16}, {wgmma(128, 1, 1), DType::Float16},
       {wgmma(256, 1), DType::Float32}, {wgmma(128, 1), DType::Float32},  // tf32
+      {wgmma(256, 1, 0, 1), DType::Float32}, {wgmma(128, 1, 0, 1), DType::Float32},  // tf32, a from registers
   };
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& [c, t] : configs)

@@ -12,6 +12,7 @@ extern const char* const kMatmulMma;
 extern const char* const kMatmulSimt;
 extern const char* const kMatmulGemv;
 extern const char* const kMatmulWgmma;  // sm_90a: wgmma + TMA
+extern const char* const kMatmulWgmmaStore;  // its stores (after kMatmulWgmma)
 extern const char* const kMatmulWgmmaPack;  // its operand pack (after kMatmulWgmma)
 extern const char* const kRandom;
 extern const char* const kPhilox;  // src/core/philox.h, which random.cu needs

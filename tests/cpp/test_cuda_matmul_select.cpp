@@ -137,19 +137,27 @@ TEST(CudaMatmulSelect, Float32IsSimtFloat64IsPlain) {
   EXPECT_EQ(select_matmul(old).kernel, MatmulKernel::Simt);
 }
 
-// float32 whose matmul allows tf32 (MatmulPrecision::High): wgmma on Hopper, both operands
-// K-major (b packed transposed when n-contiguous, whatever the problem's size: the pack costs
-// less than float32 SIMT products); elsewhere and when small, the SIMT kernel.
+// float32 whose matmul allows tf32 (MatmulPrecision::High): wgmma on Hopper, its shared-memory
+// operands K-major: b k-contiguous read in place; b n-contiguous as c^T = b^T a^T with b^T
+// from registers ("_rs", 128 x 256 tiles of c^T); b that TMA cannot read packed transposed
+// (whatever the problem's size: a pack costs less than float32 SIMT products); elsewhere and
+// when small, the SIMT kernel.
 TEST(CudaMatmulSelect, Tf32TakesWgmmaOnHopperWithBothOperandsKMajor) {
   MatmulShape s = contiguous(4096, 4096, 4096, DType::Float32);
   s.tf32 = true;
-  EXPECT_EQ(select_matmul(s).name(), "wgmma_128x256_s4_bk_pb");
+  EXPECT_EQ(select_matmul(s).name(), "wgmma_128x256_s4_bk_rs");
+  MatmulShape odd = s;  // b's rows 4097 apart: no tensor map strides them
+  odd.bk = 4097, odd.b_align = 1;
+  EXPECT_EQ(select_matmul(odd).name(), "wgmma_128x256_s4_bk_pb");
+  MatmulShape wide = contiguous(256, 8192, 1024, DType::Float32);  // c^T's tiles: 64 rows of 256 wide
+  wide.tf32 = true;
+  EXPECT_EQ(select_matmul(wide).name(), "wgmma_128x128_s6_bk_rs");
   MatmulShape wt = s;  // x @ w.T: b k-contiguous, read in place
   std::swap(wt.bk, wt.bn);
   EXPECT_EQ(select_matmul(wt).name(), "wgmma_128x256_s4_bk");
   MatmulShape small = contiguous(1024, 768, 256, DType::Float32);
   small.tf32 = true;
-  EXPECT_EQ(select_matmul(small).name(), "wgmma_128x128_s6_bk_pb");
+  EXPECT_EQ(select_matmul(small).name(), "wgmma_128x128_s6_bk_rs");
   EXPECT_EQ(select_matmul(ampere(s)).kernel, MatmulKernel::Simt);
   MatmulShape tiny = contiguous(256, 256, 256, DType::Float32);  // 4 tiles: too few for wgmma
   tiny.tf32 = true;
@@ -160,7 +168,7 @@ TEST(CudaMatmulSelect, Tf32TakesWgmmaOnHopperWithBothOperandsKMajor) {
   // The autotuner measures both widths.
   const std::vector<MatmulConfig> c = matmul_candidates(s);
   ASSERT_EQ(c.size(), 2u);
-  EXPECT_EQ(c[1].name(), "wgmma_128x128_s6_bk_pb");
+  EXPECT_EQ(c[1].name(), "wgmma_128x128_s6_bk_rs");
 }
 
 // A GPU before sm_80 (no mma.sync bf16): where 16-bit floats take the CUDA-core forms.

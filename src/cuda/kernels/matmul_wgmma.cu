@@ -15,9 +15,13 @@
 //     any edge are zero-filled by the copy engine; the store is predicated on M and N.
 // Operands TMA cannot address (unaligned, strided, several batch dims) are packed first by
 // tl_matmul_wgmma_pack (matmul_wgmma_pack.cu) into an aligned scratch copy (the host decides).
+// The stores are in matmul_wgmma_store.cu.
 // Configured by the host (after matmul_common.cu):
 //   TL_S           tl_f16, tl_bf16 or float;  TL_WG_T  "f16", "bf16" or "tf32" (wgmma's type)
 //   TL_TF32        1: float32 operands as tf32 (TL_S float)
+//   TL_RS          1 (tf32): a's tile is MN-major ([k][m], m stride 1) and goes to wgmma from
+//                  registers; the host passes c^T = b^T a^T so that an n-contiguous b is this a
+//                  (tf32 wgmma reads shared memory K-major only), and c's store is transposed
 //   TL_BN          128 or 256: the block tile's columns;  TL_STAGES  shared-memory stages
 //   TL_B_KMAJOR    1: b's tile is [n][k] (k stride 1); 0: [k][n] (n stride 1)
 //   TL_PINGPONG    1: each consumer takes every other tile whole (and may take an epilogue);
@@ -29,8 +33,14 @@
 #ifndef TL_TF32
 #define TL_TF32 0
 #endif
+#ifndef TL_RS
+#define TL_RS 0
+#endif
 #if TL_EPILOGUE && !TL_PINGPONG
 #error "the cooperative wgmma kernel takes no epilogue: the host runs it as a kernel of its own"
+#endif
+#if TL_RS && !TL_TF32
+#error "a from registers is tf32's"
 #endif
 #if TL_TF32
 #if !TL_B_KMAJOR || TL_PINGPONG
@@ -43,6 +53,7 @@
 #define TL_WG_K "k16"
 #endif
 #define TL_HALVES (TL_PINGPONG ? 2 : 1)  // 64-row accumulators a consumer holds
+#define TL_WG_INFLIGHT (TL_RS ? 0 : 1)    // stages of wgmma a consumer leaves running
 #define TL_BM 128
 #define TL_BK (128 / TL_ES)  // k a stage: 128 bytes of each row
 #define TL_A_BYTES (TL_BM * 128)
@@ -145,12 +156,16 @@ __device__ __forceinline__ void tl_wg_fence_acc(float (&d)[TL_ACC]) {
 #define TL_WG_D TL_WG_D64(0), TL_WG_D64(64)
 #define TL_WG_AB "%128, %129"
 #define TL_WG_SCALE "%130"
+#define TL_WG_RS_AB "{%128, %129, %130, %131}, %132"  // a's 4 registers, b's descriptor
+#define TL_WG_RS_SCALE "%133"
 #else
 #define TL_WG_SHAPE "m64n128" TL_WG_K
 #define TL_WG_REGS TL_WG_REGS_LO
 #define TL_WG_D TL_WG_D64(0)
 #define TL_WG_AB "%64, %65"
 #define TL_WG_SCALE "%66"
+#define TL_WG_RS_AB "{%64, %65, %66, %67}, %68"
+#define TL_WG_RS_SCALE "%69"
 #endif
 
 // The operands after the descriptors: scale-d, scale-a, scale-b, then (16-bit types only)
@@ -171,6 +186,33 @@ __device__ __forceinline__ void tl_wgmma(float (&d)[TL_ACC], uint64_t da, uint64
       : TL_WG_D
       : "l"(da), "l"(db), "r"(scale_d));
 }
+
+#if TL_RS
+// The same with a (64 x 8, tf32) from registers: fragment `a` as tl_wg_afrag loads it.
+__device__ __forceinline__ void tl_wgmma_rs(float (&d)[TL_ACC], const unsigned (&a)[4], uint64_t db, int scale_d) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, " TL_WG_RS_SCALE ", 0;\n"
+      "wgmma.mma_async.sync.aligned." TL_WG_SHAPE ".f32.tf32.tf32 {" TL_WG_REGS "}, " TL_WG_RS_AB ", p, 1, 1;\n}\n"
+      : TL_WG_D
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(scale_d));
+}
+
+// Consumer c's fragment of a for k step kk (8 k) from a's MN-major stage `st`: 32-row slabs of
+// 4 KiB, each 32 k-rows of 128 bytes, 16-byte chunks swizzled by k % 8 (as TMA's 128-byte
+// swizzle stores them). Fragment layout (PTX ISA, wgmma tf32 A in registers): warp w of the
+// warpgroup holds rows 16w + lane/4 (+8: a[1], a[3]) and k lane%4 (+4: a[2], a[3]).
+__device__ __forceinline__ void tl_wg_afrag(const unsigned char* st, int c, int kk, unsigned (&a)[4]) {
+  const int lane = int(threadIdx.x) % 32, warp = int(threadIdx.x) % 128 / 32;
+#pragma unroll
+  for (int e = 0; e < 2; ++e)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int i = 64 * c + 16 * warp + lane / 4 + 8 * h, k = 8 * kk + lane % 4 + 4 * e;
+      a[h + 2 * e] = *reinterpret_cast<const unsigned*>(st + (i / 32) * 4096 + k * 128 +
+                                                         (((i % 32 / 4) ^ (k & 7)) << 4) + (i % 4) * 4);
+    }
+}
+#endif
 
 // Tile t of the (batch, tile) sequence as its batch and first row and column: batch-major,
 // then groups of TL_GROUP_M tile rows walked column by column.
@@ -198,114 +240,10 @@ __device__ __forceinline__ void tl_wg_sync(int consumer) {
   asm volatile("bar.sync %0, 128;\n" ::"r"(consumer + 1) : "memory");
 }
 
-// Byte offset of 16-byte chunk ch of row r in a staging area of 128-byte rows, the chunks of
-// row r XOR-swizzled by r % 8: neither the fragment writes nor the row reads conflict on banks.
-__device__ __forceinline__ int tl_wg_at(int r, int ch) { return r * 128 + ((ch ^ (r & 7)) << 4); }
-
-// Columns TL_OUT_COLS q.. of a consumer's accumulators, rounded once to the storage type,
-// into the staging area `stg` (64 rows x TL_OUT_COLS columns). Accumulator layout (PTX ISA,
-// wgmma f32 D fragments): warp w of the warpgroup holds rows 16w + lane/4 and that + 8; for
-// each 8-column chunk j, d[4j + 2h + e] is row + 8h, column 8j + 2(lane%4) + e.
-__device__ __forceinline__ void tl_wg_stage(const float (&d)[TL_ACC], int q, unsigned char* stg) {
-  const int t = int(threadIdx.x) % 128, warp = t / 32, lane = t % 32;
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    const int r = 16 * warp + lane / 4 + 8 * h;
-#pragma unroll
-    for (int j = 0; j < TL_OUT_COLS / 8; ++j) {
-      const int i = 4 * (TL_OUT_COLS / 8 * q + j) + 2 * h, byte = (8 * j + 2 * (lane % 4)) * TL_ES;
-      unsigned char* at = stg + tl_wg_at(r, byte / 16) + byte % 16;
-#if TL_TF32
-      *reinterpret_cast<float2*>(at) = make_float2(tl_wg_value(d[i]), tl_wg_value(d[i + 1]));
-#else
-      unsigned two;
-      asm("cvt.rn." TL_WG_T "x2.f32 %0, %1, %2;\n" : "=r"(two) : "f"(tl_wg_value(d[i + 1])), "f"(tl_wg_value(d[i])));
-      *reinterpret_cast<unsigned*>(at) = two;
-#endif
-    }
-  }
-}
-
-#if TL_EPILOGUE
-// The epilogue of staged rows r and r + 1: rows m0 + r.. and columns c0.. of the output, 4
-// columns a lane of the calling warp (4 elements whose arithmetic interleaves: one warp's
-// latency, more than its instruction count, bounds an epilogue; H200, gelu(x @ w + b)
-// bfloat16 4096 with the epilogue in a cooperative kernel: 237.1 us a column pair a lane,
-// 231.1 and 235.4 us so).
-__device__ __forceinline__ void tl_wg_epilogue_rows(const MatmulArgs& p, const TlOut& o, const unsigned char* stg,
-                                                    int r, int m0, int c0) {
-  const int lane = int(threadIdx.x) % 32, c = c0 + 4 * (lane % 16);
-  r += lane / 16;
-  if (m0 + r >= int(p.M) || c >= int(p.N)) return;
-  const uint2 four = *reinterpret_cast<const uint2*>(stg + tl_wg_at(r, lane % 16 / 2) + 8 * (lane % 2));
-  TL_S e[4];
-  e[0].bits = uint16_t(four.x), e[1].bits = uint16_t(four.x >> 16);
-  e[2].bits = uint16_t(four.y), e[3].bits = uint16_t(four.y >> 16);
-  tl_ep_run_cols<4>(p.ep, o.eo, m0 + r, c, min(4, int(p.N) - c), e);
-}
-#endif
-
-// The store of one consumer warpgroup's 64 x TL_BN results, rows m0.. and columns n0.. of
-// batch `batch`, TL_OUT_COLS columns at a time through its 8 KiB staging area `stg`: whole 16-byte row
-// chunks a thread, coalesced 16-byte stores (2.3x faster than each thread storing its
-// fragments' column pairs where the store dominates: 64 x (512 x 64 @ 64 x 512), H200); with
-// a fused epilogue (ping-pong only), through tl_wg_epilogue_rows.
-// (The cooperative kernel runs an epilogue as a kernel of its own: its 8 consumer warps an SM
-// are too few to hide the epilogue's latency, in the store or spread over the next tile's
-// stages. H200, gelu(x @ w + b) bfloat16 4096: 208.8 us with the epilogue's own kernel,
-// 231.1 us with the epilogue run by each warp in slices while the next tile's products ran
-// (eager 242); 352.4 us by the producer warpgroup's 3 idle warps from a staged tile (eager
-// 241, an earlier call, before float16/bfloat16 rounding took one instruction).)
+// The store of a consumer warpgroup's 64 x TL_BN results, rows m0.. and columns n0.. of batch
+// `batch` (matmul_wgmma_store.cu, compiled after this file).
 __device__ __forceinline__ void tl_wg_store_tile(const MatmulArgs& p, int64_t batch, int m0, int n0,
-                                                 const float (&d)[TL_ACC], unsigned char* stg, int consumer) {
-  int64_t off[3];
-  tl_mm_offsets(p, batch, off);
-#if TL_EPILOGUE
-  const TlOut o = tl_out(p, batch, off);
-#else
-  TL_S* const C = reinterpret_cast<TL_S*>(p.c) + off[2];
-  const bool vec = p.cn == 1 && ((reinterpret_cast<uint64_t>(C) | uint64_t(p.cm) * TL_ES) & 15) == 0;
-  const int M = int(p.M), N = int(p.N);
-#endif
-  const int t = int(threadIdx.x) % 128;
-#pragma unroll
-  for (int q = 0; q < TL_BN / TL_OUT_COLS; ++q) {
-    tl_wg_sync(consumer);  // the last chunk's reads are done
-    tl_wg_stage(d, q, stg);
-    tl_wg_sync(consumer);
-    const int c0 = n0 + TL_OUT_COLS * q;
-#if TL_EPILOGUE
-    // Warp w: rows 2w, 2w + 1, 2w + 8, ...
-#pragma unroll 2
-    for (int r = 2 * (t / 32); r < 64; r += 8) tl_wg_epilogue_rows(p, o, stg, r, m0, c0);
-#else
-    // Thread t: chunk t % 8 (16 bytes of columns) of rows t / 8, t / 8 + 16, ...
-    constexpr int per = 16 / TL_ES;  // elements a chunk
-    const int ch = t % 8, c = c0 + per * ch;
-#pragma unroll
-    for (int r = t / 8; r < 64; r += 16) {
-      if (m0 + r >= M || c >= N) continue;
-      const uint4 v = *reinterpret_cast<const uint4*>(stg + tl_wg_at(r, ch));
-      TL_S* row = C + int64_t(m0 + r) * p.cm;
-      if (vec && c + per <= N) {
-        *reinterpret_cast<uint4*>(row + c) = v;
-        continue;
-      }
-      const unsigned w4[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-      for (int k = 0; k < per; ++k) {  // (unrolled: w4 stays in registers)
-#if TL_TF32
-        if (c + k < N) row[int64_t(c + k) * p.cn] = __uint_as_float(w4[k]);
-#else
-        TL_S e;
-        e.bits = uint16_t(w4[k / 2] >> (16 * (k % 2)));
-        if (c + k < N) row[int64_t(c + k) * p.cn] = e;
-#endif
-      }
-    }
-#endif
-  }
-}
+                                                 const float (&d)[TL_ACC], unsigned char* stg, int consumer);
 
 extern "C" __global__ void __launch_bounds__(384, 1) tl_matmul_wgmma(const __grid_constant__ WgmmaArgs w) {
   // TL_STAGES stages (a's 128 x 64 tile, then b's), on 1024-byte boundaries (the swizzle
@@ -351,7 +289,12 @@ extern "C" __global__ void __launch_bounds__(384, 1) tl_matmul_wgmma(const __gri
           tl_bar_wait(empty + 8 * s, ((it / TL_STAGES) & 1) ^ 1);  // round 0 passes at once
           tl_bar_expect(full + 8 * s, TL_STAGE_BYTES);
           const unsigned sa = base + s * TL_STAGE_BYTES, sb = sa + TL_A_BYTES;
+#if TL_RS
+#pragma unroll
+          for (int j = 0; j < TL_BM / 32; ++j) tl_tma_load(sa + j * 4096, &w.ta, full + 8 * s, m0 + 32 * j, kt * TL_BK, za);
+#else
           tl_tma_load(sa, &w.ta, full + 8 * s, kt * TL_BK, m0, za);
+#endif
 #if TL_B_KMAJOR
           tl_tma_load(sb, &w.tb, full + 8 * s, kt * TL_BK, n0, zb);
 #else
@@ -392,6 +335,11 @@ extern "C" __global__ void __launch_bounds__(384, 1) tl_matmul_wgmma(const __gri
         const int s = it % TL_STAGES;
         tl_bar_wait(full + 8 * s, (it / TL_STAGES) & 1);
         const unsigned sa = base + s * TL_STAGE_BYTES, sb = sa + TL_A_BYTES;
+#if TL_RS
+        unsigned af[4][4];  // (written before the fence below, as wgmma asks of its registers)
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk) tl_wg_afrag(tl_wg_dyn + (sa - tl_wg_smem(tl_wg_dyn)), c, kk, af[kk]);
+#endif
 #pragma unroll
         for (int h = 0; h < TL_HALVES; ++h) tl_wg_fence_acc(d[h]);
         asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
@@ -404,6 +352,9 @@ extern "C" __global__ void __launch_bounds__(384, 1) tl_matmul_wgmma(const __gri
           // apart (stride); a k16 step is 16 rows of 128 bytes.
           const uint64_t db = tl_wg_desc(sb + kk * 2048, 8192, 1024);
 #endif
+#if TL_RS
+          tl_wgmma_rs(d[0], af[kk], db, (kt | kk) != 0);
+#else
 #pragma unroll
           for (int h = 0; h < TL_HALVES; ++h) {
             // a: K-major, rows of 128 bytes, 8-row groups 1024 bytes apart; a wgmma's k step is
@@ -411,18 +362,20 @@ extern "C" __global__ void __launch_bounds__(384, 1) tl_matmul_wgmma(const __gri
             const uint64_t da = tl_wg_desc(sa + (TL_PINGPONG ? h : c) * (64 * 128) + kk * 32, 16, 1024);
             tl_wgmma(d[h], da, db, (kt | kk) != 0);
           }
+#endif
         }
         asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-        // The previous stage's products are done: its slot goes back to the producer.
-        asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
+        // The previous stage's products are done: its slot goes back to the producer. (a
+        // from registers: this stage's too, before the next stage's fragments overwrite them.)
+        asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(TL_WG_INFLIGHT) : "memory");
 #pragma unroll
         for (int h = 0; h < TL_HALVES; ++h) tl_wg_fence_acc(d[h]);
-        if (kt > 0 && lane == 0) tl_bar_arrive(empty + 8 * ((it - 1) % TL_STAGES));
+        if (kt >= TL_WG_INFLIGHT && lane == 0) tl_bar_arrive(empty + 8 * ((it - TL_WG_INFLIGHT) % TL_STAGES));
       }
       asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
 #pragma unroll
       for (int h = 0; h < TL_HALVES; ++h) tl_wg_fence_acc(d[h]);
-      if (kts > 0 && lane == 0) tl_bar_arrive(empty + 8 * ((it - 1) % TL_STAGES));
+      if (TL_WG_INFLIGHT && kts > 0 && lane == 0) tl_bar_arrive(empty + 8 * ((it - 1) % TL_STAGES));
 #if TL_PINGPONG
       if (lane == 0) tl_bar_arrive(turn + 8 * (1 - c));  // the other consumer's turn
 #endif
