@@ -72,6 +72,10 @@ def test_matmul_kernel_compiles_for_sm80_without_spills(tmp_path, name, source):
         assert not re.search(r"C75(?:08|14|17)", r.stderr), f"{arch}: {r.stderr}"
 
 
+def _layernorm(x):
+    return (x - x.mean(1, keepdims=True)) / tl.sqrt(x.var(1, keepdims=True) + 1e-5)
+
+
 def _programs():
     """Graphs covering the CUDA generator's paths, planned on the CPU: elementwise over every
     dtype, casts, each reduction over inner and outer axes, multi-pass rows (softmax,
@@ -82,11 +86,15 @@ def _programs():
     progs = {
         "chain_f32": lambda: tl.tanh(x * 2 + 1) * x - tl.exp(-x),
         "softmax": lambda: tl.softmax(x, axis=1),
-        "layernorm": lambda: (x - x.mean(1, keepdims=True)) / tl.sqrt(x.var(1, keepdims=True) + 1e-5),
+        "layernorm": lambda: _layernorm(x),
         "int_ops": lambda: (x.astype(tl.int32) // 3 + x.astype(tl.int8) % 5) * (x > 0),
         "split_sum": lambda: (tl.asarray(rng.uniform(size=70001).astype(np.float32)) * 2).sum(),
         "per_thread_max": lambda: (tl.asarray(rng.uniform(size=(3, 140000)).astype(np.float32)) + 1).max(axis=0),
         "transposed": lambda: (x.T[::2] * 3).sum(axis=0),
+        # rows of whole vectors, kept in registers across passes (256 and 1024 threads a row)
+        "softmax_cached": lambda: tl.softmax(tl.asarray(rng.uniform(-2, 2, (9, 8192)).astype(np.float32)), axis=1),
+        "softmax_cached_long": lambda: tl.softmax(tl.asarray(rng.uniform(-2, 2, (3, 32768)).astype(np.float32)), axis=1),
+        "layernorm_cached_f16": lambda: _layernorm(tl.asarray(rng.uniform(-2, 2, (7, 1000)).astype(np.float16))),
     }
     for dt in (tl.float16, tl.bfloat16, tl.float64, tl.uint8, tl.bool):
         progs[f"cast_{dt}"] = lambda dt=dt: (x * 3).astype(dt).astype(tl.float32) + 1

@@ -361,7 +361,37 @@ def test_softmax_stable_and_masked(device):
     assert np.asarray(tl.softmax(t))[0, 2] == 0
 
 
-@pytest.mark.parametrize("n", [64, 1003])
+@pytest.mark.parametrize("shape,dtype,cut", [
+    ((9, 8192), tl.float32, None),     # 256 threads a row, 8 vectors each
+    ((3, 32768), tl.float32, None),    # 1024 threads a row
+    ((40, 1024), tl.float32, None),    # a warp a row
+    ((5, 4100), tl.float32, None),     # the last of a thread's vectors past the row for most threads
+    ((1, 1002), tl.float32, None),     # one row: whole vectors, then 2 elements one by one
+    ((6, 1004), tl.float32, 1002),     # a view: rows 1004 apart, 1002 long
+    ((4, 8200), tl.float16, None),     # 8-element vectors
+    ((3, 2056), tl.bfloat16, None),
+], ids=str)
+def test_multi_pass_rows_kept_in_registers(device, rng, shape, dtype, cut):
+    """softmax, log_softmax and layernorm (with a weight row) over rows whose vectors each thread
+    keeps in registers across passes on CUDA, against float64."""
+    a = rand(rng, shape, dtype)
+    t = tensor(a, dtype, device)
+    if cut:
+        a, t = a[:, :cut], t[:, :cut]
+    x = to_f64(a)
+    w = rand(rng, (x.shape[1],), dtype)
+    rtol = max(RTOL[dtype], 1e-5)
+    want = np_log_softmax(x, 1)
+    np.testing.assert_allclose(to_f64(tl.log_softmax(t, axis=1)), want, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(to_f64(tl.softmax(t, axis=1)), np.exp(want), rtol=rtol, atol=rtol * 1e-3)
+    tw = tensor(w, dtype, device)
+    got = (t - t.mean(axis=1, keepdims=True)) / tl.sqrt(t.var(axis=1, keepdims=True) + 1e-5) * tw
+    c = x - x.mean(1, keepdims=True)
+    np.testing.assert_allclose(to_f64(got), c / np.sqrt(x.var(1, keepdims=True) + 1e-5) * to_f64(w),
+                               rtol=rtol * 10, atol=rtol * 10)
+
+
+@pytest.mark.parametrize("n", [64, 1003, 4096])
 def test_softmax_special_values_in_long_rows(device, rng, n):
     """Rows long enough for vector steps (and a scalar tail at 1003): -inf runs before the
     max, a row of -inf, NaN, +inf, huge spreads, as NumPy's two passes in float64 give."""

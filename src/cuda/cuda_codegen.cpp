@@ -93,16 +93,30 @@ int memory_operands(const ir::Kernel& k) {
 // bytes when contiguous (loads before the step, stores after), at memory when broadcast.
 // offset(J, unit) is the element offset of operand J's vector, unit saying whether J is
 // contiguous (stride 1) rather than broadcast (stride 0); `base` is the kernel's slot array.
+// `reads` (per instruction; empty: all Plain) says how each load is read; the row cache's
+// fills go to `fill`.
 struct VectorMoves {
-  std::string in, out;
+  std::string in, out, fill;
 };
-template <class Offset>
-VectorMoves vector_moves(const ir::Kernel& k, const ir::Kernel& flat, const std::vector<int>& instrs, int vector,
-                         const std::string& base, Offset&& offset, const std::string& indent,
-                         const std::vector<bool>& last_use = {}) {
+enum class Read {
+  Plain,
+  Last,   // the data's last read: evict-first
+  Fill,   // the data's last read, kept in the row cache c<J>[u] for later passes
+  Cached  // from the row cache
+};
+// Per instruction: its memory operand's index, -1 for the others.
+std::vector<int> memory_index(const ir::Kernel& k) {
   std::vector<int> mem(k.instrs.size(), -1);
   for (size_t i = 0, j = 0; i < k.instrs.size(); ++i)
     if (k.instrs[i].op == ir::Op::Load || k.instrs[i].op == ir::Op::Store) mem[i] = int(j++);
+  return mem;
+}
+
+template <class Offset>
+VectorMoves vector_moves(const ir::Kernel& k, const ir::Kernel& flat, const std::vector<int>& instrs, int vector,
+                         const std::string& base, Offset&& offset, const std::string& indent,
+                         const std::vector<Read>& reads = {}) {
+  const std::vector<int> mem = memory_index(k);
   VectorMoves m;
   const std::string V = std::to_string(vector);
   for (int i : instrs) {
@@ -115,11 +129,15 @@ VectorMoves vector_moves(const ir::Kernel& k, const ir::Kernel& flat, const std:
       m.in += indent + "at[" + J + "] = (char*)" + global + ";\n";
       continue;
     }
-    m.in += indent + T + " r" + J + "[" + V + "];\n" + indent + "at[" + J + "] = (char*)r" + J + ";\n";
-    if (in.op == ir::Op::Load)
-      m.in += indent + (size_t(i) < last_use.size() && last_use[size_t(i)] ? "tl_move_last<sizeof(r" : "tl_move<sizeof(r") +
-              J + ")>(r" + J + ", " + global + ");\n";
-    else m.out += indent + "tl_move<sizeof(r" + J + ")>(" + global + ", r" + J + ");\n";
+    const Read read = size_t(i) < reads.size() ? reads[size_t(i)] : Read::Plain;
+    const bool cache = read == Read::Fill || read == Read::Cached;
+    const std::string regs = cache ? "c" + J + "[u]" : "r" + J;
+    if (!cache) m.in += indent + T + " r" + J + "[" + V + "];\n";
+    m.in += indent + "at[" + J + "] = (char*)" + regs + ";\n";
+    if (in.op == ir::Op::Load && read != Read::Cached)
+      (read == Read::Fill ? m.fill : m.in) += indent + (read == Read::Plain ? "tl_move<sizeof(" : "tl_move_last<sizeof(") +
+                                               regs + ")>(" + regs + ", " + global + ");\n";
+    else if (in.op == ir::Op::Store) m.out += indent + "tl_move<sizeof(r" + J + ")>(" + global + ", r" + J + ");\n";
   }
   return m;
 }
@@ -153,6 +171,46 @@ std::string kernel_wrapper(const ir::Kernel& k, int rank, int nmem, int vector, 
          "; lin < a.total; lin += step) {\n" + unravel("off", "a.off", "lin", "a.shape", "a.st", rank, M, "    ") +
          "    tl_block(a.base, off, nullptr, 1, a.cf, a.ci, nullptr, nullptr, nullptr, nullptr);\n"
          "  }\n}\n";
+}
+
+// The passes of `s` that make instruction i.
+std::vector<size_t> passes_of(const ir::Schedule& s, int i) {
+  std::vector<size_t> out;
+  for (size_t p = 0; p < s.passes.size(); ++p)
+    if (std::find(s.passes[p].begin(), s.passes[p].end(), i) != s.passes[p].end()) out.push_back(p);
+  return out;
+}
+
+// Whether the row cache keeps load i: contiguous along the row and made by several passes.
+bool row_cached(const ir::Kernel& k, const ir::Kernel& flat, const ir::Schedule& s, int i, int cache) {
+  return cache > 0 && k.instrs[size_t(i)].op == ir::Op::Load && flat.instrs[size_t(i)].strides[0] != 0 &&
+         passes_of(s, i).size() > 1;
+}
+
+// How pass p reads its loads: the first of several passes fills the row cache and later ones
+// read it; without the cache, a load an earlier pass made too is the row's last read when no
+// later pass makes it.
+std::vector<Read> pass_reads(const ir::Kernel& k, const ir::Kernel& flat, const ir::Schedule& s, size_t p, int cache) {
+  std::vector<Read> reads(k.instrs.size(), Read::Plain);
+  for (int i : s.passes[p]) {
+    if (k.instrs[size_t(i)].op != ir::Op::Load) continue;
+    const std::vector<size_t> in = passes_of(s, i);
+    if (row_cached(k, flat, s, i, cache)) reads[size_t(i)] = in.front() == p ? Read::Fill : Read::Cached;
+    else if (in.front() < p && in.back() == p) reads[size_t(i)] = Read::Last;
+  }
+  return reads;
+}
+
+// The row cache's registers: c<J>[cache][vector] for each load it keeps.
+std::string row_cache_declarations(const ir::Kernel& k, const ir::Kernel& flat, const ir::Schedule& s, int cache,
+                                   int vector) {
+  const std::vector<int> mem = memory_index(k);
+  std::string out;
+  for (size_t i = 0; i < k.instrs.size(); ++i)
+    if (row_cached(k, flat, s, int(i), cache))
+      out += std::string("    ") + codegen::ctype(flat.instrs[i].dtype) + " c" + std::to_string(mem[i]) + "[" + std::to_string(cache) +
+             "][" + std::to_string(vector) + "];\n";
+  return out;
 }
 
 // tl_combine's OP for a reduction.
@@ -189,10 +247,12 @@ std::vector<int> printed_instrs(const ir::Kernel& k) {
 // With `vector` > 1 (rows; one merged reduced dim along which every operand is contiguous or
 // broadcast, rows aligned to whole vectors), each thread takes whole vectors of its row first
 // (tl_vpass runs `flat`, the kernel over the reduced dim), then the rest element by element.
-// (Later passes re-read their rows, mostly from L2: keeping rows in registers or shared memory
-// across passes measured slower on an H200, its lower occupancy costing more than the reads.)
+// With `cache` > 0 (rows of at most blockDim.y * vector * cache elements, blocks of
+// `threads`), thread y's vectors y, y + blockDim.y, ... of each load that several passes make
+// stay in registers (c<J>[u], u < cache) from the first pass that reads them: later passes
+// read no memory for them. Without it, later passes re-read their rows, mostly from L2.
 std::string reduction_kernel_source(const ir::Kernel& k, int rank_kept, int rank_red, int X, bool split,
-                                    int vector, const ir::Kernel& flat) {
+                                    int vector, int cache, int threads, const ir::Kernel& flat) {
   const ir::Schedule sched = k.schedule();
   const int nmem = std::max(1, memory_operands(k)), ni = std::max<int>(1, int(k.instrs.size()));
   const int nslots = std::max<int>(1, int(k.slots.size())), nparams = std::max<int>(1, int(k.params.size()));
@@ -233,7 +293,11 @@ std::string reduction_kernel_source(const ir::Kernel& k, int rank_kept, int rank
   auto row = [](size_t l) {
     return "tl_row" + std::to_string(l) + "(a.base, base, nullptr, 1, a.cf, a.ci, rf, ri, nullptr, nullptr);\n";
   };
-  src += "extern \"C\" __global__ void tl_kernel(const Args a) {\n"
+  // The cache's kernels at 64 registers a thread: blocks of up to 1024 threads fit, and 256
+  // threads a row keep four rows an SM in flight.
+  const std::string bounds = "__launch_bounds__(" + std::to_string(threads) + ", " + std::to_string(1024 / threads) + ") ";
+  src += "extern \"C\" __global__ void " + (cache > 0 ? bounds : "") +
+         "tl_kernel(const Args a) {\n"
          "  __shared__ double shf[256];\n  __shared__ int64_t shi[256];\n  __shared__ bool last;\n"
          "  const int64_t zero[" + M + "] = {};\n"
          "  const int64_t groups = (a.outputs + " + XS + " - 1) / " + XS + ";\n"
@@ -245,8 +309,8 @@ std::string reduction_kernel_source(const ir::Kernel& k, int rank_kept, int rank
          "    const bool live = o < a.outputs;\n"
          "    const int64_t r_end = c * a.chunk + a.chunk < a.inner ? c * a.chunk + a.chunk : a.inner;\n"
          + unravel("base", "a.off", "live ? o : 0", "a.kshape", "a.kst", rank_kept, M, "    ") +
-         "    double rf[" + std::to_string(ni) + "];\n    int64_t ri[" + std::to_string(ni) + "];\n"
-         "    if (live) " + row(0);
+         "    double rf[" + std::to_string(ni) + "];\n    int64_t ri[" + std::to_string(ni) + "];\n" +
+         row_cache_declarations(k, flat, sched, cache, vector) + "    if (live) " + row(0);
   for (size_t p = 0; p < sched.passes.size(); ++p) {
     const std::string P = std::to_string(p);
     src += "    {\n      " + acc_type + " af[" + N + "];\n      int64_t ai[" + N + "];\n";
@@ -271,24 +335,23 @@ std::string reduction_kernel_source(const ir::Kernel& k, int rank_kept, int rank
     if (vector > 1) {  // (chunks are whole vectors)
       const std::string V = std::to_string(vector);
       src += "        const int64_t vec_end = c * a.chunk + (r_end - c * a.chunk) / " + V + " * " + V + ";\n";
-      // Loads an earlier pass made too are the row's last read here when no later pass makes them.
-      std::vector<bool> last_use(k.instrs.size(), false);
-      for (int i : sched.passes[p]) {
-        const auto in_pass = [&](size_t q) {
-          return std::find(sched.passes[q].begin(), sched.passes[q].end(), i) != sched.passes[q].end();
-        };
-        bool earlier = false, later = false;
-        for (size_t q = 0; q < sched.passes.size(); ++q) (q < p ? earlier : later) |= q != p && in_pass(q);
-        last_use[size_t(i)] = k.instrs[size_t(i)].op == ir::Op::Load && earlier && !later;
-      }
       const VectorMoves m = vector_moves(k, flat, sched.passes[p], vector, "a.base", [&](const std::string& J, bool unit) {
         return "base[" + J + "]" + (unit ? " + r" : "");
-      }, "          ", last_use);
+      }, "          ", pass_reads(k, flat, sched, p, cache));
       // (Vector steps in pairs through the compiler's unroll: written out by hand, the pairs
       // made the full sum 25% slower on an H200.)
-      src += "#pragma unroll 2\n        for (int64_t r = c * a.chunk + threadIdx.y * " + V + "; r < vec_end; r += int64_t(blockDim.y) * " +
-             V + ") {\n          char* at[" + M + "];\n" + m.in + "          tl_vpass" + P + "(at, zero, nullptr, " + V +
-             ", a.cf, a.ci, rf, ri, af, ai);\n" + m.out + "        }\n";
+      const std::string step = "          char* at[" + M + "];\n" + m.in + "          tl_vpass" + P +
+                               "(at, zero, nullptr, " + V + ", a.cf, a.ci, rf, ri, af, ai);\n" + m.out;
+      // Cached: the fills all go out before any step waits on one (unsplit: the row starts at 0).
+      const auto each_vector = [&](const std::string& body) {
+        return "#pragma unroll\n        for (int u = 0; u < " + std::to_string(cache) + "; ++u) {\n"
+               "          const int64_t r = (threadIdx.y + int64_t(u) * blockDim.y) * " + V + ";\n"
+               "          if (r < vec_end) {\n" + body + "          }\n        }\n";
+      };
+      if (cache > 0) src += (m.fill.empty() ? "" : each_vector(m.fill)) + each_vector(step);
+      else
+        src += "#pragma unroll 2\n        for (int64_t r = c * a.chunk + threadIdx.y * " + V + "; r < vec_end; r += int64_t(blockDim.y) * " +
+               V + ") {\n" + step + "        }\n";
       first = "vec_end";
     }
     src += "        {\n" + unrolled(first + " + threadIdx.y", "r_end", "int64_t(blockDim.y)", [&](const std::string& at) {

@@ -20,9 +20,11 @@ std::string elementwise_source(const ir::Kernel& k, int rank, int vector, const 
 
 // The reduction kernel: `x` outputs side by side per block (1: rows, 32 or 256: columns),
 // `split` when each output's range is cut into chunks over several blocks, `vector` / `flat`
-// as above along the one merged reduced dim.
+// as above along the one merged reduced dim; `cache` > 0: each thread keeps up to `cache`
+// vectors of a row in registers for the later passes (rows of at most blockDim.y * vector *
+// cache elements, unsplit, blocks of `threads`: the kernel's launch bound).
 std::string reduction_kernel_source(const ir::Kernel& k, int rank_kept, int rank_red, int x, bool split,
-                                    int vector, const ir::Kernel& flat);
+                                    int vector, int cache, int threads, const ir::Kernel& flat);
 
 // A matmul epilogue (see core/backend.h): the source a matmul kernel is compiled with after
 // common_source() and before its #defines. It defines TL_EPILOGUE 1, TL_EP_RANK and

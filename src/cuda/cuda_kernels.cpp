@@ -21,6 +21,7 @@ struct Launch {
   bool reduction;
   int vector = 1;    // elementwise: elements per thread step (16-byte accesses) when > 1
   int x = 1, y = 1;  // reductions: outputs per block side by side, threads per output
+  int cache = 0;     // rows: vectors a thread keeps in registers across passes
   int64_t outputs, inner_n, groups = 0, chunk = 0, chunks = 1;
 };
 
@@ -86,6 +87,29 @@ ir::Kernel flattened(const ir::Kernel& k, const MergedDims& m) {
   return f;
 }
 
+// Rows that several passes read, of whole vectors: each thread keeps its vectors of the row in
+// registers from the first pass, so later passes read no memory. As few threads a row as hold
+// it at 128 bytes a thread (32 to 1024): softmax rows of 8192 float32 take 256 threads of 8
+// vectors, rows of 1024 one warp.
+void plan_row_cache(const ir::Kernel& k, Launch& l) {
+  int bytes = 0;  // a vector of each load that several passes make
+  const ir::Schedule s = k.schedule();
+  for (size_t i = 0, j = 0; i < k.instrs.size(); ++i) {
+    const ir::Instr& in = k.instrs[i];
+    if (in.op != ir::Op::Load && in.op != ir::Op::Store) continue;
+    int made = 0;
+    for (const auto& pass : s.passes) made += std::find(pass.begin(), pass.end(), int(i)) != pass.end();
+    if (in.op == ir::Op::Load && l.along.strides[0][j] != 0 && made > 1) bytes += l.vector * int(itemsize(in.dtype));
+    ++j;
+  }
+  if (bytes == 0) return;
+  const int64_t most = std::max(1, 128 / bytes), vectors = l.inner_n / l.vector;
+  const int64_t y = std::max<int64_t>(32, (vectors + most - 1) / most);
+  if (y > 1024) return;
+  l.y = int((y + 31) / 32 * 32);
+  l.cache = int((vectors + l.y - 1) / l.y);
+}
+
 Launch plan_launch(const ir::Kernel& k, int sms, std::span<const BufferPtr> bindings) {
   Launch l;
   for (const ir::Instr& i : k.instrs)
@@ -139,6 +163,7 @@ Launch plan_launch(const ir::Kernel& k, int sms, std::span<const BufferPtr> bind
       l.chunks = (l.inner_n + l.chunk - 1) / l.chunk;
     }
     l.y = int(std::clamp<int64_t>((std::min(l.inner_n, l.chunk) / l.vector + 31) / 32 * 32, 32, 256));
+    if (l.vector > 1 && l.chunks == 1 && k.passes() > 1) plan_row_cache(k, l);
   }
   return l;
 }
@@ -147,7 +172,7 @@ std::string launch_source(const ir::Kernel& k, const Launch& l) {
   const int rank = int(l.outer.shape.size());
   const ir::Kernel flat = l.vector > 1 ? flattened(k, l.along) : k;
   if (!l.reduction) return elementwise_source(k, rank, l.vector, flat);
-  return reduction_kernel_source(k, rank, int(l.inner.shape.size()), l.x, l.chunks > 1, l.vector, flat);
+  return reduction_kernel_source(k, rank, int(l.inner.shape.size()), l.x, l.chunks > 1, l.vector, l.cache, l.x * l.y, flat);
 }
 
 // What decides a launch's source: the kernel's structure (its hash covers ops, dtypes,
@@ -156,7 +181,8 @@ std::string launch_source(const ir::Kernel& k, const Launch& l) {
 std::string launch_key(const ir::Kernel& k, const Launch& l) {
   std::string key = std::to_string(k.hash()) + ":" + std::to_string(l.outer.shape.size()) + ":" +
                     std::to_string(l.inner.shape.size()) + ":" + std::to_string(l.x) + ":" +
-                    std::to_string(l.chunks > 1) + ":" + std::to_string(l.vector) + ":";
+                    std::to_string(l.chunks > 1) + ":" + std::to_string(l.vector) + ":" +
+                    (l.cache ? std::to_string(l.cache) + "x" + std::to_string(l.y) : "0") + ":";
   if (l.vector > 1)
     for (int64_t st : l.along.strides[0]) key += st ? '1' : '0';
   return key;
