@@ -50,7 +50,8 @@ enum class MatmulKernel { Plain, Simt, Mma, Gemv, Wgmma };
 // strided both ways); otherwise along m (a) or n (b), whose stride is then 1.
 struct MatmulConfig {
   MatmulKernel kernel = MatmulKernel::Plain;
-  int bm = 0, bn = 0, warps_m = 0, warps_n = 0, stages = 0;  // mma
+  int bm = 0, bn = 0, warps_m = 0, warps_n = 0;  // mma
+  int stages = 0;  // mma, wgmma; simt: cp.async ring depth (0: two register-staged buffers)
   int bk = 0;  // mma: k a stage (0: 32)
   int tm = 0;                                                // simt: outputs per thread and dim
   int min_blocks = 0;  // mma, simt: blocks an SM must hold (a register cap)
@@ -82,8 +83,9 @@ MatmulConfig wgmma_config(const MatmulShape& s, int width, bool pingpong = false
 std::vector<MatmulConfig> matmul_candidates(const MatmulShape& s);
 // Everything of s that decides which candidate wins, as the autotuner's key.
 std::string matmul_key(const MatmulShape& s);
-// c, or the tensor-core kernel TENSORLOGIC_MATMUL_FORCE names (mma, wgmma128, wgmma256, wgmma_pp) where
-// it can run the problem: a tuning aid for bench/matmul_cuda.py --force.
+// c, or the kernel TENSORLOGIC_MATMUL_FORCE names (mma, wgmma128, wgmma256, wgmma_pp; simt_old:
+// float32 SIMT without the cp.async ring) where it can run the problem: a tuning aid for
+// bench/matmul_cuda.py --force.
 MatmulConfig forced_matmul(const MatmulShape& s, const MatmulConfig& c);
 
 // out[..., m, n] = sum_k a[..., m, k] * b[..., k, n] (batch dims already broadcast). With an

@@ -119,9 +119,12 @@ bool wgmma_runs(const MatmulShape& s) {
   return s.sm == 90 && s.tensor_maps && (is_half(s.dtype) || (wgmma_tf32(s) && s.tf32));
 }
 
-// 8 x 8 outputs a thread (tm 8) need 159 registers (one block an SM; at 128 they spill);
-// 4 x 4 fit in 128, two blocks an SM.
-MatmulConfig simt_config(const MatmulShape& s, int tm) {
+// 8 x 8 outputs a thread (tm 8) need 159 registers, 255 with the ring (one block an SM; at
+// 128 they spill); 4 x 4 fit in 128, two blocks an SM. float32 on sm_80+ with a vector
+// operand: a ring of 3 stages of 16 KiB (48 KiB, the static limit: 16 k of 128 x 128 tiles, 32 k of 64 x 64) that
+// cp.async fills (the operands that are not vectors staged through registers); `ring` false:
+// two register-staged buffers of 1024 / tile k (what runs without cp.async).
+MatmulConfig simt_config(const MatmulShape& s, int tm, bool ring = true) {
   MatmulConfig c;
   c.kernel = MatmulKernel::Simt;
   c.tm = tm;
@@ -129,6 +132,7 @@ MatmulConfig simt_config(const MatmulShape& s, int tm) {
   const Way a = way(s.am, s.ak, s.M, s.K, s.a_align, 4), b = way(s.bn, s.bk, s.N, s.K, s.b_align, 4);
   c.a_kmajor = a.kmajor, c.a_vec = a.vec, c.b_kmajor = b.kmajor, c.b_vec = b.vec;
   c.c_vec = unit(s.cn, s.N) && divides(4, s.cm) && s.c_align >= 4;
+  if (ring && s.sm >= 80 && s.dtype == DType::Float32 && (a.vec || b.vec)) c.stages = 3;
   return c;
 }
 
@@ -210,7 +214,7 @@ std::string MatmulConfig::name() const {
       return "mma_" + n(bm) + "x" + n(bn) + "_s" + n(stages) + (bk ? "_k" + n(bk) : "") + "_a" + (a_kmajor ? "k" : "m") + (a_vec ? "v" : "s") +
              "_b" + (b_kmajor ? "k" : "n") + (b_vec ? "v" : "s") + (splits > 1 ? "_ks" + std::to_string(splits) : "");
     case MatmulKernel::Simt:
-      return "simt_" + n(16 * tm) + "_a" + (a_kmajor ? "k" : "m") + (a_vec ? "v" : "s") + "_b" + (b_kmajor ? "k" : "n") +
+      return "simt_" + n(16 * tm) + (stages ? "_s" + n(stages) : "") + "_a" + (a_kmajor ? "k" : "m") + (a_vec ? "v" : "s") + "_b" + (b_kmajor ? "k" : "n") +
              (b_vec ? "v" : "s") + "_c" + (c_vec ? "v" : "s");
     case MatmulKernel::Gemv:
       return std::string("gemv_") + (dot ? "dot" : "lane") + "_sn" + n(sn) + "_v" + n(v) + (yv ? "_yv" : "") +
@@ -267,14 +271,16 @@ std::string matmul_key(const MatmulShape& s) {
   return k;
 }
 
-// A tuning aid for measuring one tensor-core kernel against the other (bench/matmul_cuda.py
-// --force): TENSORLOGIC_MATMUL_FORCE=mma, wgmma128, wgmma256 or wgmma_pp (ping-pong 128 x 128)
-// takes that kernel for the float16 / bfloat16 problems it can run (wgmma: on sm_90, 64 or
-// more k; wgmma128 and wgmma256 also tf32 ones); unset: c.
+// A tuning aid for measuring one kernel against another (bench/matmul_cuda.py --force):
+// TENSORLOGIC_MATMUL_FORCE=mma, wgmma128, wgmma256 or wgmma_pp (ping-pong 128 x 128) takes
+// that kernel for the float16 / bfloat16 problems it can run (wgmma: on sm_90, 64 or more k;
+// wgmma128 and wgmma256 also tf32 ones); simt_old keeps a float32 SIMT choice on the
+// register-staged form (no cp.async ring), to time the two; unset: c.
 MatmulConfig forced_matmul(const MatmulShape& s, const MatmulConfig& c) {
   const char* f = std::getenv("TENSORLOGIC_MATMUL_FORCE");
   if (!f || !*f || std::min(s.M, s.N) <= 16 || s.sm < 80) return c;
   const std::string k = f;
+  if (k == "simt_old" && c.kernel == MatmulKernel::Simt && s.dtype == DType::Float32) return simt_config(s, c.tm, false);
   if (k == "mma" && is_half(s.dtype)) return mma_config(s, fills_sms(s, 128));
   if ((k == "wgmma128" || k == "wgmma256" || (k == "wgmma_pp" && is_half(s.dtype))) && wgmma_runs(s) && s.K >= 64) {
     return wgmma_config(s, k == "wgmma256" ? 256 : 128, k == "wgmma_pp");

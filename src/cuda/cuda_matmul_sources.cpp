@@ -28,7 +28,7 @@ Defines defines_for(const MatmulConfig& c, DType t, int rank) {
       if (c.bk) d.push_back({"TL_BK", n(c.bk)});
       break;
     case MatmulKernel::Simt:
-      d.insert(d.end(), {{"TL_TM", n(c.tm)}, {"TL_MIN_BLOCKS", n(c.min_blocks)}, {"TL_A_KMAJOR", n(c.a_kmajor)}, {"TL_B_KMAJOR", n(c.b_kmajor)},
+      d.insert(d.end(), {{"TL_TM", n(c.tm)}, {"TL_STAGES", n(c.stages)}, {"TL_MIN_BLOCKS", n(c.min_blocks)}, {"TL_A_KMAJOR", n(c.a_kmajor)}, {"TL_B_KMAJOR", n(c.b_kmajor)},
                          {"TL_A_VEC", n(c.a_vec)}, {"TL_B_VEC", n(c.b_vec)}, {"TL_C_VEC", n(c.c_vec)}});
       break;
     case MatmulKernel::Gemv:
@@ -110,10 +110,11 @@ std::vector<std::pair<std::string, std::string>> matmul_kernel_sources() {
     if (small_n ? ak : bk) c.bk = 64, c.stages = 2;
     return c;
   };
-  const auto simt = [](int tm, int ak, int av, int bk, int bv, int cv) {
+  const auto simt = [](int tm, int ak, int av, int bk, int bv, int cv, int ring = 0) {  // (ring: float32, sm_80+)
     MatmulConfig c;
     c.kernel = MatmulKernel::Simt;
     c.tm = tm, c.min_blocks = tm == 8 ? 1 : 2, c.a_kmajor = ak, c.a_vec = av, c.b_kmajor = bk, c.b_vec = bv, c.c_vec = cv;
+    c.stages = ring ? 3 : 0;
     return c;
   };
   const auto gemv = [](int dot, int sn, int v, int yv) {
@@ -136,6 +137,9 @@ std::vector<std::pair<std::string, std::string>> matmul_kernel_sources() {
       {skinny(1, 0, 0, 1, 0), DType::Float16},  {skinny(0, 0, 1, 1, 0), DType::Float16},
       {simt(8, 1, 1, 0, 1, 1), DType::Float32}, {simt(4, 0, 1, 1, 1, 0), DType::Float32},
       {simt(8, 1, 0, 1, 0, 1), DType::Float16}, {simt(4, 0, 0, 0, 0, 0), DType::BFloat16},
+      {simt(8, 1, 1, 0, 1, 1, 1), DType::Float32}, {simt(4, 0, 1, 1, 1, 0, 1), DType::Float32},  // cp.async ring
+      {simt(8, 1, 0, 0, 1, 1, 1), DType::Float32}, {simt(4, 1, 1, 0, 0, 1, 1), DType::Float32},  // ring + registers
+      {simt(8, 0, 0, 1, 1, 0, 1), DType::Float32}, {simt(4, 1, 1, 1, 0, 1, 1), DType::Float32},
       {gemv(1, 1, 4, 1), DType::Float32},   {gemv(1, 4, 8, 0), DType::Float16},
       {gemv(0, 16, 4, 0), DType::BFloat16}, {gemv(0, 2, 2, 0), DType::Float64},
       {gemv(0, 16, 4, 0), DType::Float32},  {gemv(0, 8, 8, 0), DType::Float16},

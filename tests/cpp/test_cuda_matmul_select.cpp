@@ -3,6 +3,7 @@
 // tests/test_matmul_wgmma.py.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -126,10 +127,23 @@ TEST(CudaMatmulSelect, LargeWgmmaProblemsPackWhatTmaCannotRead) {
 }
 
 TEST(CudaMatmulSelect, Float32IsSimtFloat64IsPlain) {
-  EXPECT_EQ(select_matmul(contiguous(4096, 4096, 4096, DType::Float32)).name(), "simt_128_akv_bnv_cv");
+  EXPECT_EQ(select_matmul(contiguous(4096, 4096, 4096, DType::Float32)).name(), "simt_128_s3_akv_bnv_cv");
   EXPECT_EQ(select_matmul(contiguous(4096, 4096, 4096, DType::Float32)).min_blocks, 1);
-  EXPECT_EQ(select_matmul(contiguous(100, 100, 100, DType::Float32)).name(), "simt_64_akv_bnv_cv");
+  EXPECT_EQ(select_matmul(contiguous(100, 100, 100, DType::Float32)).name(), "simt_64_s3_akv_bnv_cv");
   EXPECT_EQ(select_matmul(contiguous(99, 99, 99, DType::Float32)).name(), "simt_64_aks_bns_cs");
+  // The cp.async ring: sm_80+, and only with a vector operand (the other staged through registers).
+  MatmulShape one = contiguous(4096, 4096, 4095, DType::Float32);  // a's rows not 16-byte multiples
+  EXPECT_EQ(select_matmul(one).name(), "simt_128_s3_aks_bnv_cv");
+  MatmulShape volta = contiguous(4096, 4096, 4096, DType::Float32);
+  volta.sm = 70;
+  EXPECT_EQ(select_matmul(volta).name(), "simt_128_akv_bnv_cv");
+  // TENSORLOGIC_MATMUL_FORCE=simt_old: the register-staged form, to time against the ring.
+  ::setenv("TENSORLOGIC_MATMUL_FORCE", "simt_old", 1);
+  const MatmulShape big = contiguous(4096, 4096, 4096, DType::Float32);
+  EXPECT_EQ(forced_matmul(big, select_matmul(big)).name(), "simt_128_akv_bnv_cv");
+  const MatmulShape half = contiguous(4096, 4096, 4096, DType::Float16);
+  EXPECT_EQ(forced_matmul(half, select_matmul(half)), select_matmul(half));
+  ::unsetenv("TENSORLOGIC_MATMUL_FORCE");
   EXPECT_EQ(select_matmul(contiguous(512, 512, 512, DType::Float64)).kernel, MatmulKernel::Plain);
   // Without tensor cores' sm_80 instructions, 16-bit floats take the SIMT kernel.
   MatmulShape old = contiguous(512, 512, 512, DType::Float16);

@@ -33,6 +33,22 @@ __device__ inline void tl_mm_offsets(const MatmulArgs& p, int64_t batch, int64_t
   tl_unravel<TL_RANK, 3>(batch, p.shape, p.st, off);
 }
 
+// cp.async (sm_80+; mma, simt): a shared-memory address for asm, a 16-byte copy of which the
+// first `bytes` (0..16) are read from src and the rest zero-filled, and the group fence/wait.
+__device__ __forceinline__ unsigned tl_smem_addr(const void* p) {
+  unsigned a;
+  asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
+  return a;
+}
+__device__ __forceinline__ void tl_cp_async16(unsigned dst, const void* src, int bytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void tl_cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N>  // all but the newest N groups of this thread have landed
+__device__ __forceinline__ void tl_cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
 // Multiply-adds rounded once (fused kernels are compiled with --fmad=false, so ask for it).
 __device__ inline float tl_madd(float acc, float a, float b) { return __fmaf_rn(a, b, acc); }
 __device__ inline double tl_madd(double acc, double a, double b) { return __fma_rn(a, b, acc); }

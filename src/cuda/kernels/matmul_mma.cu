@@ -32,12 +32,6 @@
 
 static_assert(TL_WM % 16 == 0 && TL_WN % 16 == 0, "warp tiles are whole m16 x n16 blocks");
 
-__device__ __forceinline__ unsigned tl_smem_addr(const void* p) {
-  unsigned a;
-  asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
-  return a;
-}
-
 // A tile of rows of RC 16-byte chunks: chunk c of row r is stored at chunk c ^ f(r), so that
 // the 8 rows one ldmatrix phase reads (and the 8 chunks a quarter warp writes) fall in 8
 // different 16-byte bank groups. f spreads rows that share a 128-byte line (RC < 8) too.
@@ -95,9 +89,7 @@ struct TlTile {
     for (int i = 0; i < CH; ++i) {
       if (!owns(i)) continue;
       const int ci = int(threadIdx.x) + i * TL_THREADS, n = count(i, kt);
-      asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(tl_smem_addr(s + tl_at<RC>(ci / RC, ci % RC))),
-                   "l"(n ? src[i] : g), "r"(n * 2)
-                   : "memory");
+      tl_cp_async16(tl_smem_addr(s + tl_at<RC>(ci / RC, ci % RC)), n ? src[i] : g, n * 2);
       src[i] += step;
     }
   }
@@ -252,10 +244,10 @@ extern "C" __global__ void __launch_bounds__(TL_THREADS, TL_MIN_BLOCKS) tl_matmu
         tb.store(sa + TL_BM * TL_BK, rb);
 #endif
       }
-      asm volatile("cp.async.commit_group;\n" ::: "memory");
+      tl_cp_async_commit();
     }
     for (int kt = 0; kt < kts; ++kt) {
-      asm volatile("cp.async.wait_group %0;\n" ::"n"(TL_STAGES - 2) : "memory");
+      tl_cp_async_wait<TL_STAGES - 2>();
       // Stage kt has landed for every thread, and every warp is done with stage kt - 1,
       // whose slot the loads below refill.
       __syncthreads();
@@ -273,7 +265,7 @@ extern "C" __global__ void __launch_bounds__(TL_THREADS, TL_MIN_BLOCKS) tl_matmu
         tb.fetch(rb, next);
 #endif
       }
-      asm volatile("cp.async.commit_group;\n" ::: "memory");
+      tl_cp_async_commit();
       const uint16_t* sa = smem + kt % TL_STAGES * TL_STAGE;
       tl_stage_math(sa, sa + TL_BM * TL_BK, wm, wn, lane, acc);
 #if !TL_A_ASYNC || !TL_B_ASYNC
