@@ -91,6 +91,9 @@ def _programs():
         "split_sum": lambda: (tl.asarray(rng.uniform(size=70001).astype(np.float32)) * 2).sum(),
         "per_thread_max": lambda: (tl.asarray(rng.uniform(size=(3, 140000)).astype(np.float32)) + 1).max(axis=0),
         "transposed": lambda: (x.T[::2] * 3).sum(axis=0),
+        # loads along another dim than the store: through shared-memory tiles
+        "transpose_tiles": lambda: x.T * 2 + tl.asarray(rng.uniform(-2, 2, (70, 33)).astype(np.float32)),
+        "transpose_tiles_batched_f16": lambda: x.astype(tl.float16).reshape(3, 22, 35).transpose(0, 2, 1).copy(),
         # rows of whole vectors, kept in registers across passes (256 and 1024 threads a row)
         "softmax_cached": lambda: tl.softmax(tl.asarray(rng.uniform(-2, 2, (9, 8192)).astype(np.float32)), axis=1),
         "softmax_cached_long": lambda: tl.softmax(tl.asarray(rng.uniform(-2, 2, (3, 32768)).astype(np.float32)), axis=1),

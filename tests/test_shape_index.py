@@ -413,3 +413,34 @@ def test_errors(device):
         tl.diagonal(t, axis1=0, axis2=5)
     assert issubclass(tl.AxisError, ValueError) and issubclass(tl.AxisError, IndexError)
     check(t, a)  # nothing above changed the tensor
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "int64", "bool"])
+def test_transposing_copies_and_ops(device, dtype):
+    """Kernels that load along another dim than they store (on CUDA through shared-memory
+    tiles): whole and partial 32 x 32 tiles, batches, a 3-dim permutation, an offset view, an
+    operand read in place beside the transposed one, a broadcast row and an in-place add."""
+    cases = [
+        (rand((1000, 33), dtype), lambda t: t.T),
+        (rand((33, 1000), dtype), lambda t: t.T),
+        (rand((5, 40, 17), dtype), lambda t: t.transpose(0, 2, 1)),
+        (rand((17, 20, 33), dtype), lambda t: t.transpose(2, 0, 1)),
+        (rand((60, 70), dtype), lambda t: t[3:50, 5:40].T),
+    ]
+    for a, view in cases:
+        t = T(a, device)
+        want = view(a)
+        got = view(t).copy()
+        assert got.shape == want.shape
+        np.testing.assert_array_equal(np.asarray(got), want)
+    a, b, row = rand((45, 70), dtype), rand((70, 45), dtype), rand((45,), dtype)
+    if dtype == "bool":
+        np.testing.assert_array_equal(np.asarray(T(a, device).T | T(b, device)), a.T | b)
+        return
+    tol = {"float16": 2e-3, "bfloat16": 1.6e-2}.get(dtype, 1e-6)
+    f64 = lambda x: np.asarray(x).astype(np.float64)  # noqa: E731
+    np.testing.assert_allclose(f64(T(a, device).T + T(b, device) * T(row, device)),
+                               f64(a.T) + f64(b) * f64(row), rtol=tol, atol=tol * 100)
+    y = T(b, device)
+    y += T(a, device).T
+    np.testing.assert_allclose(f64(y), f64(b) + f64(a.T), rtol=tol, atol=tol * 10)

@@ -73,21 +73,6 @@ template <int N> __device__ __forceinline__ void tl_move_last(void* dst, const v
 }
 )";
 
-std::string elementwise_args(const ir::Kernel& k, int rank, int nmem) {
-  const int nslots = std::max<int>(1, int(k.slots.size())), nparams = std::max<int>(1, int(k.params.size()));
-  const std::string R = std::to_string(rank), M = std::to_string(std::max(1, nmem));
-  return "struct Args {\n  char* base[" + std::to_string(nslots) + "];\n  int64_t off[" + M +
-         "];\n  int64_t st[" + M + "][" + R + "];\n  int64_t shape[" + R + "];\n  double cf[" +
-         std::to_string(nparams) + "];\n  int64_t ci[" + std::to_string(nparams) +
-         "];\n  int64_t total;\n};\n";
-}
-
-int memory_operands(const ir::Kernel& k) {
-  int nmem = 0;
-  for (const ir::Instr& i : k.instrs) nmem += i.op == ir::Op::Load || i.op == ir::Op::Store;
-  return nmem;
-}
-
 // A vector step over `instrs` of `flat` (the kernel over one dim, memory operand j on slot j):
 // `at[j]` points at operand j's V elements, moved into registers with one access of up to 16
 // bytes when contiguous (loads before the step, stores after), at memory when broadcast.
@@ -219,6 +204,21 @@ std::string combine_op(const ir::Instr& r) { return std::to_string(int(r.rop)); 
 std::string identity_of(const ir::Instr& r) { return codegen::identity(r.rop, r.repr); }
 
 }  // namespace
+
+std::string elementwise_args(const ir::Kernel& k, int rank, int nmem) {
+  const int nslots = std::max<int>(1, int(k.slots.size())), nparams = std::max<int>(1, int(k.params.size()));
+  const std::string R = std::to_string(rank), M = std::to_string(std::max(1, nmem));
+  return "struct Args {\n  char* base[" + std::to_string(nslots) + "];\n  int64_t off[" + M +
+         "];\n  int64_t st[" + M + "][" + R + "];\n  int64_t shape[" + R + "];\n  double cf[" +
+         std::to_string(nparams) + "];\n  int64_t ci[" + std::to_string(nparams) +
+         "];\n  int64_t total;\n};\n";
+}
+
+int memory_operands(const ir::Kernel& k) {
+  int nmem = 0;
+  for (const ir::Instr& i : k.instrs) nmem += i.op == ir::Op::Load || i.op == ir::Op::Store;
+  return nmem;
+}
 
 // A thread's partials accumulate in float when no reduction computes in double: a thread
 // folds few elements (the block reduce, in double, takes the rest), as the CPU's float lanes

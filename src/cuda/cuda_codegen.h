@@ -11,12 +11,23 @@ namespace tl::cuda {
 
 // The instructions a kernel's source prints (all but constants, which come as arguments).
 std::vector<int> printed_instrs(const ir::Kernel& k);
+// The loads and stores of k (its memory operands, numbered in instruction order).
+int memory_operands(const ir::Kernel& k);
+// The elementwise kernels' argument block `Args` over `rank` merged dims, `nmem` operands.
+std::string elementwise_args(const ir::Kernel& k, int rank, int nmem);
 
 // The elementwise kernel over `rank` merged dims; with `vector` > 1 (every operand contiguous
 // or broadcast along the innermost merged dim and aligned; over several dims, rows that whole
 // vectors divide), `flat` is the kernel along that dim and each thread first takes whole
 // vectors of 16-byte accesses.
 std::string elementwise_source(const ir::Kernel& k, int rank, int vector, const ir::Kernel& flat);
+
+// The elementwise kernel over `rank` merged dims (rank >= 2) where the memory operands
+// `staged` (loads) have unit stride along dim p and the others along the innermost dim:
+// 32 x 32 tiles through shared memory, so both sides' accesses are coalesced (a transposing
+// copy). `flat` is the kernel with operand j on slot j (run on one element at a time).
+std::string transpose_source(const ir::Kernel& k, int rank, int p, const std::vector<int>& staged,
+                             const ir::Kernel& flat);
 
 // The reduction kernel: `x` outputs side by side per block (1: rows, 32 or 256: columns),
 // `split` when each output's range is cut into chunks over several blocks, `vector` / `flat`

@@ -22,6 +22,8 @@ struct Launch {
   int vector = 1;    // elementwise: elements per thread step (16-byte accesses) when > 1
   int x = 1, y = 1;  // reductions: outputs per block side by side, threads per output
   int cache = 0;     // rows: vectors a thread keeps in registers across passes
+  int tile_p = -1;          // elementwise: the dim whose `staged` loads go through 32 x 32 tiles
+  std::vector<int> staged;  // (memory operands)
   int64_t outputs, inner_n, groups = 0, chunk = 0, chunks = 1;
 };
 
@@ -110,6 +112,35 @@ void plan_row_cache(const ir::Kernel& k, Launch& l) {
   l.cache = int((vectors + l.y - 1) / l.y);
 }
 
+// An elementwise kernel that stores along the innermost merged dim q and loads some operand
+// along another dim p (a transposing copy, x.T + y): those loads go through 32 x 32 tiles in
+// shared memory, so that neither side strides across rows (8192^2 float32 x.T.copy(), H100:
+// the strided form ran at 4x its memory floor).
+void plan_tiles(const ir::Kernel& k, Launch& l) {
+  const MergedDims& m = l.outer;
+  const int q = int(m.shape.size()) - 1;
+  if (q < 1 || m.shape[size_t(q)] < 16) return;
+  bool stores_along_q = false;
+  std::vector<int> loads;
+  for (size_t i = 0, j = 0; i < k.instrs.size(); ++i) {
+    const ir::Op op = k.instrs[i].op;
+    if (op != ir::Op::Load && op != ir::Op::Store) continue;
+    if (op == ir::Op::Store) stores_along_q |= m.strides[size_t(q)][j] == 1;
+    else loads.push_back(int(j));
+    ++j;
+  }
+  if (!stores_along_q) return;
+  for (int j : loads) {
+    if (m.strides[size_t(q)][size_t(j)] == 0 || m.strides[size_t(q)][size_t(j)] == 1) continue;
+    for (int p = 0; p < q; ++p) {
+      if (m.strides[size_t(p)][size_t(j)] != 1 || m.shape[size_t(p)] < 16 || (l.tile_p >= 0 && p != l.tile_p)) continue;
+      l.tile_p = p;
+      l.staged.push_back(j);
+      break;
+    }
+  }
+}
+
 Launch plan_launch(const ir::Kernel& k, int sms, std::span<const BufferPtr> bindings) {
   Launch l;
   for (const ir::Instr& i : k.instrs)
@@ -135,6 +166,7 @@ Launch plan_launch(const ir::Kernel& k, int sms, std::span<const BufferPtr> bind
     rows.strides.pop_back();
     l.vector = vector_width(k, l.along, rows.shape.empty() ? nullptr : &rows, bindings);
     if (!rows.shape.empty() && l.along.shape[0] % l.vector != 0) l.vector = 1;
+    if (l.vector == 1) plan_tiles(k, l);
     return l;
   }
   // Columns: 32 outputs per block, 8 threads each (256 per thread once there are outputs
@@ -170,6 +202,10 @@ Launch plan_launch(const ir::Kernel& k, int sms, std::span<const BufferPtr> bind
 
 std::string launch_source(const ir::Kernel& k, const Launch& l) {
   const int rank = int(l.outer.shape.size());
+  if (l.tile_p >= 0) {  // the kernel on one element whose operands' addresses it is given
+    const MergedDims one{{1}, {std::vector<int64_t>(l.strides.size(), 1)}};
+    return transpose_source(k, rank, l.tile_p, l.staged, flattened(k, one));
+  }
   const ir::Kernel flat = l.vector > 1 ? flattened(k, l.along) : k;
   if (!l.reduction) return elementwise_source(k, rank, l.vector, flat);
   return reduction_kernel_source(k, rank, int(l.inner.shape.size()), l.x, l.chunks > 1, l.vector, l.cache, l.x * l.y, flat);
@@ -185,6 +221,10 @@ std::string launch_key(const ir::Kernel& k, const Launch& l) {
                     (l.cache ? std::to_string(l.cache) + "x" + std::to_string(l.y) : "0") + ":";
   if (l.vector > 1)
     for (int64_t st : l.along.strides[0]) key += st ? '1' : '0';
+  if (l.tile_p >= 0) {
+    key += "t" + std::to_string(l.tile_p);
+    for (int j : l.staged) key += "," + std::to_string(j);
+  }
   return key;
 }
 
@@ -225,6 +265,11 @@ void launch_fused(const Target& t, const ir::Kernel& k, std::span<const BufferPt
   for (double v : cf) args.put(v);
   for (int64_t v : ci) args.put(v);
   args.put(l.outputs);
+  if (l.tile_p >= 0) {
+    const int64_t np = l.outer.shape[size_t(l.tile_p)], nq = l.outer.shape.back();
+    const int64_t tiles = l.outputs / (np * nq) * ((np + 31) / 32) * ((nq + 31) / 32);
+    return args.launch(t, fn, unsigned(std::clamp<int64_t>(tiles, 1, int64_t(t.sms) * 16)), 1, 1, 256);
+  }
   if (!l.reduction) {
     const int64_t per_thread = l.outputs / l.vector;
     const int64_t blocks = std::clamp<int64_t>((per_thread + 255) / 256, 1, int64_t(t.sms) * 32);
