@@ -49,7 +49,8 @@ def main():
     p.add_argument("--only", default=None,
                    help="comma-separated: run the cases whose name contains one of these (gelu: the gelu cases)")
     p.add_argument("--force", default=None, help="our tensor-core kernel for float16/bfloat16: mma, wgmma128, wgmma256 or "
-                   "wgmma_pp (TENSORLOGIC_MATMUL_FORCE; default: the selector's choice)")
+                   "wgmma_pp; float32 SIMT: simt_old (no cp.async ring) or simt_nosplit (no k splits) "
+                   "(TENSORLOGIC_MATMUL_FORCE; default: the selector's choice)")
     p.add_argument("--no-gelu", action="store_true", help="skip the gelu cases")
     args = p.parse_args()
     only = args.only.split(",") if args.only else None

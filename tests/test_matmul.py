@@ -208,6 +208,33 @@ def test_kernel_gemv_k_split_batched_and_strided(device, rng, dtype):
     check(ta @ tl.asarray(bt, device=device).T, a, bt.T, dtype)                 # b^T stored
 
 
+@pytest.mark.parametrize("shape", [(1, 1000, 1000, 1000), (1, 700, 650, 1500), (2, 300, 290, 2000)], ids=str)
+@pytest.mark.parametrize("layout", ["nn", "tn"])
+def test_kernel_f32_k_split(device, rng, shape, layout):
+    """float32 problems whose 128x128 tiles leave most SMs idle: on CUDA (sm_80+) k is split
+    over the grid (2, 3 and 7 splits on 132 SMs; partial tiles, a last split shorter than the
+    rest, batches), each tile's last block adding the splits in order (epilogues: the
+    simt_k_split kind of test_epilogue_on_each_kernel)."""
+    batch, m, n, k = shape
+    a_t = layout[0] == "t"
+    a, b = operands(rng, tl.float32, m, n, k, a_t, False)
+    if batch > 1:
+        a, b = np.stack([a, a[::-1]]), np.stack([b, -b])  # (a stored transposed: swapped back)
+        ta = tl.asarray(a, device=device)
+        if a_t:
+            ta, a = ta.transpose(0, 2, 1), np.swapaxes(a, 1, 2)
+    else:
+        ta = on_device(device, a, a_t)
+        a = a.T if a_t else a
+    tb = tl.asarray(b, device=device)
+    with tl.profiler.profile() as prof:
+        got = ta @ tb
+        tl.eval(got)
+    if device.startswith("cuda"):
+        assert "_ks" in [e["name"] for e in prof.events][-1], prof.summary()
+    check(got, a, b, tl.float32)
+
+
 def test_kernel_f32_stays_float32_exact(device, rng):
     """float32 is multiplied in float32 (no tf32 rounding): values with more than tf32's 10
     mantissa bits give products a tf32 kernel would get visibly wrong."""
@@ -230,6 +257,7 @@ EPILOGUE_KINDS = {  # name: (dtype, (m, n, k)) reaching that kernel on CUDA
     "mma_one_row_f16": (tl.float16, (1, 127, 1000)),         # 16-wide tiles, k split
     "mma_small_m_k_split_bf16": (tl.bfloat16, (16, 300, 2000)),
     "simt_f32": (tl.float32, (127, 1000, 33)),
+    "simt_k_split_f32": (tl.float32, (700, 650, 1500)),      # 128x128 tiles, k split in 3
     "gemv_small_m_f32": (tl.float32, (7, 1000, 127)),        # the lane form (swapped)
     "gemv_small_m_k_split_f32": (tl.float32, (3, 700, 1500)),
     "gemv_small_n_f32": (tl.float32, (1000, 7, 33)),         # a warp per row

@@ -250,9 +250,17 @@ void run_matmul(const Target& t, const MatmulConfig& c, MatmulShape s, MergedDim
       args.launch(t, fn, unsigned(tiles), unsigned(splits), gz, unsigned(c.warps_m * c.warps_n * 32));
       break;
     }
-    case MatmulKernel::Simt:
-      args.launch(t, fn, unsigned(cdiv(s.N, 16 * c.tm)), check_rows(cdiv(s.M, 16 * c.tm)), gz, 256);
+    case MatmulKernel::Simt: {
+      // TlSplitArgs, as mma's; with k splits, grid x walks a batch's tiles and y the splits.
+      const int64_t T = 16 * c.tm, splits = std::max<int64_t>(1, c.splits), tiles = cdiv(s.M, T) * cdiv(s.N, T);
+      const BufferPtr part = splits > 1 ? t.scratch(size_t(tiles * s.batches * splits * T * T) * 4) : BufferPtr{};
+      args.put(part ? part->data() : nullptr);
+      args.put(splits > 1 ? static_cast<void*>(t.counters()) : nullptr);
+      args.put(splits > 1 ? c.kslice : std::max<int64_t>(1, s.K));
+      if (splits > 1) args.launch(t, fn, unsigned(tiles), unsigned(splits), gz, 256);
+      else args.launch(t, fn, unsigned(cdiv(s.N, T)), check_rows(cdiv(s.M, T)), gz, 256);
       break;
+    }
     case MatmulKernel::Gemv: {
       // GemvArgs: the partials of a k split (pool memory, stream-ordered: free to reuse once
       // the fold is queued) and the k of a split.

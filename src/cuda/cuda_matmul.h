@@ -2,7 +2,8 @@
 // Matmul on CUDA: a family of static kernels (src/cuda/kernels/matmul*.cu) and a selector, a
 // pure function of the problem, that picks one with its tile configuration.
 //   mma   tensor cores (mma.sync + ldmatrix + cp.async pipeline), float16 / bfloat16, sm_80+
-//   simt  float32 arithmetic, register-blocked: float32 (and 16-bit floats before sm_80)
+//   simt  float32 arithmetic, register-blocked: float32 (and 16-bit floats before sm_80); k
+//         split over the grid where its 128 x 128 tiles are too few for the SMs
 //   gemv  M or N <= 16: memory-bound, reads the large operand once at full width (split along
 //         k across blocks when its rows alone cannot occupy every SM)
 //   plain the simple tiled kernel, for float64 (and integers, which matmul runs in float64)
@@ -61,6 +62,7 @@ struct MatmulConfig {
   // row (0) of the large operand; sn: accumulated columns; v: vector width; yv: vector loads
   // of the small operand; splits: (lane form) grid blocks along k, kslice k each, their
   // partials added by a second kernel when more than 1.
+  // mma, simt: splits > 1 splits k over the grid, kslice each, the tile's last block adding them.
   int swap = 0, dot = 0, sn = 0, v = 0, yv = 0;
   int64_t splits = 0, kslice = 0;
   // wgmma: bm x bn tiles, `stages` deep, b_kmajor; pack_a / pack_b: the operand is first
@@ -83,9 +85,9 @@ MatmulConfig wgmma_config(const MatmulShape& s, int width, bool pingpong = false
 std::vector<MatmulConfig> matmul_candidates(const MatmulShape& s);
 // Everything of s that decides which candidate wins, as the autotuner's key.
 std::string matmul_key(const MatmulShape& s);
-// c, or the kernel TENSORLOGIC_MATMUL_FORCE names (mma, wgmma128, wgmma256, wgmma_pp; simt_old:
-// float32 SIMT without the cp.async ring) where it can run the problem: a tuning aid for
-// bench/matmul_cuda.py --force.
+// c, or the kernel TENSORLOGIC_MATMUL_FORCE names (mma, wgmma128, wgmma256, wgmma_pp; float32
+// SIMT: simt_old without the cp.async ring, simt_nosplit without k splits) where it can run
+// the problem: a tuning aid for bench/matmul_cuda.py --force.
 MatmulConfig forced_matmul(const MatmulShape& s, const MatmulConfig& c);
 
 // out[..., m, n] = sum_k a[..., m, k] * b[..., k, n] (batch dims already broadcast). With an

@@ -123,8 +123,9 @@ bool wgmma_runs(const MatmulShape& s) {
 // 128 they spill); 4 x 4 fit in 128, two blocks an SM. float32 on sm_80+ with a vector
 // operand: a ring of 3 stages of 16 KiB (48 KiB, the static limit: 16 k of 128 x 128 tiles, 32 k of 64 x 64) that
 // cp.async fills (the operands that are not vectors staged through registers); `ring` false:
-// two register-staged buffers of 1024 / tile k (what runs without cp.async).
-MatmulConfig simt_config(const MatmulShape& s, int tm, bool ring = true) {
+// two register-staged buffers of 1024 / tile k (what runs without cp.async). splits > 1: k
+// split over the grid (128 x 128 ring only), whole 16-k steps each.
+MatmulConfig simt_config(const MatmulShape& s, int tm, bool ring = true, int64_t splits = 1) {
   MatmulConfig c;
   c.kernel = MatmulKernel::Simt;
   c.tm = tm;
@@ -133,7 +134,21 @@ MatmulConfig simt_config(const MatmulShape& s, int tm, bool ring = true) {
   c.a_kmajor = a.kmajor, c.a_vec = a.vec, c.b_kmajor = b.kmajor, c.b_vec = b.vec;
   c.c_vec = unit(s.cn, s.N) && divides(4, s.cm) && s.c_align >= 4;
   if (ring && s.sm >= 80 && s.dtype == DType::Float32 && (a.vec || b.vec)) c.stages = 3;
+  if (splits > 1 && c.stages && tm == 8) {
+    c.kslice = cdiv(cdiv(s.K, splits), 16) * 16;
+    c.splits = cdiv(s.K, c.kslice);
+  }
   return c;
+}
+
+// k splits for 128 x 128 ring tiles too few for the SMs (1024^3: 64 tiles on 132), 1 for
+// none: as many as one wave of blocks holds, each at least 256 k, where that makes half a
+// wave or more (else 64 x 64 tiles, four times the blocks, keep more SMs busy).
+int64_t simt_splits(const MatmulShape& s) {
+  const int64_t tiles = cdiv(s.M, 128) * cdiv(s.N, 128) * s.batches;
+  if (!simt_config(s, 8).stages || tiles >= s.sms || tiles > int64_t(kCounters)) return 1;
+  const int64_t splits = std::min<int64_t>(s.sms / tiles, s.K / 256);
+  return splits >= 2 && 2 * tiles * splits >= s.sms ? splits : 1;
 }
 
 // A side of at most 16 in float16 / bfloat16 (sm_80+): the tensor-core kernel with tiles 16
@@ -215,7 +230,8 @@ std::string MatmulConfig::name() const {
              "_b" + (b_kmajor ? "k" : "n") + (b_vec ? "v" : "s") + (splits > 1 ? "_ks" + std::to_string(splits) : "");
     case MatmulKernel::Simt:
       return "simt_" + n(16 * tm) + (stages ? "_s" + n(stages) : "") + "_a" + (a_kmajor ? "k" : "m") + (a_vec ? "v" : "s") + "_b" + (b_kmajor ? "k" : "n") +
-             (b_vec ? "v" : "s") + "_c" + (c_vec ? "v" : "s");
+             (b_vec ? "v" : "s") + "_c" + (c_vec ? "v" : "s") +
+             (splits > 1 ? "_ks" + std::to_string(splits) : "");
     case MatmulKernel::Gemv:
       return std::string("gemv_") + (dot ? "dot" : "lane") + "_sn" + n(sn) + "_v" + n(v) + (yv ? "_yv" : "") +
              (splits > 1 ? "_ks" + std::to_string(splits) : "") + (swap ? "_t" : "");
@@ -237,7 +253,9 @@ MatmulConfig select_matmul(const MatmulShape& s) {
   if (wgmma_runs(s))
     if (const MatmulConfig c = wgmma_config(s, wgmma_width(s)); wgmma_pays(s, c)) return c;
   if (is_half(s.dtype) && s.sm >= 80) return mma_config(s, fills_sms(s, 128));  // mma.sync bf16, cp.async: sm_80
-  return simt_config(s, fills_sms(s, 128) ? 8 : 4);
+  if (fills_sms(s, 128)) return simt_config(s, 8);
+  if (const int64_t k = simt_splits(s); k > 1) return simt_config(s, 8, true, k);
+  return simt_config(s, 4);
 }
 
 std::vector<MatmulConfig> matmul_candidates(const MatmulShape& s) {
@@ -274,13 +292,18 @@ std::string matmul_key(const MatmulShape& s) {
 // A tuning aid for measuring one kernel against another (bench/matmul_cuda.py --force):
 // TENSORLOGIC_MATMUL_FORCE=mma, wgmma128, wgmma256 or wgmma_pp (ping-pong 128 x 128) takes
 // that kernel for the float16 / bfloat16 problems it can run (wgmma: on sm_90, 64 or more k;
-// wgmma128 and wgmma256 also tf32 ones); simt_old keeps a float32 SIMT choice on the
-// register-staged form (no cp.async ring), to time the two; unset: c.
+// wgmma128 and wgmma256 also tf32 ones); for a float32 SIMT choice, simt_old takes the
+// register-staged form (no cp.async ring), simt_nosplit the ring without k splits (64 x 64
+// tiles where 128 x 128 ones leave SMs idle), to time them against it; unset: c.
 MatmulConfig forced_matmul(const MatmulShape& s, const MatmulConfig& c) {
   const char* f = std::getenv("TENSORLOGIC_MATMUL_FORCE");
   if (!f || !*f || std::min(s.M, s.N) <= 16 || s.sm < 80) return c;
   const std::string k = f;
-  if (k == "simt_old" && c.kernel == MatmulKernel::Simt && s.dtype == DType::Float32) return simt_config(s, c.tm, false);
+  if (c.kernel == MatmulKernel::Simt && s.dtype == DType::Float32) {
+    const int tm = fills_sms(s, 128) ? 8 : 4;  // (the choice without k splits)
+    if (k == "simt_old") return simt_config(s, tm, false);
+    if (k == "simt_nosplit") return simt_config(s, tm);
+  }
   if (k == "mma" && is_half(s.dtype)) return mma_config(s, fills_sms(s, 128));
   if ((k == "wgmma128" || k == "wgmma256" || (k == "wgmma_pp" && is_half(s.dtype))) && wgmma_runs(s) && s.K >= 64) {
     return wgmma_config(s, k == "wgmma256" ? 256 : 128, k == "wgmma_pp");

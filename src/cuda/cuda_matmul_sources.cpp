@@ -29,7 +29,8 @@ Defines defines_for(const MatmulConfig& c, DType t, int rank) {
       break;
     case MatmulKernel::Simt:
       d.insert(d.end(), {{"TL_TM", n(c.tm)}, {"TL_STAGES", n(c.stages)}, {"TL_MIN_BLOCKS", n(c.min_blocks)}, {"TL_A_KMAJOR", n(c.a_kmajor)}, {"TL_B_KMAJOR", n(c.b_kmajor)},
-                         {"TL_A_VEC", n(c.a_vec)}, {"TL_B_VEC", n(c.b_vec)}, {"TL_C_VEC", n(c.c_vec)}});
+                         {"TL_A_VEC", n(c.a_vec)}, {"TL_B_VEC", n(c.b_vec)}, {"TL_C_VEC", n(c.c_vec)},
+                         {"TL_SPLIT", n(c.splits > 1)}});
       break;
     case MatmulKernel::Gemv:
       d.insert(d.end(), {{"TL_C", t == DType::Float64 ? "double" : "float"}, {"TL_DOT", n(c.dot)},
@@ -110,11 +111,12 @@ std::vector<std::pair<std::string, std::string>> matmul_kernel_sources() {
     if (small_n ? ak : bk) c.bk = 64, c.stages = 2;
     return c;
   };
-  const auto simt = [](int tm, int ak, int av, int bk, int bv, int cv, int ring = 0) {  // (ring: float32, sm_80+)
+  // (ring: float32, sm_80+; ks: k splits)
+  const auto simt = [](int tm, int ak, int av, int bk, int bv, int cv, int ring = 0, int ks = 1) {
     MatmulConfig c;
     c.kernel = MatmulKernel::Simt;
     c.tm = tm, c.min_blocks = tm == 8 ? 1 : 2, c.a_kmajor = ak, c.a_vec = av, c.b_kmajor = bk, c.b_vec = bv, c.c_vec = cv;
-    c.stages = ring ? 3 : 0;
+    c.stages = ring ? 3 : 0, c.splits = ks, c.kslice = ks > 1 ? 256 : 0;
     return c;
   };
   const auto gemv = [](int dot, int sn, int v, int yv) {
@@ -140,6 +142,8 @@ std::vector<std::pair<std::string, std::string>> matmul_kernel_sources() {
       {simt(8, 1, 1, 0, 1, 1, 1), DType::Float32}, {simt(4, 0, 1, 1, 1, 0, 1), DType::Float32},  // cp.async ring
       {simt(8, 1, 0, 0, 1, 1, 1), DType::Float32}, {simt(4, 1, 1, 0, 0, 1, 1), DType::Float32},  // ring + registers
       {simt(8, 0, 0, 1, 1, 0, 1), DType::Float32}, {simt(4, 1, 1, 1, 0, 1, 1), DType::Float32},
+      {simt(8, 1, 1, 0, 1, 1, 1, 2), DType::Float32}, {simt(8, 0, 1, 1, 0, 0, 1, 3), DType::Float32},  // k splits
+      {simt(8, 0, 1, 1, 0, 1, 1, 2), DType::Float32}, {simt(8, 1, 1, 1, 1, 1, 1, 4), DType::Float32},
       {gemv(1, 1, 4, 1), DType::Float32},   {gemv(1, 4, 8, 0), DType::Float16},
       {gemv(0, 16, 4, 0), DType::BFloat16}, {gemv(0, 2, 2, 0), DType::Float64},
       {gemv(0, 16, 4, 0), DType::Float32},  {gemv(0, 8, 8, 0), DType::Float16},
@@ -184,6 +188,8 @@ std::vector<std::pair<std::string, std::string>> matmul_epilogue_kernel_sources(
   add(7, 1000, 1, 7, 1000, 1, 90);       // gemv, lane per row (swapped)
   add(1000, 16, 64, 1, 16, 1, 90);       // halves: 16-wide mma tiles, cp.async, three blocks an SM
   add(16, 1000, 64, 1, 1000, 1, 90);
+  add(1024, 1024, 1024, 1, 1024, 1, 80);  // f32: 64 tiles of 128, k split in two
+  shapes.back().K = 1024;
   std::vector<std::pair<std::string, std::string>> out;
   std::vector<MatmulConfig> configs;
   for (const MatmulShape& x : shapes) configs.push_back(select_matmul(x));

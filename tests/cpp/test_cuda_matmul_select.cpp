@@ -151,6 +151,46 @@ TEST(CudaMatmulSelect, Float32IsSimtFloat64IsPlain) {
   EXPECT_EQ(select_matmul(old).kernel, MatmulKernel::Simt);
 }
 
+// float32 SIMT where 128 x 128 tiles leave SMs idle: k split over the grid, as many splits
+// as one wave holds, each at least 256 k, where that makes half a wave; else 64 x 64 tiles.
+TEST(CudaMatmulSelect, Float32SimtSplitsKWhereItsTilesAreTooFew) {
+  const MatmulConfig c = select_matmul(contiguous(1024, 1024, 1024, DType::Float32));  // 64 tiles
+  EXPECT_EQ(c.name(), "simt_128_s3_akv_bnv_cv_ks2");
+  EXPECT_EQ(c.kslice, 512);
+  const MatmulConfig odd = select_matmul(contiguous(1000, 1000, 1000, DType::Float32));
+  EXPECT_EQ(odd.name(), "simt_128_s3_akv_bnv_cv_ks2");
+  EXPECT_EQ(odd.kslice, 512);  // whole 16-k steps: 512 + 488
+  EXPECT_EQ(select_matmul(contiguous(768, 768, 768, DType::Float32)).name(), "simt_128_s3_akv_bnv_cv_ks3");  // 36 tiles
+  const MatmulConfig deep = select_matmul(contiguous(512, 512, 4096, DType::Float32));  // 16 tiles x 8
+  EXPECT_EQ(deep.name(), "simt_128_s3_akv_bnv_cv_ks8");
+  EXPECT_EQ(deep.kslice, 512);
+  // k too short for half a wave (16 tiles x 2 of 256), or tiles enough: no split.
+  EXPECT_EQ(select_matmul(contiguous(512, 512, 512, DType::Float32)).name(), "simt_64_s3_akv_bnv_cv");
+  EXPECT_EQ(select_matmul(contiguous(1000, 1000, 1000, DType::Float32, 3)).name(), "simt_128_s3_akv_bnv_cv");
+  EXPECT_EQ(select_matmul(contiguous(1024, 1024, 1024, DType::Float32, 2)).name(), "simt_64_s3_akv_bnv_cv");
+  // Only the cp.async ring splits (sm_80+, float32, a vector operand).
+  MatmulShape volta = contiguous(1024, 1024, 1024, DType::Float32);
+  volta.sm = 70;
+  EXPECT_EQ(select_matmul(volta).name(), "simt_64_akv_bnv_cv");
+  MatmulShape strided = contiguous(1024, 1024, 1024, DType::Float32);
+  strided.a_align = strided.b_align = 1;
+  EXPECT_EQ(select_matmul(strided).name(), "simt_64_aks_bns_cv");
+  // TENSORLOGIC_MATMUL_FORCE: simt_nosplit the choice before splits, simt_old the
+  // register-staged form.
+  const MatmulShape s = contiguous(1024, 1024, 1024, DType::Float32), big = contiguous(4096, 4096, 4096, DType::Float32);
+  const auto forced = [](const char* f, const MatmulShape& x) {
+    ::setenv("TENSORLOGIC_MATMUL_FORCE", f, 1);
+    const std::string n = forced_matmul(x, select_matmul(x)).name();
+    ::unsetenv("TENSORLOGIC_MATMUL_FORCE");
+    return n;
+  };
+  EXPECT_EQ(forced("simt_nosplit", s), "simt_64_s3_akv_bnv_cv");
+  EXPECT_EQ(forced("simt_nosplit", big), "simt_128_s3_akv_bnv_cv");
+  EXPECT_EQ(forced("simt_old", s), "simt_64_akv_bnv_cv");
+  const MatmulShape half = contiguous(1024, 1024, 1024, DType::Float16);
+  EXPECT_EQ(forced("simt_nosplit", half), select_matmul(half).name());
+}
+
 // float32 whose matmul allows tf32 (MatmulPrecision::High): wgmma on Hopper, its shared-memory
 // operands K-major: b k-contiguous read in place; b n-contiguous as c^T = b^T a^T with b^T
 // from registers ("_rs", 128 x 256 tiles of c^T); b that TMA cannot read packed transposed
@@ -251,12 +291,12 @@ TEST(CudaMatmulSelect, AutotuneCandidatesStartWithTheHeuristicsChoice) {
   no_maps.tensor_maps = false;
   EXPECT_EQ(names(matmul_candidates(no_maps)), (std::vector<std::string>{"mma_128x128_s3_akv_bnv", "mma_64x64_s4_akv_bnv"}));
   EXPECT_EQ(matmul_candidates(ampere(h)).size(), 2u);
-  // float32: the SIMT kernel's two register blockings; a side <= 16 and float64: one, nothing
-  // to measure.
+  // float32: the SIMT choice (here 128 x 128 tiles split along k) and its two register
+  // blockings unsplit; a side <= 16 and float64: one, nothing to measure.
   const std::vector<MatmulConfig> fc = matmul_candidates(contiguous(1000, 1000, 1000, DType::Float32));
-  ASSERT_EQ(fc.size(), 2u);
+  EXPECT_EQ(names(fc), (std::vector<std::string>{"simt_128_s3_akv_bnv_cv_ks2", "simt_128_s3_akv_bnv_cv",
+                                                  "simt_64_s3_akv_bnv_cv"}));
   EXPECT_EQ(fc[0], select_matmul(contiguous(1000, 1000, 1000, DType::Float32)));
-  EXPECT_NE(fc[0].tm, fc[1].tm);
   EXPECT_EQ(matmul_candidates(contiguous(16, 8192, 8192, DType::BFloat16)).size(), 1u);
   EXPECT_EQ(matmul_candidates(contiguous(512, 512, 512, DType::Float64)).size(), 1u);
 }

@@ -49,6 +49,82 @@ __device__ __forceinline__ void tl_cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 }
 
+// The chunks of W elements (along c) that this thread moves of one operand's tiles (mma,
+// simt): chunk tid + THREADS j, j < N, of a tile of RC chunks a row. Element (r, c) of the
+// operand's matrix view is g[r * sr + c * sc], r < nr, c < nc; a k-major tile spans rows mn0..
+// and KB columns a step, the other kind KB rows a step and columns mn0... Sources advance a
+// step per chunk moved.
+template <class T, int KMAJOR, int N, int RC, int W, int KB, int THREADS>
+struct TlChunks {
+  const T* g;
+  const T* src[N];  // chunk j of the next step
+  int64_t step, sc;
+  // k-major: columns left from chunk j's first at step 0 (0 for a row past the edge);
+  // otherwise: chunk j's columns in range, and nk rows in all.
+  int lim[N], nk;
+
+  __device__ TlChunks(const T* g_, int64_t sr, int64_t sc_, int nr, int nc, int mn0) : g(g_), sc(sc_), nk(nr) {
+    step = KMAJOR ? KB * sc : KB * sr;
+#pragma unroll
+    for (int j = 0; j < N; ++j) {
+      const int q = int(threadIdx.x) + THREADS * j, r = q / RC, c = q % RC * W;
+      if (KMAJOR) {
+        const bool in = mn0 + r < nr;
+        src[j] = g + (in ? mn0 + r : 0) * sr + c * sc;
+        lim[j] = in ? nc - c : 0;
+      } else {
+        src[j] = g + r * sr + (mn0 + c) * sc;
+        lim[j] = min(max(nc - mn0 - c, 0), W);
+      }
+    }
+  }
+  __device__ int count(int j, int kt) const {  // elements of chunk j in range at step kt
+    if (KMAJOR) return min(max(lim[j] - kt * KB, 0), W);
+    return (int(threadIdx.x) + THREADS * j) / RC < nk - kt * KB ? lim[j] : 0;
+  }
+};
+
+// A k split over grid y (mma, simt: TL_SPLIT), grid x walking a batch's tiles: each split
+// covers kslice of k (all of it when gridDim.y is 1). A split block adds its tile's sums into
+// part ([tile][split][sum][thread] floats) and counts itself in counters[tile] (left zero);
+// the tile's last block adds the splits' sums in split order (the same bits every run) and
+// stores the tile.
+struct TlSplitArgs {
+  MatmulArgs mm;
+  float* part;
+  unsigned* counters;
+  int64_t kslice;
+};
+
+// A split block's end at batch `batch`: this thread's F sums acc(f) out; true in the tile's
+// last block, its acc(f) then the splits' totals. flag: a shared word of the block's, unused
+// until its next barrier.
+template <int F, int THREADS, class Flag, class Acc>
+__device__ __forceinline__ bool tl_split_last(const TlSplitArgs& g, int64_t batch, Flag* flag, Acc acc) {
+  const int64_t tile = batch * gridDim.x + blockIdx.x;
+  float* part = g.part + (tile * gridDim.y * F) * THREADS + threadIdx.x;
+#pragma unroll
+  for (int f = 0; f < F; ++f) part[(blockIdx.y * F + f) * THREADS] = acc(f);
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) *flag = atomicAdd(&g.counters[tile], 1u) == gridDim.y - 1;
+  __syncthreads();
+  const bool last = *flag != 0;
+  __syncthreads();
+  if (!last) return false;
+  __threadfence();
+  // Split by split, all F sums of a split loaded at once (F loads in flight, not one).
+#pragma unroll
+  for (int f = 0; f < F; ++f) acc(f) = __ldcg(part + f * THREADS);
+  for (unsigned sp = 1; sp < gridDim.y; ++sp) {
+    const float* at = part + sp * F * THREADS;
+#pragma unroll
+    for (int f = 0; f < F; ++f) acc(f) += __ldcg(at + f * THREADS);
+  }
+  if (threadIdx.x == 0) g.counters[tile] = 0;
+  return true;
+}
+
 // Multiply-adds rounded once (fused kernels are compiled with --fmad=false, so ask for it).
 __device__ inline float tl_madd(float acc, float a, float b) { return __fmaf_rn(a, b, acc); }
 __device__ inline double tl_madd(double acc, double a, double b) { return __fma_rn(a, b, acc); }

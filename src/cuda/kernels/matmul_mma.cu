@@ -44,45 +44,22 @@ __device__ __forceinline__ int tl_at(int r, int c) {  // element offset of chunk
   return (r * RC + tl_swz<RC>(r, c)) * 8;
 }
 
-// One operand's tiles, as this thread loads them: element (r, c) of the operand's matrix view
-// is g[r * ld + c * cs] for r < nrows, c < ncols; a k-major tile spans rows mn0.. and
-// columns kt * TL_BK.., the other kind rows kt * TL_BK.. and columns mn0... MN is the tile's
-// extent along m (or n). Each thread owns CH chunks (8 elements along c) of every tile; their
-// sources advance one step per load issued, loads being issued in step order.
+// One operand's tiles, as this thread loads them (TlChunks: chunks of 8 elements along c; a
+// k-major tile spans TL_BK columns a step, the other kind TL_BK rows). MN is the tile's
+// extent along m (or n). Loads are issued in step order.
 template <int KMAJOR, int MN>
-struct TlTile {
+struct TlTile : TlChunks<uint16_t, KMAJOR, ((KMAJOR ? MN : TL_BK) * ((KMAJOR ? TL_BK : MN) / 8) + TL_THREADS - 1) / TL_THREADS,
+                         (KMAJOR ? TL_BK : MN) / 8, 8, TL_BK, TL_THREADS> {
   static constexpr int ROWS = KMAJOR ? MN : TL_BK, RC = (KMAJOR ? TL_BK : MN) / 8;
   static constexpr int CH = (ROWS * RC + TL_THREADS - 1) / TL_THREADS;  // chunks per thread
   static_assert(CH * TL_THREADS == ROWS * RC || CH == 1, "the threads split a tile evenly (or some idle)");
+  using Base = TlChunks<uint16_t, KMAJOR, CH, RC, 8, TL_BK, TL_THREADS>;
+  using Base::count, Base::g, Base::sc, Base::src, Base::step;
   // Whether chunk i of this thread is in the tile (threads past a small tile's chunks idle).
   __device__ static bool owns(int i) { return CH * TL_THREADS == ROWS * RC || int(threadIdx.x) + i * TL_THREADS < ROWS * RC; }
-  const uint16_t* g;
-  const uint16_t* src[CH];  // chunk i of the next step
-  int64_t step, cs;
-  // k-major: columns left from chunk i's first at step 0 (0 for a row past the edge);
-  // otherwise: chunk i's columns in range, and nk rows in all.
-  int lim[CH], nk;
 
-  __device__ TlTile(const uint16_t* g_, int64_t ld, int64_t cs_, int nrows, int ncols, int mn0) : g(g_), cs(cs_) {
-    step = KMAJOR ? TL_BK * cs : TL_BK * ld;
-    nk = nrows;
-#pragma unroll
-    for (int i = 0; i < CH; ++i) {
-      const int ci = int(threadIdx.x) + i * TL_THREADS, r = ci / RC, c = ci % RC * 8;
-      if (KMAJOR) {
-        const bool in = mn0 + r < nrows;
-        src[i] = g + (in ? mn0 + r : 0) * ld + c * cs;
-        lim[i] = in ? ncols - c : 0;
-      } else {
-        src[i] = g + r * ld + (mn0 + c) * cs;
-        lim[i] = min(max(ncols - mn0 - c, 0), 8);
-      }
-    }
-  }
-  __device__ int count(int i, int kt) const {  // elements of chunk i in range at step kt
-    if (KMAJOR) return min(max(lim[i] - kt * TL_BK, 0), 8);
-    return (int(threadIdx.x) + i * TL_THREADS) / RC < nk - kt * TL_BK ? lim[i] : 0;
-  }
+  __device__ TlTile(const uint16_t* g_, int64_t ld, int64_t cs, int nrows, int ncols, int mn0)
+      : Base(g_, ld, cs, nrows, ncols, mn0) {}
   // cp.async of each chunk, the bytes past the matrix's edge zero-filled (src-size < 16).
   __device__ void copy_async(uint16_t* s, int kt) {
 #pragma unroll
@@ -100,7 +77,7 @@ struct TlTile {
       unsigned w[4] = {0, 0, 0, 0};
 #pragma unroll
       for (int j = 0; j < 8; ++j)
-        if (j < n) w[j / 2] |= unsigned(src[i][j * cs]) << (16 * (j % 2));
+        if (j < n) w[j / 2] |= unsigned(src[i][j * sc]) << (16 * (j % 2));
       v[i] = make_uint4(w[0], w[1], w[2], w[3]);
       src[i] += step;
     }
@@ -169,17 +146,8 @@ __device__ __forceinline__ void tl_stage_math(const uint16_t* sa, const uint16_t
   }
 }
 
-// The kernel's argument: the matmul, and its split along k (grid y): each split covers
-// kslice of k (all of it when gridDim.y is 1). A split block adds its tile's sums into
-// part ([tile][split][fragment][thread] floats) and counts itself in counters[tile] (left
-// zero); the tile's last block adds the splits' sums in split order (the same bits every
-// run) and stores the tile.
-struct MmaArgs {
-  MatmulArgs mm;
-  float* part;
-  unsigned* counters;
-  int64_t kslice;
-};
+// The kernel's argument: the matmul and its split along k (TlSplitArgs, matmul_common.cu).
+using MmaArgs = TlSplitArgs;
 
 extern "C" __global__ void __launch_bounds__(TL_THREADS, TL_MIN_BLOCKS) tl_matmul_mma(const MmaArgs g) {
   __shared__ __align__(128) uint16_t smem[TL_STAGES * TL_STAGE];
@@ -282,44 +250,11 @@ extern "C" __global__ void __launch_bounds__(TL_THREADS, TL_MIN_BLOCKS) tl_matmu
     __syncthreads();  // the next batch's first stages overwrite slots still being read
 
 #if TL_SPLIT
-    {  // a k split: this split's sums out; the tile's last block goes on
-      constexpr int F = TL_MI * TL_NI * 4;
-      const int64_t tile = batch * gridDim.x + blockIdx.x;
-      float* part = g.part + (tile * gridDim.y * F) * TL_THREADS + threadIdx.x;
-#pragma unroll
-      for (int i = 0; i < TL_MI; ++i)
-#pragma unroll
-        for (int n = 0; n < TL_NI; ++n)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) part[(blockIdx.y * F + (i * TL_NI + n) * 4 + e) * TL_THREADS] = acc[i][n][e];
-      __threadfence();
-      __syncthreads();
-      // (The flag in the stages' first word: free until the next batch's loads, past the
-      // second barrier.)
-      if (threadIdx.x == 0) smem[0] = atomicAdd(&g.counters[tile], 1u) == gridDim.y - 1;
-      __syncthreads();
-      const bool last = smem[0] != 0;
-      __syncthreads();
-      if (!last) continue;
-      __threadfence();
-      // Split by split, all F sums of a split loaded at once (F loads in flight, not one).
-#pragma unroll
-      for (int i = 0; i < TL_MI; ++i)
-#pragma unroll
-        for (int n = 0; n < TL_NI; ++n)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) acc[i][n][e] = __ldcg(part + ((i * TL_NI + n) * 4 + e) * TL_THREADS);
-      for (unsigned sp = 1; sp < gridDim.y; ++sp) {
-        const float* at = part + sp * F * TL_THREADS;
-#pragma unroll
-        for (int i = 0; i < TL_MI; ++i)
-#pragma unroll
-          for (int n = 0; n < TL_NI; ++n)
-#pragma unroll
-            for (int e = 0; e < 4; ++e) acc[i][n][e] += __ldcg(at + ((i * TL_NI + n) * 4 + e) * TL_THREADS);
-      }
-      if (threadIdx.x == 0) g.counters[tile] = 0;
-    }
+    // A k split: this split's sums out; the tile's last block goes on, with their total.
+    // (The flag in the stages' first word: free until the next batch's loads, past a barrier.)
+    if (!tl_split_last<TL_MI * TL_NI * 4, TL_THREADS>(
+            g, batch, smem, [&](int f) -> float& { return acc[f / (TL_NI * 4)][f / 4 % TL_NI][f % 4]; }))
+      continue;
 #endif
 
     // Lane l holds rows l/4 (+8) and columns 2(l%4), +1 of each m16 x n8 tile.

@@ -19,6 +19,7 @@
 //   TL_TM        8 (128 x 128 tiles) or 4 (64 x 64, for problems with few tiles)
 //   TL_STAGES    0, or the cp.async ring's depth (>= 2)
 //   TL_MIN_BLOCKS  blocks an SM must fit (caps registers at 64K / (256 * blocks))
+//   TL_SPLIT     1: k split over grid y, grid x a batch's tiles (TlSplitArgs, matmul_common.cu)
 //   TL_A_KMAJOR  1: quads of a run along k; 0: along m (a's m stride is 1)
 //   TL_B_KMAJOR  1: quads of b run along k; 0: along n (b's n stride is 1)
 //   TL_A_VEC, TL_B_VEC, TL_C_VEC  1: quads of that operand along its unit-stride dim are
@@ -27,6 +28,10 @@
 #ifndef TL_STAGES
 #define TL_STAGES 0
 #endif
+#ifndef TL_SPLIT
+#define TL_SPLIT 0
+#endif
+#define TL_GS 64  // a thread's rows (columns): 4 t + GS g + i, i < 4
 #define TL_T (16 * TL_TM)
 #if TL_STAGES
 #define TL_KB (2048 / TL_T)  // a stage of both tiles is 16 KiB: 3 fill the 48 KiB of static memory
@@ -39,42 +44,23 @@ struct alignas(4 * sizeof(TL_S)) TlQuad {
   TL_S v[4];
 };
 
-// The quad this thread loads of an operand at each step: element (r, c) of the operand's
-// matrix view is g[r * sr + c * sc], r < nr, c < nc; a k-major operand is viewed as (mn, k),
-// the other as (k, mn), quads running along c. Its source advances a step per fetch.
+// The quad this thread loads of an operand at each step (TlChunks, one quad of a (mn, k) view
+// when k-major, else (k, mn)), fetched into registers.
 template <int KMAJOR, int VEC>
-struct TlQuadLoad {
-  const TL_S* src;
-  int64_t step, sc;
-  int lim;  // k-major: columns left at step 0 (0 past the last row); else: columns in range
-  int kr, nk;  // else: the quad's row at step 0, and the rows in all
-
-  __device__ TlQuadLoad(const TL_S* g, int64_t sr, int64_t sc_, int nr, int nc, int mn0) : sc(sc_), nk(nr) {
-    const int q = int(threadIdx.x);
-    if (KMAJOR) {  // quad q: row q / (KB/4), columns 4 (q % (KB/4)) ...
-      const int r = mn0 + q / (TL_KB / 4), c = q % (TL_KB / 4) * 4;
-      src = g + (r < nr ? r : 0) * sr + c * sc;
-      lim = r < nr ? nc - c : 0;
-      step = TL_KB * sc;
-    } else {  // quad q: row q / (T/4), columns mn0 + 4 (q % (T/4)) ...
-      const int c = mn0 + q % (TL_T / 4) * 4;
-      kr = q / (TL_T / 4);
-      src = g + kr * sr + c * sc;
-      lim = min(max(nc - c, 0), 4);
-      step = TL_KB * sr;
-    }
-  }
+struct TlQuadLoad : TlChunks<TL_S, KMAJOR, 1, KMAJOR ? TL_KB / 4 : TL_T / 4, 4, TL_KB, 256> {
+  using Base = TlChunks<TL_S, KMAJOR, 1, KMAJOR ? TL_KB / 4 : TL_T / 4, 4, TL_KB, 256>;
+  using Base::Base, Base::count, Base::sc, Base::src, Base::step;
   __device__ void fetch(int kt, float (&v)[4]) {
-    const int n = KMAJOR ? min(max(lim - kt * TL_KB, 0), 4) : kr < nk - kt * TL_KB ? lim : 0;
+    const int n = count(0, kt);
     if (VEC && n == 4) {
-      const TlQuad q = *reinterpret_cast<const TlQuad*>(src);
+      const TlQuad q = *reinterpret_cast<const TlQuad*>(src[0]);
 #pragma unroll
       for (int e = 0; e < 4; ++e) v[e] = float(q.v[e]);
     } else {
 #pragma unroll
-      for (int e = 0; e < 4; ++e) v[e] = e < n ? float(src[e * sc]) : 0.f;
+      for (int e = 0; e < 4; ++e) v[e] = e < n ? float(src[0][e * sc]) : 0.f;
     }
-    src += step;
+    src[0] += step;
   }
 };
 
@@ -98,8 +84,8 @@ static_assert(sizeof(TL_S) == 4, "cp.async stages hold float32 operands");
 
 // Float offset of element (r, c) of a stage's tile. Kept [mn][k] (TRANS: a k-major vector
 // operand, as cp.async lands it): 16-byte chunk q = RQ r + c / 4 sits at q ^ (r / 4 % 8), so
-// that the rows one 16-byte read of a warp takes, r and r + 4 (its two ty) or 16 rows 4 apart
-// (its tx), spread over the 16-byte bank groups (2 rows: 1 pass; 16: 2, the least). Kept [k][mn]: a register-staged k-major operand (SWZ)
+// that the rows one 16-byte read of a warp takes, 2, 4, 8 or 16 rows 4 apart, spread over the
+// 16-byte bank groups (16 rows: 2 passes, the least; fewer: 1). Kept [k][mn]: a register-staged k-major operand (SWZ)
 // XORs the column with (r / 4) 32 / RQ, so that a warp's 32 transposed stores hit 32 banks.
 template <int TRANS, int SWZ>
 __device__ __forceinline__ int tl_simt_at(int r, int c) {
@@ -107,41 +93,18 @@ __device__ __forceinline__ int tl_simt_at(int r, int c) {
   return r * TL_T + (SWZ ? c ^ (r >> 2) * (32 / TL_RQ) : c);
 }
 
-// One operand's tiles as this thread moves them: element (r, c) of the operand's matrix view
-// is g[r * sr + c * sc], r < nr, c < nc (k-major: (mn, k); else (k, mn)), quads along c.
-// The thread's quads j < QN of each tile are quads tid + 256 j of it in row-major order.
+// One operand's tiles as this thread moves them (TlChunks: quads of 4 elements along c, of a
+// (mn, k) view when k-major, else (k, mn)): quads tid + 256 j, j < QN, of each tile.
 template <int KMAJOR, int VEC>
-struct TlSimtTile {
+struct TlSimtTile : TlChunks<TL_S, KMAJOR, TL_TILE / 1024, KMAJOR ? TL_RQ : TL_T / 4, 4, TL_KB, 256> {
   static constexpr int QN = TL_TILE / 1024, RQ = KMAJOR ? TL_RQ : TL_T / 4;  // (RQ: quads a row)
   static constexpr int TRANS = KMAJOR && VEC, SWZ = KMAJOR && !VEC;
-  const TL_S* g;
-  const TL_S* src[QN];  // quad j of the next step issued
-  int64_t step, sc;
-  // k-major: columns left from quad j's first at step 0 (0 for a row past the edge);
-  // otherwise: quad j's columns in range, and nk rows in all.
-  int lim[QN], nk;
+  using Base = TlChunks<TL_S, KMAJOR, QN, RQ, 4, TL_KB, 256>;
+  using Base::count, Base::g, Base::sc, Base::src, Base::step;
   bool inner;  // the tile is inside the matrix along mn: whole quads at every step but the last
 
-  __device__ TlSimtTile(const TL_S* g_, int64_t sr, int64_t sc_, int nr, int nc, int mn0) : g(g_), sc(sc_), nk(nr) {
-    step = KMAJOR ? TL_KB * sc : TL_KB * sr;
-    inner = mn0 + TL_T <= (KMAJOR ? nr : nc);
-#pragma unroll
-    for (int j = 0; j < QN; ++j) {
-      const int q = int(threadIdx.x) + 256 * j, r = q / RQ, c = q % RQ * 4;
-      if (KMAJOR) {
-        const bool in = mn0 + r < nr;
-        src[j] = g + (in ? mn0 + r : 0) * sr + c * sc;
-        lim[j] = in ? nc - c : 0;
-      } else {
-        src[j] = g + r * sr + (mn0 + c) * sc;
-        lim[j] = min(max(nc - mn0 - c, 0), 4);
-      }
-    }
-  }
-  __device__ int count(int j, int kt) const {  // elements of quad j in range at step kt
-    if (KMAJOR) return min(max(lim[j] - kt * TL_KB, 0), 4);
-    return (int(threadIdx.x) + 256 * j) / RQ < nk - kt * TL_KB ? lim[j] : 0;
-  }
+  __device__ TlSimtTile(const TL_S* g_, int64_t sr, int64_t sc_, int nr, int nc, int mn0)
+      : Base(g_, sr, sc_, nr, nc, mn0), inner(mn0 + TL_T <= (KMAJOR ? nr : nc)) {}
   // Step kt (the last one: `last`) into stage tile s: copies in flight (VEC; the bytes past
   // an edge zero-filled), or loads into v that land() stores after the step's math.
   __device__ void issue(float* s, int kt, bool last, float (&v)[QN][4]) {
@@ -181,15 +144,16 @@ struct TlSimtTile {
 };
 
 // This thread's reads of one operand's stage tile: values x[e][4 g + i] at k = 4 kq + e of its
-// rows (a) or columns (b) t * 4 + 64 g + i. A [mn][k] tile gives a row's 4 k in one 16-byte
+// rows (a) or columns (b) t * 4 + GS g + i. A [mn][k] tile gives a row's 4 k in one 16-byte
 // read, a [k][mn] one 4 rows or columns at one k. The parts of the offsets that depend on t
 // are kept (o), so that each read is one of them plus a constant.
 template <int TRANS, int SWZ>
 struct TlSimtFrag {
   static constexpr int NO = TRANS ? 8 : SWZ ? TL_RQ : 1;
   int o[NO];  // bytes
-  // TRANS: row t * 4 + 64 g + i's quad kq is chunk 4 RQ t + 64 RQ g + (y ^ t % 8), y = RQ i + kq,
-  // and the XOR changes only y % 8 (= x). SWZ: column 4 t ^ kq 32 / RQ (+ 64 g).
+  // TRANS: row t * 4 + GS g + i's quad kq is chunk 4 RQ t + GS RQ g + (y ^ t % 8), y = RQ i + kq
+  // (GS / 4 a multiple of 8), and the XOR changes only y % 8 (= x). SWZ: column 4 t ^ kq 32 / RQ
+  // (+ GS g: above the XOR's bits).
   __device__ explicit TlSimtFrag(int t) {
 #pragma unroll
     for (int x = 0; x < NO; ++x)
@@ -203,7 +167,7 @@ struct TlSimtFrag {
         const int y = TL_RQ * i + kq;
         const char* q = reinterpret_cast<const char*>(s) + (TRANS ? o[y % 8] : o[SWZ ? kq : 0]);
         const float4 v = *reinterpret_cast<const float4*>(
-            q + 4 * (TRANS ? 4 * (64 * TL_RQ * g + y / 8 * 8) : (4 * kq + i) * TL_T + 64 * g));
+            q + 4 * (TRANS ? 4 * (TL_GS * TL_RQ * g + y / 8 * 8) : (4 * kq + i) * TL_T + TL_GS * g));
         const float w[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
@@ -234,7 +198,8 @@ __device__ __forceinline__ void tl_simt_step(const float* sa, const float* sb, c
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(256, TL_MIN_BLOCKS) tl_matmul_simt(const MatmulArgs p) {
+extern "C" __global__ void __launch_bounds__(256, TL_MIN_BLOCKS) tl_matmul_simt(const TlSplitArgs args) {
+  const MatmulArgs& p = args.mm;
 #if TL_STAGES
   __shared__ __align__(16) float smem[TL_STAGES * 2 * TL_TILE];  // stage s: a's tile, then b's
 #else
@@ -242,16 +207,24 @@ extern "C" __global__ void __launch_bounds__(256, TL_MIN_BLOCKS) tl_matmul_simt(
   __shared__ __align__(16) float bs[2][TL_KB][TL_LD];
 #endif
   // (The host keeps M, N and K below 2^31.)
+#if TL_SPLIT
+  const int kb = int(blockIdx.y) * int(args.kslice);  // this split's k: kb .. kb + K
+  const int M = int(p.M), N = int(p.N), K = min(int(p.K) - kb, int(args.kslice));
+  const int tn = (N + TL_T - 1) / TL_T, m0 = int(blockIdx.x) / tn * TL_T, n0 = int(blockIdx.x) % tn * TL_T;
+#else
+  constexpr int kb = 0;
   const int M = int(p.M), N = int(p.N), K = int(p.K);
   const int m0 = int(blockIdx.y) * TL_T, n0 = int(blockIdx.x) * TL_T;
-  const int tx = int(threadIdx.x) % 16, ty = int(threadIdx.x) / 16;
+#endif
+  // This thread's rows 4 tr + GS g + i and columns 4 tc + GS g + i (i < 4).
+  const int tc = int(threadIdx.x) % 16, tr = int(threadIdx.x) / 16;
   const int kts = (K + TL_KB - 1) / TL_KB;
 
   for (int64_t batch = blockIdx.z; batch < p.batches; batch += gridDim.z) {
     int64_t off[3];
     tl_mm_offsets(p, batch, off);
-    const TL_S* A = reinterpret_cast<const TL_S*>(p.a) + off[0];
-    const TL_S* B = reinterpret_cast<const TL_S*>(p.b) + off[1];
+    const TL_S* A = reinterpret_cast<const TL_S*>(p.a) + off[0] + kb * p.ak;
+    const TL_S* B = reinterpret_cast<const TL_S*>(p.b) + off[1] + kb * p.bk;
     float acc[TL_TM][TL_TM];
 #pragma unroll
     for (int i = 0; i < TL_TM; ++i)
@@ -263,8 +236,8 @@ extern "C" __global__ void __launch_bounds__(256, TL_MIN_BLOCKS) tl_matmul_simt(
     TlSimtTile<TL_B_KMAJOR, TL_B_VEC> xb(B, TL_B_KMAJOR ? p.bn : p.bk, TL_B_KMAJOR ? p.bk : p.bn, TL_B_KMAJOR ? N : K,
                                          TL_B_KMAJOR ? K : N, n0);
     float va[TL_TILE / 1024][4], vb[TL_TILE / 1024][4];  // register-staged operands' quads
-    const TlSimtFragA fra(ty);
-    const TlSimtFragB frb(tx);
+    const TlSimtFragA fra(tr);
+    const TlSimtFragB frb(tc);
     // Steps 0 .. STAGES-2 before the first math; one commit group a step (empty past the
     // last) keeps the wait count below uniform.
 #pragma unroll
@@ -324,8 +297,8 @@ extern "C" __global__ void __launch_bounds__(256, TL_MIN_BLOCKS) tl_matmul_simt(
         float ra[TL_TM], rb[TL_TM];
 #pragma unroll
         for (int g = 0; g < TL_TM / 4; ++g) {
-          const float4 x = *reinterpret_cast<const float4*>(&as[cur][k][ty * 4 + 64 * g]);
-          const float4 y = *reinterpret_cast<const float4*>(&bs[cur][k][tx * 4 + 64 * g]);
+          const float4 x = *reinterpret_cast<const float4*>(&as[cur][k][tr * 4 + TL_GS * g]);
+          const float4 y = *reinterpret_cast<const float4*>(&bs[cur][k][tc * 4 + TL_GS * g]);
           ra[4 * g] = x.x, ra[4 * g + 1] = x.y, ra[4 * g + 2] = x.z, ra[4 * g + 3] = x.w;
           rb[4 * g] = y.x, rb[4 * g + 1] = y.y, rb[4 * g + 2] = y.z, rb[4 * g + 3] = y.w;
         }
@@ -343,15 +316,26 @@ extern "C" __global__ void __launch_bounds__(256, TL_MIN_BLOCKS) tl_matmul_simt(
     }
 #endif
 
+#if TL_SPLIT
+    // A k split: this split's sums out; the tile's last block goes on, with their total.
+    // (The flag in the stages' first word: free until the next batch's loads, past a barrier.)
+#if TL_STAGES
+    float* flag = smem;
+#else
+    float* flag = &as[0][0][0];
+#endif
+    if (!tl_split_last<TL_TM * TL_TM, 256>(args, batch, flag, [&](int f) -> float& { return acc[f / TL_TM][f % TL_TM]; }))
+      continue;
+#endif
     tl_mm_offsets(p, batch, off);  // again: cheaper than keeping them live through the loop
     const TlOut o = tl_out(p, batch, off);
 #pragma unroll
     for (int i = 0; i < TL_TM; ++i) {
-      const int r = m0 + ty * 4 + 64 * (i / 4) + i % 4;
+      const int r = m0 + tr * 4 + TL_GS * (i / 4) + i % 4;
       if (r >= M) continue;
 #pragma unroll
       for (int g = 0; g < TL_TM / 4; ++g) {
-        const int c = n0 + tx * 4 + 64 * g;
+        const int c = n0 + tc * 4 + TL_GS * g;
 #if !TL_EPILOGUE
         if (TL_C_VEC && c + 3 < N) {  // a quad at once
           TlQuad q;
