@@ -1,7 +1,7 @@
 """Row reductions on CUDA across row widths: softmax and layernorm (written as plain Python,
 as in bench/compare.py) against PyTorch eager and torch.compile of the same code, same card:
 
-    python bench/rows_cuda.py [--out results.json]
+    python bench/rows_cuda.py [--only softmax,1024] [--out results.json]
 
 Each case is timed as back-to-back launches between two synchronizations (matmul_cuda's
 `seconds`). The floor is one read and one write of the rows at the card's copy bandwidth (a
@@ -21,7 +21,9 @@ def main():
     import torch
     p = argparse.ArgumentParser()
     p.add_argument("--out", default=None)
+    p.add_argument("--only", default="", help="comma-separated: cases whose name contains one of these")
     args = p.parse_args()
+    only = [w for w in args.only.split(",") if w]
     bw = cuda_bandwidth()
     print(f"copy bandwidth {bw / 1e9:.0f} GB/s")
     print(f"{'case':28s} {'ours us':>8s} {'eager us':>9s} {'compile us':>10s} {'/eager':>7s} {'/compile':>8s} {'x floor':>7s}")
@@ -35,6 +37,8 @@ def main():
     for name, (ours_fn, torch_fn) in fns.items():
         compiled = torch.compile(torch_fn)
         for r, c in SHAPES:
+            if only and not any(w in f"{name} {r}x{c}" for w in only):
+                continue
             x = rng.standard_normal((r, c)).astype(np.float32)
             tx, px = tl.asarray(x, device="cuda"), torch.from_numpy(x).cuda()
             tl.eval(tx)

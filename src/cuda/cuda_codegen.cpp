@@ -33,6 +33,18 @@ template <int OP, class T> __device__ T tl_block_reduce(T v, T identity, T* shar
   __syncthreads();
   return v;
 }
+// Rows of a warp, X a block (X divides 32): thread (x, y) holds a partial of row x; the lanes
+// of a row fold theirs by shuffles, then the warps' in warp order; every thread gets its row's.
+template <int OP, int X, class T> __device__ T tl_rows_reduce(T v, T* shared) {
+  for (int s = 16; s >= X; s >>= 1) v = tl_combine<OP>(v, __shfl_xor_sync(0xffffffffu, v, s));
+  const int tid = threadIdx.y * X + threadIdx.x, warps = (blockDim.y * X + 31) >> 5;
+  if ((tid & 31) < X) shared[(tid >> 5) * X + threadIdx.x] = v;
+  __syncthreads();
+  v = shared[threadIdx.x];
+  for (int w = 1; w < warps; ++w) v = tl_combine<OP>(v, shared[w * X + threadIdx.x]);
+  __syncthreads();
+  return v;
+}
 // Column layout: thread (x, y) of an X-wide block holds output x's partial of rows y, y + Y,
 // ...; the Y partials of each x are folded in y order, and every thread gets its x's total.
 template <int OP, int X, class T> __device__ T tl_column_reduce(T v, T* shared) {
@@ -238,10 +250,10 @@ std::vector<int> printed_instrs(const ir::Kernel& k) {
 
 // A kernel with reductions. Block (x, y) threads: X outputs side by side (x), Y threads per
 // output striding over its reduced elements (y). X = 1 (rows: each block reduces one output,
-// its threads meeting through warp shuffles) or X = 32 / 256 (columns: the innermost kept
+// its threads meeting through warp shuffles), X = 32 / 256 (columns: the innermost kept
 // dim is the contiguous one, so neighbouring threads read neighbouring elements at every
-// reduced index). Blocks grid-stride over groups of X outputs; row values are computed by
-// every thread of their output. With `split` (one pass, few outputs), block t reduces chunk
+// reduced index) or, with `cache`, X rows of a warp each. Blocks grid-stride over groups of
+// X outputs; row values are computed by every thread of their output. With `split` (one pass, few outputs), block t reduces chunk
 // t % chunks of group t / chunks into partials; the last block of a group to finish (counted
 // with an atomic) folds them in chunk order, so the result does not depend on timing.
 // With `vector` > 1 (rows; one merged reduced dim along which every operand is contiguous or
@@ -288,7 +300,8 @@ std::string reduction_kernel_source(const ir::Kernel& k, int rank_kept, int rank
     const std::string op = combine_op(in), sh = i64 ? "shi" : "shf";
     return X == 1 ? "tl_block_reduce<" + op + ">(" + partial + ", " + std::string(i64 ? "int64_t(" : "double(") +
                         identity_of(in) + "), " + sh + ", threadIdx.y, blockDim.y)"
-                  : "tl_column_reduce<" + op + ", " + XS + ">(" + partial + ", " + sh + ")";
+                  : std::string(cache > 0 ? "tl_rows_reduce<" : "tl_column_reduce<") + op + ", " + XS + ">(" + partial +
+                        ", " + sh + ")";
   };
   auto row = [](size_t l) {
     return "tl_row" + std::to_string(l) + "(a.base, base, nullptr, 1, a.cf, a.ci, rf, ri, nullptr, nullptr);\n";
