@@ -178,10 +178,9 @@ std::vector<size_t> passes_of(const ir::Schedule& s, int i) {
   return out;
 }
 
-// Whether the row cache keeps load i: contiguous along the row and made by several passes.
+// row_cache_keeps, in a kernel with the cache (flat: the kernel along the row).
 bool row_cached(const ir::Kernel& k, const ir::Kernel& flat, const ir::Schedule& s, int i, int cache) {
-  return cache > 0 && k.instrs[size_t(i)].op == ir::Op::Load && flat.instrs[size_t(i)].strides[0] != 0 &&
-         passes_of(s, i).size() > 1;
+  return cache > 0 && row_cache_keeps(k, s, i, flat.instrs[size_t(i)].strides[0]);
 }
 
 // How pass p reads its loads: the first of several passes fills the row cache and later ones
@@ -216,6 +215,10 @@ std::string combine_op(const ir::Instr& r) { return std::to_string(int(r.rop)); 
 std::string identity_of(const ir::Instr& r) { return codegen::identity(r.rop, r.repr); }
 
 }  // namespace
+
+bool row_cache_keeps(const ir::Kernel& k, const ir::Schedule& s, int i, int64_t along) {
+  return k.instrs[size_t(i)].op == ir::Op::Load && along != 0 && passes_of(s, i).size() > 1;
+}
 
 std::string elementwise_args(const ir::Kernel& k, int rank, int nmem) {
   const int nslots = std::max<int>(1, int(k.slots.size())), nparams = std::max<int>(1, int(k.params.size()));
@@ -253,8 +256,8 @@ std::vector<int> printed_instrs(const ir::Kernel& k) {
 // its threads meeting through warp shuffles), X = 32 / 256 (columns: the innermost kept
 // dim is the contiguous one, so neighbouring threads read neighbouring elements at every
 // reduced index) or, with `cache`, X rows of a warp each. Blocks grid-stride over groups of
-// X outputs; row values are computed by every thread of their output. With `split` (one pass, few outputs), block t reduces chunk
-// t % chunks of group t / chunks into partials; the last block of a group to finish (counted
+// X outputs; row values are computed by every thread of their output. With `split` (one
+// pass, few outputs), block t reduces chunk t % chunks of group t / chunks into partials; the last block of a group to finish (counted
 // with an atomic) folds them in chunk order, so the result does not depend on timing.
 // With `vector` > 1 (rows; one merged reduced dim along which every operand is contiguous or
 // broadcast, rows aligned to whole vectors), each thread takes whole vectors of its row first

@@ -29,9 +29,13 @@ std::string elementwise_source(const ir::Kernel& k, int rank, int vector, const 
 std::string transpose_source(const ir::Kernel& k, int rank, int p, const std::vector<int>& staged,
                              const ir::Kernel& flat);
 
+// Whether the row cache (below) keeps instruction i of k: a load contiguous along the row
+// (`along`: its stride there) that several passes of s make.
+bool row_cache_keeps(const ir::Kernel& k, const ir::Schedule& s, int i, int64_t along);
+
 // The reduction kernel: `x` outputs side by side per block (1: rows, 32 or 256: columns; with
-// `cache`, rows of a warp each), `split` when each output's range is cut into chunks over several blocks, `vector` / `flat`
-// as above along the one merged reduced dim; `cache` > 0: each thread keeps up to `cache`
+// `cache`, rows of a warp each), `split` when each output's range is cut into chunks over
+// several blocks, `vector` / `flat` as above along the one merged reduced dim; `cache` > 0: each thread keeps up to `cache`
 // vectors of a row in registers for the later passes (rows of at most blockDim.y * vector *
 // cache elements, unsplit, blocks of `threads`: the kernel's launch bound).
 std::string reduction_kernel_source(const ir::Kernel& k, int rank_kept, int rank_red, int x, bool split,

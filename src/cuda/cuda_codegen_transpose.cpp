@@ -13,7 +13,7 @@ namespace tl::cuda {
 // to 33: both phases free of bank conflicts), the rest from memory.
 std::string transpose_source(const ir::Kernel& k, int rank, int p, const std::vector<int>& staged,
                              const ir::Kernel& flat) {
-  const int nmem = std::max(1, memory_operands(k)), q = rank - 1;
+  const int mems = memory_operands(k), nmem = std::max(1, mems), q = rank - 1;
   const std::string M = std::to_string(nmem), R = std::to_string(rank), P = std::to_string(p), Q = std::to_string(q);
   std::string src = common_source() + codegen::block_function(flat, printed_instrs(flat), 0, "tl_vector",
                                                                "static __device__ __forceinline__") +
@@ -49,7 +49,7 @@ std::string transpose_source(const ir::Kernel& k, int rank, int p, const std::ve
   src += "    }\n    __syncthreads();\n"
          "#pragma unroll\n    for (int r = y; r < 32; r += 8) {\n      if (r >= np_in || x >= nq_in) continue;\n"
          "      char* at[" + M + "];\n";
-  for (int j = 0; j < nmem && j < memory_operands(k); ++j) {
+  for (int j = 0; j < mems; ++j) {
     const std::string J = std::to_string(j);
     src += std::find(staged.begin(), staged.end(), j) != staged.end()
                ? "      at[" + J + "] = (char*)&t" + J + "[x][r];\n"

@@ -94,14 +94,12 @@ ir::Kernel flattened(const ir::Kernel& k, const MergedDims& m) {
 // it at 128 bytes a thread (32 to 1024): softmax rows of 8192 float32 take 256 threads of 8
 // vectors, rows of 1024 a warp.
 void plan_row_cache(const ir::Kernel& k, Launch& l) {
-  int bytes = 0;  // a vector of each load that several passes make
+  int bytes = 0;  // a vector of each load the cache keeps
   const ir::Schedule s = k.schedule();
   for (size_t i = 0, j = 0; i < k.instrs.size(); ++i) {
     const ir::Instr& in = k.instrs[i];
     if (in.op != ir::Op::Load && in.op != ir::Op::Store) continue;
-    int made = 0;
-    for (const auto& pass : s.passes) made += std::find(pass.begin(), pass.end(), int(i)) != pass.end();
-    if (in.op == ir::Op::Load && l.along.strides[0][j] != 0 && made > 1) bytes += l.vector * int(itemsize(in.dtype));
+    if (row_cache_keeps(k, s, int(i), l.along.strides[0][j])) bytes += l.vector * int(itemsize(in.dtype));
     ++j;
   }
   if (bytes == 0) return;
