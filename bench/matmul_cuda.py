@@ -17,7 +17,7 @@ import tensorlogic as tl
 CASES = [  # (name, batch, M, N, K, dtypes); tf32: float32 tensors at precision "high" (cuBLAS: allow_tf32)
     ("square 1024", 1, 1024, 1024, 1024, ("float32", "tf32", "float16", "bfloat16")),
     ("square 4096", 1, 4096, 4096, 4096, ("float32", "tf32", "float16", "bfloat16")),
-    ("square 8192", 1, 8192, 8192, 8192, ("tf32", "float16", "bfloat16")),
+    ("square 8192", 1, 8192, 8192, 8192, ("float32", "tf32", "float16", "bfloat16")),
     ("odd 4097x4095x4093", 1, 4097, 4095, 4093, ("bfloat16",)),
     ("1000^3", 1, 1000, 1000, 1000, ("float32", "bfloat16")),
     ("skinny 16x8192x8192", 1, 16, 8192, 8192, ("bfloat16",)),
@@ -49,8 +49,10 @@ def main():
     p.add_argument("--only", default=None,
                    help="comma-separated: run the cases whose name contains one of these (gelu: the gelu cases)")
     p.add_argument("--force", default=None, help="our tensor-core kernel for float16/bfloat16: mma, wgmma128, wgmma256 or "
-                   "wgmma_pp; float32 SIMT: simt_old (no cp.async ring) or simt_nosplit (no k splits) "
+                   "wgmma_pp; float32 SIMT: simt_old (no cp.async ring), simt_nosplit (no k splits) or "
+                   "simt_kb<k>s<stages> (128x128 ring stages of k, e.g. simt_kb16s3) "
                    "(TENSORLOGIC_MATMUL_FORCE; default: the selector's choice)")
+    p.add_argument("--dtypes", default=None, help="comma-separated: only these dtypes (float32, tf32, float16, bfloat16)")
     p.add_argument("--no-gelu", action="store_true", help="skip the gelu cases")
     args = p.parse_args()
     only = args.only.split(",") if args.only else None
@@ -69,6 +71,8 @@ def main():
         a32 = rng.standard_normal(shape_a).astype(np.float32)
         b32 = rng.standard_normal(shape_b[::-1] if b_t else shape_b).astype(np.float32)
         for dt in dtypes:
+            if args.dtypes and dt not in args.dtypes.split(","):
+                continue
             store = "float32" if dt == "tf32" else dt
             tl.set_float32_matmul_precision("high" if dt == "tf32" else "highest")
             torch.backends.cuda.matmul.allow_tf32 = dt == "tf32"

@@ -21,6 +21,17 @@ namespace {
 
 int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// Lets fn take `bytes` of dynamic shared memory (past 48 KiB a kernel must ask), once a
+// function: a configuration always asks the same.
+void allow_smem(CUfunction fn, unsigned bytes) {
+  if (bytes <= 48 * 1024) return;
+  static std::mutex mu;
+  static auto* raised = new std::unordered_set<CUfunction>();
+  std::lock_guard lock(mu);
+  if (raised->insert(fn).second)
+    check(api().cuFuncSetAttribute(fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, int(bytes)), "cuFuncSetAttribute");
+}
+
 // The largest of 1, 2, 4, 8 elements dividing x's offset, its batch strides (operand j of
 // `batch`) and its address.
 int base_align(const Tensor& x, const MergedDims& batch, size_t j) {
@@ -161,14 +172,7 @@ void matmul_wgmma(const Target& t, const MatmulConfig& c, const MatmulShape& s, 
   // (matmul_wgmma.cu: the stages, their mbarriers and the two turn barriers, two 8 KiB output
   // staging areas, alignment)
   const unsigned smem = unsigned(c.stages * (c.bm + c.bn) * 64 * 2 + 16 * c.stages + 16 + 128 + 2 * 8192 + 1024);
-  {
-    static std::mutex mu;
-    static auto* raised = new std::unordered_set<CUfunction>();
-    std::lock_guard lock(mu);
-    if (raised->insert(fn).second)
-      check(api().cuFuncSetAttribute(fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, int(smem)),
-            "cuFuncSetAttribute");
-  }
+  allow_smem(fn, smem);
   ArgPack args;  // WgmmaArgs
   for (const CUtensorMap* m : {&ma, &mb})
     for (uint64_t w : m->opaque) args.put(w);
@@ -257,8 +261,11 @@ void run_matmul(const Target& t, const MatmulConfig& c, MatmulShape s, MergedDim
       args.put(part ? part->data() : nullptr);
       args.put(splits > 1 ? static_cast<void*>(t.counters()) : nullptr);
       args.put(splits > 1 ? c.kslice : std::max<int64_t>(1, s.K));
-      if (splits > 1) args.launch(t, fn, unsigned(tiles), unsigned(splits), gz, 256);
-      else args.launch(t, fn, unsigned(cdiv(s.N, T)), check_rows(cdiv(s.M, T)), gz, 256);
+      // The ring's stages (dynamic shared memory): both tiles of TL_KB k (matmul_simt.cu).
+      const unsigned smem = unsigned(c.stages * 2 * T * (c.bk ? c.bk : 32) * 4);
+      allow_smem(fn, smem);
+      if (splits > 1) args.launch(t, fn, unsigned(tiles), unsigned(splits), gz, 256, 1, smem);
+      else args.launch(t, fn, unsigned(cdiv(s.N, T)), check_rows(cdiv(s.M, T)), gz, 256, 1, smem);
       break;
     }
     case MatmulKernel::Gemv: {

@@ -53,7 +53,7 @@ struct MatmulConfig {
   MatmulKernel kernel = MatmulKernel::Plain;
   int bm = 0, bn = 0, warps_m = 0, warps_n = 0;  // mma
   int stages = 0;  // mma, wgmma; simt: cp.async ring depth (0: two register-staged buffers)
-  int bk = 0;  // mma: k a stage (0: 32)
+  int bk = 0;  // mma: k a stage (0: 32); simt ring: k a stage (0: stages of 16 KiB)
   int tm = 0;                                                // simt: outputs per thread and dim
   int min_blocks = 0;  // mma, simt: blocks an SM must hold (a register cap)
   int a_kmajor = 0, b_kmajor = 0;                            // mma, simt
@@ -86,8 +86,8 @@ std::vector<MatmulConfig> matmul_candidates(const MatmulShape& s);
 // Everything of s that decides which candidate wins, as the autotuner's key.
 std::string matmul_key(const MatmulShape& s);
 // c, or the kernel TENSORLOGIC_MATMUL_FORCE names (mma, wgmma128, wgmma256, wgmma_pp; float32
-// SIMT: simt_old without the cp.async ring, simt_nosplit without k splits) where it can run
-// the problem: a tuning aid for bench/matmul_cuda.py --force.
+// SIMT: simt_old without the cp.async ring, simt_nosplit without k splits, simt_kb<k>s<stages>
+// other ring stages) where it can run the problem: a tuning aid for bench/matmul_cuda.py --force.
 MatmulConfig forced_matmul(const MatmulShape& s, const MatmulConfig& c);
 
 // out[..., m, n] = sum_k a[..., m, k] * b[..., k, n] (batch dims already broadcast). With an

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -121,10 +122,10 @@ bool wgmma_runs(const MatmulShape& s) {
 
 // 8 x 8 outputs a thread (tm 8) need 159 registers, 255 with the ring (one block an SM; at
 // 128 they spill); 4 x 4 fit in 128, two blocks an SM. float32 on sm_80+ with a vector
-// operand: a ring of 3 stages of 16 KiB (48 KiB, the static limit: 16 k of 128 x 128 tiles, 32 k of 64 x 64) that
+// operand: a ring of 3 stages of 32 k (96 KiB of 128 x 128 tiles, 48 KiB of 64 x 64) that
 // cp.async fills (the operands that are not vectors staged through registers); `ring` false:
 // two register-staged buffers of 1024 / tile k (what runs without cp.async). splits > 1: k
-// split over the grid (128 x 128 ring only), whole 16-k steps each.
+// split over the grid (128 x 128 ring only), whole 32-k steps each.
 MatmulConfig simt_config(const MatmulShape& s, int tm, bool ring = true, int64_t splits = 1) {
   MatmulConfig c;
   c.kernel = MatmulKernel::Simt;
@@ -135,7 +136,7 @@ MatmulConfig simt_config(const MatmulShape& s, int tm, bool ring = true, int64_t
   c.c_vec = unit(s.cn, s.N) && divides(4, s.cm) && s.c_align >= 4;
   if (ring && s.sm >= 80 && s.dtype == DType::Float32 && (a.vec || b.vec)) c.stages = 3;
   if (splits > 1 && c.stages && tm == 8) {
-    c.kslice = cdiv(cdiv(s.K, splits), 16) * 16;
+    c.kslice = cdiv(cdiv(s.K, splits), 32) * 32;
     c.splits = cdiv(s.K, c.kslice);
   }
   return c;
@@ -230,7 +231,7 @@ std::string MatmulConfig::name() const {
              "_b" + (b_kmajor ? "k" : "n") + (b_vec ? "v" : "s") + (splits > 1 ? "_ks" + std::to_string(splits) : "");
     case MatmulKernel::Simt:
       return "simt_" + n(16 * tm) + (stages ? "_s" + n(stages) : "") + "_a" + (a_kmajor ? "k" : "m") + (a_vec ? "v" : "s") + "_b" + (b_kmajor ? "k" : "n") +
-             (b_vec ? "v" : "s") + "_c" + (c_vec ? "v" : "s") +
+             (b_vec ? "v" : "s") + "_c" + (c_vec ? "v" : "s") + (bk ? "_k" + n(bk) : "") +
              (splits > 1 ? "_ks" + std::to_string(splits) : "");
     case MatmulKernel::Gemv:
       return std::string("gemv_") + (dot ? "dot" : "lane") + "_sn" + n(sn) + "_v" + n(v) + (yv ? "_yv" : "") +
@@ -294,7 +295,8 @@ std::string matmul_key(const MatmulShape& s) {
 // that kernel for the float16 / bfloat16 problems it can run (wgmma: on sm_90, 64 or more k;
 // wgmma128 and wgmma256 also tf32 ones); for a float32 SIMT choice, simt_old takes the
 // register-staged form (no cp.async ring), simt_nosplit the ring without k splits (64 x 64
-// tiles where 128 x 128 ones leave SMs idle), to time them against it; unset: c.
+// tiles where 128 x 128 ones leave SMs idle), simt_kb<k>s<stages> (e.g. simt_kb64s2) 128 x 128
+// ring tiles with that k a stage and that many stages, to time them against it; unset: c.
 MatmulConfig forced_matmul(const MatmulShape& s, const MatmulConfig& c) {
   const char* f = std::getenv("TENSORLOGIC_MATMUL_FORCE");
   if (!f || !*f || std::min(s.M, s.N) <= 16 || s.sm < 80) return c;
@@ -303,6 +305,10 @@ MatmulConfig forced_matmul(const MatmulShape& s, const MatmulConfig& c) {
     const int tm = fills_sms(s, 128) ? 8 : 4;  // (the choice without k splits)
     if (k == "simt_old") return simt_config(s, tm, false);
     if (k == "simt_nosplit") return simt_config(s, tm);
+    if (k.starts_with("simt_kb") && c.tm == 8 && c.stages) {  // simt_kb<k a stage>s<stages>
+      MatmulConfig w = c;
+      if (std::sscanf(k.c_str(), "simt_kb%ds%d", &w.bk, &w.stages) == 2 && w.bk % 8 == 0 && w.stages >= 2) return w;
+    }
   }
   if (k == "mma" && is_half(s.dtype)) return mma_config(s, fills_sms(s, 128));
   if ((k == "wgmma128" || k == "wgmma256" || (k == "wgmma_pp" && is_half(s.dtype))) && wgmma_runs(s) && s.K >= 64) {

@@ -31,6 +31,7 @@ Defines defines_for(const MatmulConfig& c, DType t, int rank) {
       d.insert(d.end(), {{"TL_TM", n(c.tm)}, {"TL_STAGES", n(c.stages)}, {"TL_MIN_BLOCKS", n(c.min_blocks)}, {"TL_A_KMAJOR", n(c.a_kmajor)}, {"TL_B_KMAJOR", n(c.b_kmajor)},
                          {"TL_A_VEC", n(c.a_vec)}, {"TL_B_VEC", n(c.b_vec)}, {"TL_C_VEC", n(c.c_vec)},
                          {"TL_SPLIT", n(c.splits > 1)}});
+      if (c.bk) d.push_back({"TL_KB", n(c.bk)});
       break;
     case MatmulKernel::Gemv:
       d.insert(d.end(), {{"TL_C", t == DType::Float64 ? "double" : "float"}, {"TL_DOT", n(c.dot)},
@@ -111,12 +112,12 @@ std::vector<std::pair<std::string, std::string>> matmul_kernel_sources() {
     if (small_n ? ak : bk) c.bk = 64, c.stages = 2;
     return c;
   };
-  // (ring: float32, sm_80+; ks: k splits)
-  const auto simt = [](int tm, int ak, int av, int bk, int bv, int cv, int ring = 0, int ks = 1) {
+  // (ring: float32, sm_80+; ks: k splits; kb: the ring's k a stage)
+  const auto simt = [](int tm, int ak, int av, int bk, int bv, int cv, int ring = 0, int ks = 1, int kb = 0) {
     MatmulConfig c;
     c.kernel = MatmulKernel::Simt;
     c.tm = tm, c.min_blocks = tm == 8 ? 1 : 2, c.a_kmajor = ak, c.a_vec = av, c.b_kmajor = bk, c.b_vec = bv, c.c_vec = cv;
-    c.stages = ring ? 3 : 0, c.splits = ks, c.kslice = ks > 1 ? 256 : 0;
+    c.stages = ring ? 3 : 0, c.splits = ks, c.kslice = ks > 1 ? 256 : 0, c.bk = kb;
     return c;
   };
   const auto gemv = [](int dot, int sn, int v, int yv) {
@@ -144,6 +145,7 @@ std::vector<std::pair<std::string, std::string>> matmul_kernel_sources() {
       {simt(8, 0, 0, 1, 1, 0, 1), DType::Float32}, {simt(4, 1, 1, 1, 0, 1, 1), DType::Float32},
       {simt(8, 1, 1, 0, 1, 1, 1, 2), DType::Float32}, {simt(8, 0, 1, 1, 0, 0, 1, 3), DType::Float32},  // k splits
       {simt(8, 0, 1, 1, 0, 1, 1, 2), DType::Float32}, {simt(8, 1, 1, 1, 1, 1, 1, 4), DType::Float32},
+      {simt(8, 1, 1, 0, 1, 1, 1, 1, 32), DType::Float32}, {simt(8, 1, 0, 1, 1, 0, 1, 2, 32), DType::Float32},  // 32 k a stage
       {gemv(1, 1, 4, 1), DType::Float32},   {gemv(1, 4, 8, 0), DType::Float16},
       {gemv(0, 16, 4, 0), DType::BFloat16}, {gemv(0, 2, 2, 0), DType::Float64},
       {gemv(0, 16, 4, 0), DType::Float32},  {gemv(0, 8, 8, 0), DType::Float16},

@@ -159,7 +159,7 @@ TEST(CudaMatmulSelect, Float32SimtSplitsKWhereItsTilesAreTooFew) {
   EXPECT_EQ(c.kslice, 512);
   const MatmulConfig odd = select_matmul(contiguous(1000, 1000, 1000, DType::Float32));
   EXPECT_EQ(odd.name(), "simt_128_s3_akv_bnv_cv_ks2");
-  EXPECT_EQ(odd.kslice, 512);  // whole 16-k steps: 512 + 488
+  EXPECT_EQ(odd.kslice, 512);  // whole 32-k steps: 512 + 488
   EXPECT_EQ(select_matmul(contiguous(768, 768, 768, DType::Float32)).name(), "simt_128_s3_akv_bnv_cv_ks3");  // 36 tiles
   const MatmulConfig deep = select_matmul(contiguous(512, 512, 4096, DType::Float32));  // 16 tiles x 8
   EXPECT_EQ(deep.name(), "simt_128_s3_akv_bnv_cv_ks8");
@@ -187,6 +187,16 @@ TEST(CudaMatmulSelect, Float32SimtSplitsKWhereItsTilesAreTooFew) {
   EXPECT_EQ(forced("simt_nosplit", s), "simt_64_s3_akv_bnv_cv");
   EXPECT_EQ(forced("simt_nosplit", big), "simt_128_s3_akv_bnv_cv");
   EXPECT_EQ(forced("simt_old", s), "simt_64_akv_bnv_cv");
+  // simt_kb<k>s<stages>: 128 x 128 ring tiles with other stages (none where the choice has none).
+  const MatmulConfig kb = [&] {
+    ::setenv("TENSORLOGIC_MATMUL_FORCE", "simt_kb16s4", 1);
+    const MatmulConfig c = forced_matmul(big, select_matmul(big));
+    ::unsetenv("TENSORLOGIC_MATMUL_FORCE");
+    return c;
+  }();
+  EXPECT_EQ(kb.name(), "simt_128_s4_akv_bnv_cv_k16");
+  EXPECT_EQ(forced("simt_kb16s4", contiguous(100, 100, 100, DType::Float32)), "simt_64_s3_akv_bnv_cv");
+  EXPECT_EQ(forced("simt_kb7s4", big), "simt_128_s3_akv_bnv_cv");
   const MatmulShape half = contiguous(1024, 1024, 1024, DType::Float16);
   EXPECT_EQ(forced("simt_nosplit", half), select_matmul(half).name());
 }

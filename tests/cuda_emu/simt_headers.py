@@ -56,8 +56,9 @@ def simt():
     text = (KERNELS / "matmul_simt.cu").read_text()
     text = replace_once(text, "const float4 v = *reinterpret_cast<const float4*>(", "const float4 v = tl_lds(",
                         "matmul_simt.cu (the ring's shared read)")
-    decl = "__shared__ __align__(16) float smem[TL_STAGES * 2 * TL_TILE];"
-    return replace_once(text, decl, decl + " tl_smem_base = smem;", "matmul_simt.cu (the ring's stages)")
+    decl = "extern __shared__ __align__(16) float smem[];"
+    return replace_once(text, decl, "__shared__ __align__(16) float smem[TL_STAGES * 2 * TL_TILE]; tl_smem_base = smem;",
+                        "matmul_simt.cu (the ring's stages)")
 
 
 def write(out_dir):
