@@ -145,7 +145,7 @@ std::vector<std::pair<std::string, std::string>> matmul_kernel_sources() {
       {simt(8, 0, 0, 1, 1, 0, 1), DType::Float32}, {simt(4, 1, 1, 1, 0, 1, 1), DType::Float32},
       {simt(8, 1, 1, 0, 1, 1, 1, 2), DType::Float32}, {simt(8, 0, 1, 1, 0, 0, 1, 3), DType::Float32},  // k splits
       {simt(8, 0, 1, 1, 0, 1, 1, 2), DType::Float32}, {simt(8, 1, 1, 1, 1, 1, 1, 4), DType::Float32},
-      {simt(8, 1, 1, 0, 1, 1, 1, 1, 32), DType::Float32}, {simt(8, 1, 0, 1, 1, 0, 1, 2, 32), DType::Float32},  // 32 k a stage
+      {simt(8, 1, 1, 0, 1, 1, 1, 1, 16), DType::Float32}, {simt(8, 1, 0, 1, 1, 0, 1, 2, 16), DType::Float32},  // 16 k a stage
       {gemv(1, 1, 4, 1), DType::Float32},   {gemv(1, 4, 8, 0), DType::Float16},
       {gemv(0, 16, 4, 0), DType::BFloat16}, {gemv(0, 2, 2, 0), DType::Float64},
       {gemv(0, 16, 4, 0), DType::Float32},  {gemv(0, 8, 8, 0), DType::Float16},
