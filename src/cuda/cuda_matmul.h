@@ -53,7 +53,7 @@ struct MatmulConfig {
   MatmulKernel kernel = MatmulKernel::Plain;
   int bm = 0, bn = 0, warps_m = 0, warps_n = 0;  // mma
   int stages = 0;  // mma, wgmma; simt: cp.async ring depth (0: two register-staged buffers)
-  int bk = 0;  // mma: k a stage (0: 32); simt ring: k a stage (0: stages of 16 KiB)
+  int bk = 0;  // mma, simt ring: k a stage (0: 32)
   int tm = 0;                                                // simt: outputs per thread and dim
   int min_blocks = 0;  // mma, simt: blocks an SM must hold (a register cap)
   int a_kmajor = 0, b_kmajor = 0;                            // mma, simt

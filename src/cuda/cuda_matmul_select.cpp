@@ -120,7 +120,7 @@ bool wgmma_runs(const MatmulShape& s) {
   return s.sm == 90 && s.tensor_maps && (is_half(s.dtype) || (wgmma_tf32(s) && s.tf32));
 }
 
-// 8 x 8 outputs a thread (tm 8) need 159 registers, 255 with the ring (one block an SM; at
+// 8 x 8 outputs a thread (tm 8) need 159 registers, 238-255 with the ring (one block an SM; at
 // 128 they spill); 4 x 4 fit in 128, two blocks an SM. float32 on sm_80+ with a vector
 // operand: a ring of 3 stages of 32 k (96 KiB of 128 x 128 tiles, 48 KiB of 64 x 64) that
 // cp.async fills (the operands that are not vectors staged through registers); `ring` false:
