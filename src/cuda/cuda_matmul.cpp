@@ -195,6 +195,18 @@ namespace {
 // several string concatenations, too much for every matmul).
 thread_local MatmulConfig last_config;
 
+// TlSplitArgs after MatmulArgs (mma, simt): a k split's partials for a batch's tiles of
+// `elems` sums in all (pool memory, stream-ordered: the caller holds it until the launch is
+// queued) and counters, and the k a split covers.
+BufferPtr put_split_args(const Target& t, ArgPack& args, const MatmulConfig& c, const MatmulShape& s, int64_t elems) {
+  const bool split = c.splits > 1;
+  BufferPtr part = split ? t.scratch(size_t(elems * s.batches * c.splits) * 4) : BufferPtr{};
+  args.put(part ? part->data() : nullptr);
+  args.put(split ? static_cast<void*>(t.counters()) : nullptr);
+  args.put(split ? c.kslice : std::max<int64_t>(1, s.K));
+  return part;
+}
+
 // Runs configuration c of the family on the problem s (batch: the merged batch dims of a, b
 // and out), with the epilogue in the kernel where it takes it, else after it.
 void run_matmul(const Target& t, const MatmulConfig& c, MatmulShape s, MergedDims batch, const Tensor& a,
@@ -245,26 +257,20 @@ void run_matmul(const Target& t, const MatmulConfig& c, MatmulShape s, MergedDim
   switch (c.kernel) {
     case MatmulKernel::Mma: {
       // MmaArgs: a k split's partials (pool memory, stream-ordered) and counters, the k a split covers.
-      const int64_t splits = std::max<int64_t>(1, c.splits), tiles = cdiv(s.M, c.bm) * cdiv(s.N, c.bn);
-      const BufferPtr part =
-          splits > 1 ? t.scratch(size_t(tiles * s.batches * splits * c.bm * c.bn) * 4) : BufferPtr{};
-      args.put(part ? part->data() : nullptr);
-      args.put(splits > 1 ? static_cast<void*>(t.counters()) : nullptr);
-      args.put(splits > 1 ? c.kslice : std::max<int64_t>(1, s.K));
-      args.launch(t, fn, unsigned(tiles), unsigned(splits), gz, unsigned(c.warps_m * c.warps_n * 32));
+      const int64_t tiles = cdiv(s.M, c.bm) * cdiv(s.N, c.bn);
+      const BufferPtr part = put_split_args(t, args, c, s, tiles * c.bm * c.bn);
+      args.launch(t, fn, unsigned(tiles), unsigned(std::max<int64_t>(1, c.splits)), gz,
+                  unsigned(c.warps_m * c.warps_n * 32));
       break;
     }
     case MatmulKernel::Simt: {
-      // TlSplitArgs, as mma's; with k splits, grid x walks a batch's tiles and y the splits.
-      const int64_t T = 16 * c.tm, splits = std::max<int64_t>(1, c.splits), tiles = cdiv(s.M, T) * cdiv(s.N, T);
-      const BufferPtr part = splits > 1 ? t.scratch(size_t(tiles * s.batches * splits * T * T) * 4) : BufferPtr{};
-      args.put(part ? part->data() : nullptr);
-      args.put(splits > 1 ? static_cast<void*>(t.counters()) : nullptr);
-      args.put(splits > 1 ? c.kslice : std::max<int64_t>(1, s.K));
+      // With k splits, grid x walks a batch's tiles and y the splits.
+      const int64_t T = 16 * c.tm, tiles = cdiv(s.M, T) * cdiv(s.N, T);
+      const BufferPtr part = put_split_args(t, args, c, s, tiles * T * T);
       // The ring's stages (dynamic shared memory): both tiles of TL_KB k (matmul_simt.cu).
-      const unsigned smem = unsigned(c.stages * 2 * T * (c.bk ? c.bk : 32) * 4);
+      const unsigned smem = unsigned(c.stages * 2 * T * (c.bk ? c.bk : kSimtRingK) * 4);
       allow_smem(fn, smem);
-      if (splits > 1) args.launch(t, fn, unsigned(tiles), unsigned(splits), gz, 256, 1, smem);
+      if (c.splits > 1) args.launch(t, fn, unsigned(tiles), unsigned(c.splits), gz, 256, 1, smem);
       else args.launch(t, fn, unsigned(cdiv(s.N, T)), check_rows(cdiv(s.M, T)), gz, 256, 1, smem);
       break;
     }

@@ -46,6 +46,9 @@ struct MatmulShape {
 // wgmma fed by TMA, warp-specialized, persistent), float16 / bfloat16, float32 as tf32.
 enum class MatmulKernel { Plain, Simt, Mma, Gemv, Wgmma };
 
+// The SIMT kernel's cp.async ring: k a stage unless a configuration says (its TL_KB default).
+constexpr int kSimtRingK = 32;
+
 // A kernel and its configuration (each field means something for some kernels only; the
 // rest stay 0). "k-major": the operand's tile is read along k (its k stride is 1, or it is
 // strided both ways); otherwise along m (a) or n (b), whose stride is then 1.
@@ -53,7 +56,7 @@ struct MatmulConfig {
   MatmulKernel kernel = MatmulKernel::Plain;
   int bm = 0, bn = 0, warps_m = 0, warps_n = 0;  // mma
   int stages = 0;  // mma, wgmma; simt: cp.async ring depth (0: two register-staged buffers)
-  int bk = 0;  // mma, simt ring: k a stage (0: 32)
+  int bk = 0;  // mma: k a stage (0: 32); simt ring: k a stage (0: kSimtRingK)
   int tm = 0;                                                // simt: outputs per thread and dim
   int min_blocks = 0;  // mma, simt: blocks an SM must hold (a register cap)
   int a_kmajor = 0, b_kmajor = 0;                            // mma, simt

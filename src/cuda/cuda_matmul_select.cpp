@@ -136,7 +136,7 @@ MatmulConfig simt_config(const MatmulShape& s, int tm, bool ring = true, int64_t
   c.c_vec = unit(s.cn, s.N) && divides(4, s.cm) && s.c_align >= 4;
   if (ring && s.sm >= 80 && s.dtype == DType::Float32 && (a.vec || b.vec)) c.stages = 3;
   if (splits > 1 && c.stages && tm == 8) {
-    c.kslice = cdiv(cdiv(s.K, splits), 32) * 32;
+    c.kslice = cdiv(cdiv(s.K, splits), kSimtRingK) * kSimtRingK;
     c.splits = cdiv(s.K, c.kslice);
   }
   return c;

@@ -39,7 +39,7 @@
 // Against 16 k (stages of 16 KiB, H200, same call): 4096^2 0.88x cuBLAS (0.85x), 8192^2 0.90x
 // (0.86x), 1024^3 1.02x (0.99x): a step's fixed cost (its barrier, the copies' addressing)
 // over twice the multiply-adds.
-#define TL_KB 32
+#define TL_KB 32  // (the host's kSimtRingK)
 #endif
 static_assert(TL_T * TL_KB % 1024 == 0, "whole quads of each tile for every thread");
 #else
