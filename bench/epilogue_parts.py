@@ -21,6 +21,18 @@ sys.path.insert(0, os.path.dirname(__file__))
 from matmul_cuda import seconds  # noqa: E402
 
 
+def gelu_operands(n):
+    """x (n x n), w (n x n, scaled so that the products stay near 1) and b (n): random,
+    bfloat16 on CUDA, ours and PyTorch's (the same values)."""
+    import torch
+    rng = np.random.default_rng(0)
+    x32, w32 = rng.standard_normal((n, n)).astype(np.float32), (rng.standard_normal((n, n)) / 64).astype(np.float32)
+    b32 = rng.standard_normal(n).astype(np.float32)
+    ours = [tl.asarray(v, device="cuda").astype("bfloat16") for v in (x32, w32, b32)]
+    tl.eval(*ours)
+    return ours + [torch.from_numpy(v).cuda().to(torch.bfloat16) for v in (x32, w32, b32)]
+
+
 def main():
     import torch
     p = argparse.ArgumentParser()
@@ -28,14 +40,9 @@ def main():
     p.add_argument("--out", default=None)
     args = p.parse_args()
     n = args.n
-    rng = np.random.default_rng(0)
-    x32, w32 = rng.standard_normal((n, n)).astype(np.float32), (rng.standard_normal((n, n)) / 64).astype(np.float32)
-    b32 = rng.standard_normal(n).astype(np.float32)
-    x, w, b = (tl.asarray(v, device="cuda").astype("bfloat16") for v in (x32, w32, b32))
-    tl.eval(x, w, b)
+    x, w, b, px, pw, pb = gelu_operands(n)
     y = x @ w
     tl.eval(y)
-    px, pw, pb = (torch.from_numpy(v).cuda().to(torch.bfloat16) for v in (x32, w32, b32))
     py = px @ pw
     sync, tsync = (lambda: tl.synchronize("cuda")), torch.cuda.synchronize
     launches = max(3, min(200, int(2e12 / (2.0 * n ** 3))))

@@ -13,8 +13,14 @@ import json
 import subprocess
 import time
 
+import os
+import sys
+
 import numpy as np
 import tensorlogic as tl
+
+sys.path.insert(0, os.path.dirname(__file__))
+from epilogue_parts import gelu_operands  # noqa: E402
 
 
 def sustained(run, sync, seconds):
@@ -48,12 +54,7 @@ def main():
     p.add_argument("--out", default=None)
     args = p.parse_args()
     n = args.n
-    rng = np.random.default_rng(0)
-    x32, w32 = rng.standard_normal((n, n)).astype(np.float32), (rng.standard_normal((n, n)) / 64).astype(np.float32)
-    b32 = rng.standard_normal(n).astype(np.float32)
-    x, w, b = (tl.asarray(v, device="cuda").astype("bfloat16") for v in (x32, w32, b32))
-    tl.eval(x, w, b)
-    px, pw, pb = (torch.from_numpy(v).cuda().to(torch.bfloat16) for v in (x32, w32, b32))
+    x, w, b, px, pw, pb = gelu_operands(n)
     sync, tsync = (lambda: tl.synchronize("cuda")), torch.cuda.synchronize
     gelu = torch.nn.functional.gelu
     cases = {
