@@ -10,11 +10,10 @@ power cap) through a bf16 matmul, so the time of any work added to it (an epilog
 its energy, wherever it runs. The ratios here are the sustained ones."""
 import argparse
 import json
-import subprocess
-import time
-
 import os
+import subprocess
 import sys
+import time
 
 import numpy as np
 import tensorlogic as tl
@@ -40,7 +39,7 @@ def sustained(run, sync, seconds):
     smi.terminate()
     rows = [r.split(", ") for r in smi.communicate()[0].strip().splitlines()[5:]]
     if not rows:
-        raise RuntimeError("nvidia-smi gave no samples")
+        raise RuntimeError("nvidia-smi gave no samples past the first second (--seconds too short?)")
     mean = lambda i: float(np.mean([float(r[i]) for r in rows]))  # noqa: E731
     return dict(us=per_call * 1e6, sm_mhz=mean(0), watts=mean(1), limit_watts=mean(2),
                 throttle=sorted({r[3] for r in rows}))
