@@ -75,6 +75,21 @@ def test_unary_float(device, rng, name, dtype):
         assert_close(got, ref(to_f64(a)), dtype, rtol=rtol, atol=atol)
 
 
+def test_gelu_keeps_its_relative_accuracy_in_the_negative_tail(device, rng):
+    """gelu(x) = x Phi(x) to float32 accuracy across the range, the tail included, where the
+    textbook x (1 + erf(x / sqrt 2)) / 2 loses every digit to the cancellation in 1 + erf;
+    inf, -inf and NaN as that formula gives them."""
+    x = np.concatenate([rng.uniform(-12.5, 12.5, 1000), -np.logspace(-6, 1.09, 33), np.logspace(-6, 1.09, 33)])
+    x = x.astype(np.float32)
+    x64 = x.astype(np.float64)
+    ref = 0.5 * x64 * np.vectorize(math.erfc, otypes=[np.float64])(-x64 / math.sqrt(2))
+    got = tl.gelu(tl.asarray(x, device=device)).numpy().astype(np.float64)
+    np.testing.assert_allclose(got, ref, rtol=2e-5, atol=0)
+    specials = tl.gelu(tl.asarray(np.array([np.inf, -np.inf, np.nan, 0.0, -0.0], np.float32), device=device)).numpy()
+    assert specials[0] == np.inf and np.isnan(specials[1]) and np.isnan(specials[2])
+    assert specials[3] == 0 and specials[4] == 0 and np.signbit(specials[4])
+
+
 UNARY_TOL = {tl.float32: (8e-6, 1e-6), tl.float64: (1e-12, 1e-12),
              tl.float16: (2e-3, 2e-3), tl.bfloat16: (1.6e-2, 1.6e-2)}
 

@@ -46,4 +46,10 @@ std::string block_function(const ir::Kernel& k, const std::vector<int>& instrs, 
 // GPU compilers take them too. Needs int8_t ... int64_t and TL_HD defined.
 const char* cast_prelude();
 
+// gelu over float, as a C function for GPU preludes: x Phi(x), Phi(-|x|) = k 2^(R(k) - x^2
+// log2(e) / 2) with k = 1 / (1 + 0.47 |x| / sqrt 2) and R a degree-7 polynomial. The prelude
+// defines TL_GELU_QUAL (what goes before the return type), TL_RCP and TL_EXP2 (its reciprocal
+// and 2^x, approximations to a few ulp being enough) first.
+const char* gelu_float_source();
+
 }  // namespace tl::codegen

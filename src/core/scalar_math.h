@@ -88,8 +88,10 @@ template <class T> TL_HD inline T tl_silu(T a) { return a * tl_sigmoid(a); }
 template <class T> TL_HD inline T tl_softplus(T a) {
   return std::log1p(std::exp(-tl_abs(a))) + tl_relu(a);
 }
+// x Phi(x) through erfc: 1 + erf(x / sqrt 2) would cancel to nothing for x below about -5.
+// (The GPU preludes compute float gelu by codegen_c.h's gelu_float_source.)
 template <class T> TL_HD inline T tl_gelu(T a) {
-  return T(0.5) * a * (T(1) + std::erf(a * T(0.70710678118654752440)));
+  return T(0.5) * a * std::erfc(a * T(-0.70710678118654752440));
 }
 template <class T> TL_HD inline T tl_gelu_tanh(T a) {
   return T(0.5) * a * (T(1) + std::tanh(T(0.79788456080286535588) * (a + T(0.044715) * a * a * a)));

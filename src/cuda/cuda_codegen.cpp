@@ -417,42 +417,20 @@ std::string elementwise_source(const ir::Kernel& k, int rank, int vector, const 
   return src + kernel_wrapper(k, rank, memory_operands(k), vector, flat);
 }
 
-std::string matmul_epilogue_source(const ir::Kernel& k, int acc_slot, int batch_rank) {
-  const auto n = [](int64_t v) { return std::to_string(v); };
-  const int nmem = std::max(1, memory_operands(k)), nslots = std::max<int>(1, int(k.slots.size()));
-  const int nparams = std::max<int>(1, int(k.params.size())), br = std::max(1, batch_rank);
-  int acc_mem = -1;
-  DType acc_dtype = DType::Float32;
-  for (size_t i = 0, j = 0; i < k.instrs.size(); ++i) {
-    const ir::Instr& in = k.instrs[i];
+const char* vector_move_source() { return kVectorMove; }
+
+ir::Kernel flattened(const ir::Kernel& k, const MergedDims& m) {
+  ir::Kernel f = k;
+  f.domain = m.shape;
+  f.reduced = {false};
+  f.slots.clear();
+  for (ir::Instr& in : f.instrs) {
     if (in.op != ir::Op::Load && in.op != ir::Op::Store) continue;
-    if (in.op == ir::Op::Load && in.slot == acc_slot) acc_mem = int(j), acc_dtype = in.dtype;
-    ++j;
+    in.strides = {m.strides[0][f.slots.size()]};
+    in.slot = int(f.slots.size());
+    f.slots.push_back(in.dtype);
   }
-  const std::string M = n(nmem), S = n(nslots), P = n(nparams), R = n(br), A = codegen::ctype(acc_dtype);
-  std::string src = "#define TL_EPILOGUE 1\n#define TL_EP_RANK " + R + "\n#define TL_EP_MEM " + M + "\n";
-  src += "struct TlEpArgs {\n  char* base[" + S + "];\n  int64_t off[" + M + "];\n  int64_t st[" + M + "][" + R +
-         "];\n  int64_t shape[" + R + "];\n  int64_t sm[" + M + "];\n  int64_t sn[" + M + "];\n  double cf[" + P +
-         "];\n  int64_t ci[" + P + "];\n};\n";
-  const std::string q = "static __device__ __forceinline__";
-  src += codegen::block_function(k, printed_instrs(k), int(k.domain.size()) - 1, "tl_ep_cols", q);
-  // The product lives in a local the epilogue's load reads: inlined, it stays in registers.
-  std::string base = "  char* base[" + S + "] = {";
-  for (int s = 0; s < nslots; ++s)
-    base += std::string(s ? ", " : "") + (s == acc_slot ? "(char*)acc" : "e.base[" + n(s) + "]");
-  base += "};\n  int64_t off[" + M + "], inc[" + M + "];\n#pragma unroll\n  for (int j = 0; j < " + M +
-          "; ++j) off[j] = bo[j] + r * e.sm[j] + c * e.sn[j], inc[j] = e.sn[j];\n";
-  if (acc_mem >= 0) base += "  off[" + n(acc_mem) + "] = 0, inc[" + n(acc_mem) + "] = 1;\n";
-  const std::string args = "(const TlEpArgs& e, const int64_t (&bo)[" + M + "], int64_t r, int64_t c";
-  const std::string rest = "e.cf, e.ci, nullptr, nullptr, nullptr, nullptr);\n";
-  src += "template <int W, class V>\n" + q + " void tl_ep_run_cols" + args + ", int n, const V (&v)[W]) {\n  " + A +
-         " acc[W];\n#pragma unroll\n  for (int i = 0; i < W; ++i) acc[i] = tl_from<" + A + ", V>(v[i]);\n" + base +
-         "  if (n == W)  // (a constant count: unrolled)\n    tl_ep_cols(base, off, inc, W, " + rest +
-         "  else\n    tl_ep_cols(base, off, inc, n, " + rest + "}\n";
-  // One element: the same function over one column.
-  src += "template <class V>\n" + q + " void tl_ep_run" + args + ", V v) {\n  const V one[1] = {v};\n"
-         "  tl_ep_run_cols<1>(e, bo, r, c, 1, one);\n}\n";
-  return src;
+  return f;
 }
 
 }  // namespace tl::cuda

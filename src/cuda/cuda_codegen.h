@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/fusion_ir.h"
+#include "core/shape.h"
 
 namespace tl::cuda {
 
@@ -15,6 +16,11 @@ std::vector<int> printed_instrs(const ir::Kernel& k);
 int memory_operands(const ir::Kernel& k);
 // The elementwise kernels' argument block `Args` over `rank` merged dims, `nmem` operands.
 std::string elementwise_args(const ir::Kernel& k, int rank, int nmem);
+// k over the one merged dim of m (its shape and strides), memory operand j reading or
+// writing slot j: what a vector step runs.
+ir::Kernel flattened(const ir::Kernel& k, const MergedDims& m);
+// tl_move<N>(dst, src) (and tl_move_last): N bytes, a whole vector of one operand, in one access.
+const char* vector_move_source();
 
 // The elementwise kernel over `rank` merged dims; with `vector` > 1 (every operand contiguous
 // or broadcast along the innermost merged dim and aligned; over several dims, rows that whole
@@ -54,6 +60,19 @@ std::string reduction_kernel_source(const ir::Kernel& k, int rank_kept, int rank
 //                                            int64_t r, int64_t c, int n, const V (&acc)[W])
 // which runs it on columns c .. c + n - 1 (n <= W) of row r in one pass: the pointers do not
 // alias there, so the elements' loads and arithmetic interleave.
+// Where every memory operand is contiguous or broadcast along the columns, it also defines
+// TL_EP_VEC (V: the columns of a 16-byte access of the widest), a struct TlEpVec holding a
+// vector's operands, and
+//   bool tl_ep_vec_ok(const TlEpArgs& e, const int64_t (&bo)[TL_EP_MEM])
+//   void tl_ep_vec_load(const TlEpArgs& e, const int64_t (&bo)[TL_EP_MEM], int64_t r,
+//                       int64_t c, TlEpVec& x)
+//   template <class V> void tl_ep_vec_run(const TlEpArgs& e, const int64_t (&bo)[TL_EP_MEM],
+//                                         int64_t r, int64_t c, const V (&acc)[TL_EP_VEC], TlEpVec& x)
+// whether the vectors of every row at columns that V divides are aligned (at batch offsets
+// bo); the loads of columns c .. c + V - 1 of row r into x, one access each; then the rest:
+// the arithmetic and the stores, one access each. A caller reads several vectors before it
+// runs them: their latencies overlap.
+// (matmul_epilogue_source is in cuda_codegen_epilogue.cpp.)
 std::string matmul_epilogue_source(const ir::Kernel& k, int acc_slot, int batch_rank);
 
 }  // namespace tl::cuda

@@ -74,21 +74,6 @@ int vector_width(const ir::Kernel& k, const MergedDims& along, const MergedDims*
   return along.shape[0] >= v ? v : 1;
 }
 
-// The kernel over the one merged dim of m, memory operand j reading or writing slot j.
-ir::Kernel flattened(const ir::Kernel& k, const MergedDims& m) {
-  ir::Kernel f = k;
-  f.domain = m.shape;
-  f.reduced = {false};
-  f.slots.clear();
-  for (ir::Instr& in : f.instrs) {
-    if (in.op != ir::Op::Load && in.op != ir::Op::Store) continue;
-    in.strides = {m.strides[0][f.slots.size()]};
-    in.slot = int(f.slots.size());
-    f.slots.push_back(in.dtype);
-  }
-  return f;
-}
-
 // Rows that several passes read, of whole vectors: each thread keeps its vectors of the row in
 // registers from the first pass, so later passes read no memory. As few threads a row as hold
 // it at 128 bytes a thread (32 to 1024): softmax rows of 8192 float32 take 256 threads of 8

@@ -103,7 +103,7 @@ int tma_batch(const MergedDims& batch, size_t j) {
 // packed first to aligned scratch where TMA cannot read it in place; min(tiles, SMs)
 // persistent blocks of 3 warpgroups, the stages in dynamic shared memory.
 void matmul_wgmma(const Target& t, const MatmulConfig& c, const MatmulShape& s, const Tensor& a, const Tensor& b,
-                  const Tensor& out, const MergedDims& batch, const Defines& defines, const std::string& headers,
+                  const Tensor& out, const MergedDims& batch, const Defines& defines, const Headers& headers,
                   const EpiloguePlan* ep) {
   const char* body = body_for(c.kernel);
   const int64_t es = int64_t(itemsize(s.dtype));  // bytes an element: 2, or 4 (tf32)
@@ -142,7 +142,7 @@ void matmul_wgmma(const Target& t, const MatmulConfig& c, const MatmulShape& s, 
     // (matmul_wgmma_pack.cu: 64 x 64 tiles where it transposes, else 16 bytes a thread)
     const int64_t work = sr == 1 && si != 1 ? nb * cdiv(rows, 64) * cdiv(inner, 64) : cdiv(nb * rows * cdiv(inner * es, 16), 256);
     // (without the epilogue's key: one pack kernel serves every epilogue)
-    args.launch(t, static_kernel(t, "tl_matmul_wgmma_pack", defines_for(c, s.dtype, int(batch.shape.size())), body, "", true),
+    args.launch(t, static_kernel(t, "tl_matmul_wgmma_pack", defines_for(c, s.dtype, int(batch.shape.size())), body, {}, true),
                 unsigned(std::clamp<int64_t>(work, 1, int64_t(t.sms) * 16)), 1, 1, 256);
     return v;
   };
@@ -219,7 +219,7 @@ void run_matmul(const Target& t, const MatmulConfig& c, MatmulShape s, MergedDim
     ep.emplace(*epilogue, out);
     const size_t maps = c.kernel == MatmulKernel::Wgmma ? 2 * 16 + 2 : 0;  // WgmmaArgs' tensor maps, za, zb
     const size_t words = maps + 3 * 2 + 3 * batch.shape.size() + batch.shape.size() + 10 + 2 + ep->words();
-    if (!hooks_epilogue(c) || words * 8 > 4000 ||
+    if (!hooks_epilogue(c, s.dtype) || words * 8 > 4000 ||
         !codegen::printable(epilogue->kernel, printed_instrs(epilogue->kernel), true)) {
       run_matmul(t, c, s, batch, a, b, out, nullptr);
       launch_fused(t, epilogue->kernel, epilogue->bindings);
@@ -228,10 +228,10 @@ void run_matmul(const Target& t, const MatmulConfig& c, MatmulShape s, MergedDim
   }
 
   Defines defines = defines_for(c, s.dtype, int(batch.shape.size()));
-  std::string headers;
+  Headers headers;
   if (ep) {
     defines.push_back({"TL_EP_KEY", ep->key()});  // (the cache key: static_kernel keys by the defines)
-    headers = matmul_epilogue_source(epilogue->kernel, epilogue->acc_slot, ep->rank());
+    headers = [&] { return matmul_epilogue_source(epilogue->kernel, epilogue->acc_slot, ep->rank()); };
   }
   if (c.kernel == MatmulKernel::Wgmma)
     return matmul_wgmma(t, c, s, a, b, out, batch, defines, headers, ep ? &*ep : nullptr);

@@ -106,12 +106,12 @@ void matmul(const Target& t, const Tensor& a, const Tensor& b, const Tensor& out
 
 // A configuration as source (cuda_matmul_sources.cpp): the #defines of c for storage type t
 // and `rank` merged batch dims, its kernel's entry point and body (matmul_common.cu, then the
-// kernel), and whether its final store goes through TL_EPILOGUE_STORE (the others run an
-// epilogue as a kernel of its own).
+// kernel), and whether it runs an epilogue for storage type t (the others run an epilogue as
+// a kernel of its own).
 Defines defines_for(const MatmulConfig& c, DType t, int rank);
 const char* entry_for(MatmulKernel k);
 const char* body_for(MatmulKernel k);
-bool hooks_epilogue(const MatmulConfig& c);
+bool hooks_epilogue(const MatmulConfig& c, DType t);
 
 // (name, source) of a set of configurations that reaches every branch of every matmul
 // kernel: for the nvcc check.

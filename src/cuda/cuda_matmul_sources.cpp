@@ -78,16 +78,16 @@ const char* body_for(MatmulKernel k) {
   return plain.c_str();
 }
 
-// Whether a kernel's final store goes through TL_EPILOGUE_STORE (matmul_common.cu): the
-// others run the epilogue as a kernel of its own (cooperative wgmma: no slower so,
-// matmul_wgmma.cu says why).
-bool hooks_epilogue(const MatmulConfig& c) {
+// Whether a kernel runs an epilogue (through TL_EPILOGUE_STORE, matmul_common.cu; wgmma at
+// its store, matmul_wgmma_store.cu): the others run it as a kernel of its own (wgmma's tf32
+// forms).
+bool hooks_epilogue(const MatmulConfig& c, DType t) {
   switch (c.kernel) {
     case MatmulKernel::Plain:
     case MatmulKernel::Simt:
     case MatmulKernel::Mma:
     case MatmulKernel::Gemv: return true;
-    case MatmulKernel::Wgmma: return c.pingpong;
+    case MatmulKernel::Wgmma: return t != DType::Float32;
   }
   return false;
 }
@@ -195,9 +195,11 @@ std::vector<std::pair<std::string, std::string>> matmul_epilogue_kernel_sources(
   std::vector<std::pair<std::string, std::string>> out;
   std::vector<MatmulConfig> configs;
   for (const MatmulShape& x : shapes) configs.push_back(select_matmul(x));
-  if (is_half(t)) configs.push_back(wgmma_config(shapes[0], 128, true));  // (sm_90a: ping-pong takes epilogues)
+  if (is_half(t))  // sm_90a: ping-pong, and the cooperative kernel at both widths
+    for (const auto& [width, pp] : {std::pair{128, true}, {128, false}, {256, false}})
+      configs.push_back(wgmma_config(shapes[0], width, pp));
   for (const MatmulConfig& c : configs) {
-    if (!hooks_epilogue(c)) continue;
+    if (!hooks_epilogue(c, t)) continue;
     const std::string name = "matmul_" + c.name() + "_" + dtype_name(t) + "_epilogue";
     bool seen = false;
     for (const auto& o : out) seen |= o.first == name;

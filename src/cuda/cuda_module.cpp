@@ -33,7 +33,7 @@ typedef long long int64_t; typedef unsigned long long uint64_t;
 namespace tl_math {
 #define TL_F1(name) __device__ inline float name(float x) { return ::name##f(x); } \
                     __device__ inline double name(double x) { return ::name(x); }
-TL_F1(ceil) TL_F1(cos) TL_F1(erf) TL_F1(exp) TL_F1(expm1) TL_F1(floor) TL_F1(log)
+TL_F1(ceil) TL_F1(cos) TL_F1(erf) TL_F1(erfc) TL_F1(exp) TL_F1(expm1) TL_F1(floor) TL_F1(log)
 TL_F1(log1p) TL_F1(sin) TL_F1(sqrt) TL_F1(tan) TL_F1(tanh) TL_F1(trunc)
 #undef TL_F1
 __device__ inline float nearbyint(float x) { return ::rintf(x); }
@@ -75,6 +75,31 @@ struct tl_bf16 {
   }
   __device__ operator float() const { return __uint_as_float(unsigned(bits) << 16); }
 };
+)";
+
+// gelu over float (codegen_c.h's formula) with the approximate reciprocal and 2^x, one
+// instruction each: the matmul epilogue gelu(x @ w + b) spends its time in gelu.
+constexpr const char* kGeluPrims = R"(
+#define TL_GELU_QUAL __device__ inline
+__device__ inline float tl_rcp_approx(float x) { float y; asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x)); return y; }
+__device__ inline float tl_exp2_approx(float x) { float y; asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x)); return y; }
+#define TL_RCP(x) tl_rcp_approx(x)
+#define TL_EXP2(x) tl_exp2_approx(x)
+namespace tl::sm {
+__device__ inline float fma(float a, float b, float c) { return ::fmaf(a, b, c); }  // (never double)
+__device__ inline float fabs(float x) { return ::fabsf(x); }
+)";
+
+// float rounded to bfloat16 and read back as float (a bias add before an activation, as
+// PyTorch's separate kernels round it): one cvt packing it into the upper half of a zero word.
+constexpr const char* kCastBf16 = R"(
+#if __CUDA_ARCH__ >= 800
+template <> __device__ inline float tl_cast<tl_bf16, float, float>(float a) {
+  unsigned w;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(w) : "f"(a), "f"(0.0f));
+  return __uint_as_float(w);
+}
+#endif
 )";
 
 // off[j] += the offsets of linear index `lin` over shape[R] (innermost last) with operand
@@ -170,8 +195,9 @@ std::string header_for_nvrtc(const char* header) {
 }
 
 const std::string& common_source() {
-  static const std::string s = std::string(kPrelude) + header_for_nvrtc(embedded::kScalarMath) + "using namespace tl::sm;\n" +
-                               codegen::cast_prelude() + kUnravel;
+  static const std::string s = std::string(kPrelude) + header_for_nvrtc(embedded::kScalarMath) + kGeluPrims +
+                               codegen::gelu_float_source() + "}\nusing namespace tl::sm;\n" +
+                               codegen::cast_prelude() + kCastBf16 + kUnravel;
   return s;
 }
 

@@ -16,10 +16,10 @@ std::string configured(const Defines& defines, const char* body, const std::stri
 }
 
 CUfunction static_kernel(const Target& t, const char* entry, const Defines& defines, const char* body,
-                         const std::string& headers, bool arch_specific) {
+                         const Headers& headers, bool arch_specific) {
   std::string key;
   for (const auto& [name, value] : defines) key += name + "=" + value + ";";
-  return kernel_function_by_key(t, key, [&] { return configured(defines, body, headers); }, entry, arch_specific);
+  return kernel_function_by_key(t, key, [&] { return configured(defines, body, headers ? headers() : ""); }, entry, arch_specific);
 }
 
 namespace {
@@ -147,7 +147,7 @@ void random(const Target& t, RandomDist dist, uint64_t seed, uint64_t counter, d
                " into a " + dtype_name(dt) + " tensor");
   const int64_t n = out.numel();
   if (n == 0) return;
-  const CUfunction fn = static_kernel(t, "tl_random", random_defines(dist, dt), sources::kRandom, philox_header());
+  const CUfunction fn = static_kernel(t, "tl_random", random_defines(dist, dt), sources::kRandom, philox_header);
   ArgPack args;
   args.tensors({&out});
   args.put(n);

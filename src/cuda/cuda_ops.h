@@ -2,6 +2,7 @@
 // The ops that are not fused kernels, on CUDA: the static kernels of src/cuda/kernels/
 // configured per dtype and rank. Operands are materialized tensors on the target's device,
 // checked by src/core (see core/backend.h for each op's contract).
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,11 +18,15 @@ using Defines = std::vector<std::pair<std::string, std::string>>;
 // common_source(), then `headers`, the defines and `body`: a static kernel's full source.
 std::string configured(const Defines& defines, const char* body, const std::string& headers = "");
 
+// Source put before a static kernel's defines (a matmul's epilogue), made only when the kernel
+// is compiled: the lookup of a compiled one costs no code generation.
+using Headers = std::function<std::string()>;
+
 // The kernel `entry` of `body` configured by `defines`, looked up by the defines before the
 // source is put together (so the defines must decide everything about the source).
 // arch_specific: compiled for the architecture-specific target (kernel_function).
 CUfunction static_kernel(const Target& t, const char* entry, const Defines& defines, const char* body,
-                         const std::string& headers = "", bool arch_specific = false);
+                         const Headers& headers = {}, bool arch_specific = false);
 
 void argreduce(const Target& t, ReduceOp op, const Tensor& in, int axis, const Tensor& out);
 void scan(const Target& t, ScanOp op, const Tensor& in, int axis, const Tensor& out);

@@ -19,7 +19,7 @@ std::string unprintable_reason(const ir::Kernel& k);
 
 // The definitions every generated kernel needs: the CPU backend's scalar semantics
 // (src/core/scalar_math.h) and storage conversions, in MSL. Kernels follow it in one source.
-const char* prelude();
+const std::string& prelude();
 
 enum class Layout : uint8_t {
   Elementwise,  // one thread per element (or per 4-vector), grid-stride

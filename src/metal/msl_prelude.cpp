@@ -2,12 +2,13 @@
 // types float and long (Metal has no double), the storage conversions of the CPU backend's
 // from_compute, and the threadgroup combines of reductions. Functions Metal lacks (expm1,
 // log1p, erf) are written out to float precision.
+#include "core/codegen_c.h"
 #include "metal/msl_codegen.h"
 
 namespace tl::metal {
 
-const char* prelude() {
-  return R"(#include <metal_stdlib>
+const std::string& prelude() {
+  static const std::string s = std::string(R"(#include <metal_stdlib>
 using namespace metal;
 
 // ---- storage: bfloat16 as ushort bits (any Metal version), float -> integer saturating.
@@ -142,8 +143,8 @@ inline float tl_sigmoid(float a) {
 }
 inline float tl_silu(float a) { return a * tl_sigmoid(a); }
 inline float tl_softplus(float a) { return tl_log1p(exp(-tl_abs(a))) + tl_relu(a); }
-inline float tl_gelu(float a) { return 0.5f * a * (1.0f + tl_erf(a * 0.70710678118654752f)); }
-inline float tl_gelu_tanh(float a) {
+)") + "#define TL_GELU_QUAL inline\n#define TL_RCP(x) (1.0f / (x))\n#define TL_EXP2(x) exp2(x)\n" +
+                                codegen::gelu_float_source() + R"(inline float tl_gelu_tanh(float a) {
   return 0.5f * a * (1.0f + tanh(0.79788456080286536f * (a + 0.044715f * a * a * a)));
 }
 inline bool tl_isinf(float a) { return isinf(a); }
@@ -181,6 +182,7 @@ template <int OP> inline long tl_simd_combine(long v, ushort width) {
   return v;
 }
 )";
+  return s;
 }
 
 }  // namespace tl::metal

@@ -24,7 +24,7 @@
 //                  (tf32 wgmma reads shared memory K-major only), and c's store is transposed
 //   TL_BN          128 or 256: the block tile's columns;  TL_STAGES  shared-memory stages
 //   TL_B_KMAJOR    1: b's tile is [n][k] (k stride 1); 0: [k][n] (n stride 1)
-//   TL_PINGPONG    1: each consumer takes every other tile whole (and may take an epilogue);
+//   TL_PINGPONG    1: each consumer takes every other tile whole;
 //                  0: both consumers share each tile (cooperative)
 
 #ifndef TL_PINGPONG
@@ -36,8 +36,8 @@
 #ifndef TL_RS
 #define TL_RS 0
 #endif
-#if TL_EPILOGUE && !TL_PINGPONG
-#error "the cooperative wgmma kernel takes no epilogue: the host runs it as a kernel of its own"
+#if TL_EPILOGUE && TL_TF32
+#error "a tf32 wgmma kernel takes no epilogue: the host runs it as a kernel of its own"
 #endif
 #if TL_RS && !TL_TF32
 #error "a from registers is tf32's"

@@ -1,6 +1,6 @@
 // The wgmma matmul's stores (after matmul_wgmma.cu, whose configuration and helpers they
 // take): a consumer's accumulators through its shared-memory staging area to c, rounded to the
-// storage type, or through the fused epilogue (ping-pong).
+// storage type, or through the fused epilogue.
 
 // Byte offset of 16-byte chunk ch of row r in a staging area of 128-byte rows, the chunks of
 // row r XOR-swizzled by r % 8: neither the fragment writes nor the row reads conflict on banks.
@@ -31,21 +31,64 @@ __device__ __forceinline__ void tl_wg_stage(const float (&d)[TL_ACC], int q, uns
 }
 
 #if TL_EPILOGUE
-// The epilogue of staged rows r and r + 1: rows m0 + r.. and columns c0.. of the output, 4
-// columns a lane of the calling warp (4 elements whose arithmetic interleaves: one warp's
-// latency, more than its instruction count, bounds an epilogue; H200, gelu(x @ w + b)
-// bfloat16 4096 with the epilogue in a cooperative kernel: 237.1 us a column pair a lane,
-// 231.1 and 235.4 us so).
-__device__ __forceinline__ void tl_wg_epilogue_rows(const MatmulArgs& p, const TlOut& o, const unsigned char* stg,
-                                                    int r, int m0, int c0) {
-  const int lane = int(threadIdx.x) % 32, c = c0 + 4 * (lane % 16);
-  r += lane / 16;
-  if (m0 + r >= int(p.M) || c >= int(p.N)) return;
-  const uint2 four = *reinterpret_cast<const uint2*>(stg + tl_wg_at(r, lane % 16 / 2) + 8 * (lane % 2));
-  TL_S e[4];
-  e[0].bits = uint16_t(four.x), e[1].bits = uint16_t(four.x >> 16);
-  e[2].bits = uint16_t(four.y), e[3].bits = uint16_t(four.y >> 16);
-  tl_ep_run_cols<4>(p.ep, o.eo, m0 + r, c, min(4, int(p.N) - c), e);
+static_assert(TL_ES == 2, "an epilogue follows a float16 / bfloat16 product");
+// The epilogue of the staged columns c0.. (TL_OUT_COLS of them) of output rows m0..: thread t
+// takes 16-byte chunk t % 8 of staged rows t / 8, t / 8 + 16, ... All 4 chunks' products and
+// other operands (16 bytes at once where the epilogue has vectors: `vec`, tl_ep_vec_ok) are
+// read before any of them runs, so their latencies overlap: the few consumer warps an SM has
+// are bound by latency, not by instructions (H200, gelu(x @ w + b) bfloat16 4096 in the
+// cooperative kernel: 231-237 us with 4 columns a lane read as the arithmetic needed them).
+__device__ __forceinline__ void tl_wg_epilogue_chunks(const MatmulArgs& p, const TlOut& o, const unsigned char* stg,
+                                                      int m0, int c0, bool vec) {
+  constexpr int per = 8, G = 4;  // elements a chunk; chunks a thread
+  const int t = int(threadIdx.x) % 128, ch = t % 8, c = c0 + per * ch, n = min(per, int(p.N) - c);
+  const int rows = min(64, int(p.M) - m0);
+  if (n <= 0) return;
+  const auto unpack = [](const uint4& y, TL_S (&v)[per]) {
+    const unsigned w4[4] = {y.x, y.y, y.z, y.w};
+#pragma unroll
+    for (int k = 0; k < per; ++k) v[k].bits = uint16_t(w4[k / 2] >> (16 * (k % 2)));
+  };
+  uint4 y[G];
+#pragma unroll
+  for (int g = 0; g < G; ++g) y[g] = *reinterpret_cast<const uint4*>(stg + tl_wg_at(t / 8 + 16 * g, ch));
+#if TL_EP_VEC
+  if (vec && n == per) {
+    // G / H chunks' operands in flight (H vectors a chunk; wider operands, fewer chunks: 32
+    // registers of them spill nothing at 232 a consumer thread).
+    constexpr int H = per / TL_EP_VEC, F = G / H > 0 ? G / H : 1;
+#pragma unroll
+    for (int g0 = 0; g0 < G; g0 += F) {
+      TlEpVec x[F][H];
+#pragma unroll
+      for (int g = 0; g < F; ++g)
+#pragma unroll
+        for (int h = 0; h < H; ++h)  // (rows past the end read the last: loads of one address merge)
+          tl_ep_vec_load(p.ep, o.eo, m0 + min(t / 8 + 16 * (g0 + g), rows - 1), c + h * TL_EP_VEC, x[g][h]);
+#pragma unroll
+      for (int g = 0; g < F; ++g) {
+        const int r = t / 8 + 16 * (g0 + g);
+        if (r >= rows) break;
+        TL_S v[per];
+        unpack(y[g0 + g], v);
+#pragma unroll
+        for (int h = 0; h < H; ++h)
+          tl_ep_vec_run(p.ep, o.eo, m0 + r, c + h * TL_EP_VEC,
+                        *reinterpret_cast<const TL_S(*)[TL_EP_VEC]>(v + h * TL_EP_VEC), x[g][h]);
+      }
+    }
+    return;
+  }
+#else
+  (void)vec;
+#endif
+#pragma unroll
+  for (int g = 0; g < G; ++g) {
+    if (t / 8 + 16 * g >= rows) break;
+    TL_S v[per];
+    unpack(y[g], v);
+    tl_ep_run_cols<per>(p.ep, o.eo, m0 + t / 8 + 16 * g, c, n, v);
+  }
 }
 #endif
 
@@ -53,13 +96,13 @@ __device__ __forceinline__ void tl_wg_epilogue_rows(const MatmulArgs& p, const T
 // batch `batch`, TL_OUT_COLS columns at a time through its 8 KiB staging area `stg`: whole 16-byte row
 // chunks a thread, coalesced 16-byte stores (2.3x faster than each thread storing its
 // fragments' column pairs where the store dominates: 64 x (512 x 64 @ 64 x 512), H200); with
-// a fused epilogue (ping-pong only), through tl_wg_epilogue_rows.
-// (The cooperative kernel runs an epilogue as a kernel of its own: its 8 consumer warps an SM
-// are too few to hide the epilogue's latency, in the store or spread over the next tile's
-// stages. H200, gelu(x @ w + b) bfloat16 4096: 208.8 us with the epilogue's own kernel,
-// 231.1 us with the epilogue run by each warp in slices while the next tile's products ran
-// (eager 242); 352.4 us by the producer warpgroup's 3 idle warps from a staged tile (eager
-// 241, an earlier call, before float16/bfloat16 rounding took one instruction).)
+// a fused epilogue, through tl_wg_epilogue_chunks. (An epilogue here holds up the tensor cores
+// of a cooperative kernel while it runs, yet cost less than any form that overlapped them:
+// H200, gelu(x @ w + b) bfloat16 4096 with the epilogue as a kernel of its own 208.8 us; run
+// by each warp in slices while the next tile's products ran, 231.1; by the producer
+// warpgroup's idle warps from c in L2, 208.7 (branch wgmma-deferred-epilogue); here, 190.6
+// against eager 244.9. The card is at its power limit through a matmul, so what an epilogue
+// costs is its instructions, wherever they run.)
 #if TL_RS
 // The store where c's rows are contiguous (its m stride 1: the host's c^T): columns 32q.. of
 // the accumulators staged transposed, stg[j][i] (32 rows of 64 floats, 256 bytes, 16-byte
@@ -111,12 +154,16 @@ __device__ __forceinline__ void tl_wg_store_tile(const MatmulArgs& p, int64_t ba
   tl_mm_offsets(p, batch, off);
 #if TL_EPILOGUE
   const TlOut o = tl_out(p, batch, off);
+#if TL_EP_VEC
+  const bool vec = tl_ep_vec_ok(p.ep, o.eo);
+#else
+  const bool vec = false;
+#endif
 #else
   TL_S* const C = reinterpret_cast<TL_S*>(p.c) + off[2];
   const bool vec = p.cn == 1 && ((reinterpret_cast<uint64_t>(C) | uint64_t(p.cm) * TL_ES) & 15) == 0;
   const int M = int(p.M), N = int(p.N);
 #endif
-  const int t = int(threadIdx.x) % 128;
 #pragma unroll
   for (int q = 0; q < TL_BN / TL_OUT_COLS; ++q) {
     tl_wg_sync(consumer);  // the last chunk's reads are done
@@ -124,13 +171,11 @@ __device__ __forceinline__ void tl_wg_store_tile(const MatmulArgs& p, int64_t ba
     tl_wg_sync(consumer);
     const int c0 = n0 + TL_OUT_COLS * q;
 #if TL_EPILOGUE
-    // Warp w: rows 2w, 2w + 1, 2w + 8, ...
-#pragma unroll 2
-    for (int r = 2 * (t / 32); r < 64; r += 8) tl_wg_epilogue_rows(p, o, stg, r, m0, c0);
+    tl_wg_epilogue_chunks(p, o, stg, m0, c0, vec);
 #else
     // Thread t: chunk t % 8 (16 bytes of columns) of rows t / 8, t / 8 + 16, ...
     constexpr int per = 16 / TL_ES;  // elements a chunk
-    const int ch = t % 8, c = c0 + per * ch;
+    const int t = int(threadIdx.x) % 128, ch = t % 8, c = c0 + per * ch;
 #pragma unroll
     for (int r = t / 8; r < 64; r += 16) {
       if (m0 + r >= M || c >= N) continue;
