@@ -1,6 +1,7 @@
 """Side-by-side benchmarks: tensorlogic against its anchor, measured in one run.
 
     python bench/compare.py [--device cpu|cuda|metal] [--quick] [--out bench/results/NAME.json]
+    python bench/compare.py --device cuda --matmul [bench/matmul_cuda.py's options]
 
 Each case prints our time, the anchor's, the ratio anchor/ours (> 1: we are faster) and the
 fraction of the case's floor we reach (bytes the kernel must move / the bandwidth of a large
@@ -273,7 +274,20 @@ def main():
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     p.add_argument("--out", default=None)
     p.add_argument("--only", default="", help="comma-separated parts of case names to run")
-    args = p.parse_args()
+    p.add_argument("--matmul", action="store_true",
+                   help="CUDA: the matmul family against cuBLAS and gelu(x @ w + b) against PyTorch "
+                        "(bench/matmul_cuda.py, which takes the options after this one)")
+    args, rest = p.parse_known_args()
+    if args.matmul:
+        if args.device.split(":")[0] != "cuda":
+            p.error("--matmul compares against cuBLAS: it needs --device cuda")
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import matmul_cuda
+        sys.argv = [matmul_cuda.__file__] + rest + (["--out", args.out] if args.out else []) + \
+            (["--only", args.only] if args.only else [])
+        return matmul_cuda.main()
+    if rest:
+        p.error("unrecognized arguments: " + " ".join(rest))
     dev = tl.Device(args.device)
     sync = lambda: tl.synchronize(dev)  # noqa: E731
     cuda, metal = dev.type == "cuda", dev.type == "metal"
