@@ -279,8 +279,10 @@ def main():
                         "(bench/matmul_cuda.py, which takes the options after this one)")
     args, rest = p.parse_known_args()
     if args.matmul:
-        if args.device.split(":")[0] != "cuda":
-            p.error("--matmul compares against cuBLAS: it needs --device cuda")
+        if args.device not in ("cuda", "cuda:0"):
+            p.error("--matmul compares against cuBLAS on the first GPU: it needs --device cuda")
+        if args.quick:
+            p.error("--matmul has no --quick: choose cases with --only or --dtypes")
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import matmul_cuda
         sys.argv = [matmul_cuda.__file__] + rest + (["--out", args.out] if args.out else []) + \

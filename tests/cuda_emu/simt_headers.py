@@ -32,7 +32,8 @@ def prelude():
     assert end > 0, "a SIMT kernel's source no longer starts its #defines with TL_RANK"
     pre = src[:end]
     pre, n = re.subn(r'asm\("cvt[^;]*;[^;]*;', ";", pre)  # the f16 / bf16 conversions
-    assert n == 3, f"prelude: expected 3 cvt asm statements (f16 in and out, bf16 in), found {n}"
+    assert n == 4, (f"prelude: expected 4 cvt asm statements (f16 in and out, bf16 in, bf16 and back "
+                    f"in float), found {n}")
     pre = replace_once(pre, "__float_as_uint(f)", "0u", "prelude (bf16 rounding before sm_80)")
     return replace_once(pre, "__uint_as_float(unsigned(bits) << 16)", "0.f", "prelude (bf16 to float)")
 
