@@ -85,9 +85,10 @@ __device__ inline float tl_rcp_approx(float x) { float y; asm("rcp.approx.ftz.f3
 __device__ inline float tl_exp2_approx(float x) { float y; asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x)); return y; }
 #define TL_RCP(x) tl_rcp_approx(x)
 #define TL_EXP2(x) tl_exp2_approx(x)
-namespace tl::sm {
-__device__ inline float fma(float a, float b, float c) { return ::fmaf(a, b, c); }  // (never double)
+namespace tl::sm {  // (the float overloads gelu calls: never double)
+__device__ inline float fma(float a, float b, float c) { return ::fmaf(a, b, c); }
 __device__ inline float fabs(float x) { return ::fabsf(x); }
+}  // namespace tl::sm
 )";
 
 // float rounded to bfloat16 and read back as float (a bias add before an activation, as
@@ -196,7 +197,8 @@ std::string header_for_nvrtc(const char* header) {
 
 const std::string& common_source() {
   static const std::string s = std::string(kPrelude) + header_for_nvrtc(embedded::kScalarMath) + kGeluPrims +
-                               codegen::gelu_float_source() + "}\nusing namespace tl::sm;\n" +
+                               "namespace tl::sm {\n" + codegen::gelu_float_source() + "}  // namespace tl::sm\n" +
+                               "using namespace tl::sm;\n" +
                                codegen::cast_prelude() + kCastBf16 + kUnravel;
   return s;
 }

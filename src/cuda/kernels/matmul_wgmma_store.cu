@@ -35,9 +35,9 @@ static_assert(TL_ES == 2, "an epilogue follows a float16 / bfloat16 product");
 // The epilogue of the staged columns c0.. (TL_OUT_COLS of them) of output rows m0..: thread t
 // takes 16-byte chunk t % 8 of staged rows t / 8, t / 8 + 16, ... All 4 chunks' products and
 // other operands (16 bytes at once where the epilogue has vectors: `vec`, tl_ep_vec_ok) are
-// read before any of them runs, so their latencies overlap: the few consumer warps an SM has
-// are bound by latency, not by instructions (H200, gelu(x @ w + b) bfloat16 4096 in the
-// cooperative kernel: 231-237 us with 4 columns a lane read as the arithmetic needed them).
+// read before any of them runs, so that the few consumer warps an SM has wait on their
+// latencies once (H200, gelu(x @ w + b) bfloat16 4096 in the cooperative kernel: 231-237 us
+// with 4 columns a lane read as the arithmetic needed them, 190.6 us so).
 __device__ __forceinline__ void tl_wg_epilogue_chunks(const MatmulArgs& p, const TlOut& o, const unsigned char* stg,
                                                       int m0, int c0, bool vec) {
   constexpr int per = 8, G = 4;  // elements a chunk; chunks a thread
